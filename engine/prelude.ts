@@ -1,0 +1,69 @@
+/**
+ * Shell functions available to every probe, apply, backup and restore snippet.
+ *
+ * Journal helpers take the task's journal directory from `$J`:
+ * - `hp_save_path PATH [KEY]` records PATH's pre-state (bytes, owner and mode of a file or
+ *   symlink; owner and mode of a directory; or "absent").
+ * - `hp_restore_path PATH [KEY]` puts it back exactly (absent paths are removed).
+ * - `hp_mkparents PATH` creates PATH's missing parent directories and records them, so
+ *   `hp_rm_created` can remove them again on rollback.
+ * File helpers:
+ * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `sha256=` lines.
+ * - `hp_put_file DEST B64 OWNER GROUP MODE [VALIDATE]` writes atomically (temp file in the
+ *   same directory + rename); VALIDATE is a command with `%s` for the temp path, run before the
+ *   rename: if it fails the temp file is removed and DEST stays byte-identical.
+ * @module
+ */
+
+/** POSIX sh source of the helper functions. */
+export const PRELUDE = `
+hp_fail() { echo "haplay: $*" >&2; exit 1; }
+hp_stat() {
+  if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"
+  elif [ -d "$1" ]; then echo exists=1; echo type=dir
+  elif [ -e "$1" ]; then echo exists=1; echo type=file; echo "sha256=$(sha256sum < "$1" | cut -d' ' -f1)"; echo "size=$(stat -c %s -- "$1")"
+  else echo exists=0; return 0; fi
+  stat -c 'owner=%U
+group=%G
+mode=%a' -- "$1"
+}
+hp_save_path() {
+  _k=\${2:-0}
+  if [ -L "$1" ] || [ -f "$1" ]; then cp -a -- "$1" "$J/path.$_k" && echo file > "$J/path.$_k.state"
+  elif [ -d "$1" ]; then stat -c '%u %g %a' -- "$1" > "$J/path.$_k.meta" && echo dir > "$J/path.$_k.state"
+  elif [ -e "$1" ]; then hp_fail "$1: unsupported file type"
+  else echo absent > "$J/path.$_k.state"; fi
+}
+hp_restore_path() {
+  _k=\${2:-0}
+  [ -f "$J/path.$_k.state" ] || return 0
+  case $(cat "$J/path.$_k.state") in
+    absent) rm -rf -- "$1" ;;
+    dir) mkdir -p -- "$1"; read -r _u _g _m < "$J/path.$_k.meta"; chown "$_u:$_g" -- "$1"; chmod "$_m" -- "$1" ;;
+    file)
+      _d=$(dirname -- "$1"); mkdir -p -- "$_d"; _t="$_d/.haplay-restore.$$"
+      rm -rf -- "$_t"; cp -a -- "$J/path.$_k" "$_t" && mv -f -- "$_t" "$1" ;;
+  esac
+}
+hp_mkparents() {
+  _p=$(dirname -- "$1"); _missing=""
+  while [ ! -e "$_p" ] && [ "$_p" != / ]; do _missing="$_p"; _p=$(dirname -- "$_p"); done
+  if [ -n "$_missing" ]; then echo "$_missing" >> "$J/created-dirs"; fi
+  mkdir -p -- "$(dirname -- "$1")"
+}
+hp_rm_created() {
+  [ -f "$J/created-dirs" ] || return 0
+  while read -r _d; do rm -rf -- "$_d"; done < "$J/created-dirs"
+}
+hp_put_file() {
+  _dest=$1; _b64=$2; _own=$3; _grp=$4; _mode=$5; _val=\${6:-}
+  _tmp=$(mktemp "$(dirname -- "$_dest")/.haplay.XXXXXX") || return 1
+  if ! printf '%s' "$_b64" | base64 -d > "$_tmp"; then rm -f -- "$_tmp"; return 1; fi
+  chown "$_own:$_grp" -- "$_tmp" && chmod "$_mode" -- "$_tmp" || { rm -f -- "$_tmp"; return 1; }
+  if [ -n "$_val" ]; then
+    _cmd=$(printf '%s' "$_val" | sed "s|%s|$_tmp|g")
+    if ! sh -c "$_cmd" >&2; then rm -f -- "$_tmp"; echo "haplay: validate failed: $_val" >&2; return 1; fi
+  fi
+  mv -f -- "$_tmp" "$_dest"
+}
+`;

@@ -1,0 +1,99 @@
+/**
+ * The task contract: every primitive in `tasks/` and every role builds on these types.
+ *
+ * A task owns exactly one resource on a host. Its `probe` is a side-effect-free POSIX sh
+ * snippet printing the resource's current state; `plan` is a pure function from that output
+ * to either "ok" or a {@link Change}. The engine batches all probes of a host into one SSH
+ * round trip and all changes into one more.
+ *
+ * @module
+ */
+
+/** What a task decided after looking at the facts its probe printed. */
+export type Plan = PlanOk | PlanChange;
+
+/** Nothing to do. */
+export interface PlanOk {
+  kind: "ok";
+  /** Why nothing needs doing, e.g. "content and mode match". */
+  reason: string;
+}
+
+/**
+ * A change to make. All snippets are POSIX sh run as root inside the apply script. They run
+ * with `$J` set to this task's own journal directory (created, mode 0700) and may use the
+ * helper functions of {@link ../engine/prelude.ts}. A snippet fails by exiting non-zero
+ * (the script runs with `set -e` semantics per snippet).
+ */
+export interface PlanChange {
+  kind: "change";
+  /** One line for humans: "create /etc/foo (0644 root:root)". */
+  summary: string;
+  /** Optional unified diff (files) or before/after lines; secrets are redacted by the engine. */
+  diff?: string;
+  /** Saves the pre-state of the resource into `$J`. Runs before `apply`, journaled first. */
+  backup: string;
+  /** Makes the change. Must validate before anything lands (e.g. `validate` on a temp file). */
+  apply: string;
+  /** Restores the pre-state saved in `$J`. Idempotent: rollback may run it twice. */
+  restore: string;
+  /** Handlers to run after a rollback restored this resource (defaults to the task's notify). */
+  restoreNotify?: string[];
+}
+
+/** One idempotent operation on one resource of a host. */
+export interface Task {
+  /** Human name shown in progress output and reports. */
+  name: string;
+  /** The primitive that built it: "file", "apt", "sysctl", ... */
+  module: string;
+  /** Unique key of the owned resource on the host, e.g. "file:/etc/keepalived/keepalived.conf". */
+  resource: string;
+  /** Side-effect-free POSIX sh printing the current state; its stdout is handed to `plan`. */
+  probe: string;
+  /** Pure: probe output in, decision out. Must not throw on any probe output it can get. */
+  plan(facts: string): Plan;
+  /** Handler names notified when this task changes something. */
+  notify?: string[];
+  /** Tags for `--tags` / `--skip-tags`. */
+  tags?: string[];
+}
+
+/** A handler runs at most once, at the end of the apply script, if a task notified it. */
+export interface Handler {
+  /** Name tasks notify, e.g. "reload keepalived". */
+  name: string;
+  /** POSIX sh snippet; non-zero exit fails the host. */
+  run: string;
+}
+
+/** What a play builds its tasks from: one inventory host with its merged variables. */
+export interface HostContext {
+  /** Inventory name of the host. */
+  name: string;
+  /** Merged variables (group vars overridden by host vars); secrets already resolved. */
+  vars: Record<string, unknown>;
+  /** Groups the host belongs to (including "all"). */
+  groups: string[];
+  /** Every host of the inventory, for roles that need peers (e.g. unicast_peer). */
+  all: ReadonlyMap<string, { name: string; vars: Record<string, unknown>; groups: string[] }>;
+}
+
+/** A play: which hosts, which tasks for each, in which batches. */
+export interface Play {
+  /** Human name. */
+  name: string;
+  /** Host pattern: group or host names, `a:b` union, `a:&b` intersection, `a:!b` exclusion. */
+  hosts: string;
+  /** Batches: a count, a percentage ("30%"), or a list of them (Ansible's `serial`). */
+  serial?: number | string | Array<number | string>;
+  /** Abort the play when more than this percentage of a batch failed (default 0 = any failure of all hosts). */
+  maxFailPercentage?: number;
+  /** The tasks of one host, in order. */
+  tasks(host: HostContext): Task[];
+  /** Handlers of one host. */
+  handlers?(host: HostContext): Handler[];
+}
+
+/** Outcome of one task on one host. */
+export type TaskStatus = "ok" | "changed" | "failed" | "skipped" | "would-change";
