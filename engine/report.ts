@@ -1,0 +1,72 @@
+/**
+ * Run reports: per task, per host, per run; JSON-ready and redacted.
+ * @module
+ */
+import type { TaskStatus } from "./types.ts";
+
+/** Outcome of one task on one host. */
+export interface TaskReport {
+  name: string;
+  module: string;
+  resource: string;
+  status: TaskStatus;
+  /** For "ok": why nothing was done. For changes: what was (or would be) done. */
+  summary: string;
+  diff?: string;
+  error?: string;
+}
+
+/** Final state of one host in a run. */
+export type HostStatus = "ok" | "changed" | "failed" | "unreachable" | "skipped";
+
+/** Everything that happened on one host. */
+export interface HostReport {
+  host: string;
+  play: string;
+  status: HostStatus;
+  tasks: TaskReport[];
+  /** SSH exec channels opened (round trips): 1 for a no-op run, 2 for a converge. */
+  execs: number;
+  handlers: string[];
+  error?: string;
+  timings: { connectMs: number; probeMs: number; applyMs: number; totalMs: number };
+}
+
+/** The whole run. */
+export interface RunReport {
+  runId: string;
+  check: boolean;
+  startedAt: string;
+  durationMs: number;
+  hosts: HostReport[];
+  /** True when no host failed or was unreachable. */
+  ok: boolean;
+  /** True when anything changed (or would change, in check mode). */
+  changed: boolean;
+}
+
+/** Counts per host for the recap table. */
+export function recapCounts(h: HostReport): Record<string, number> {
+  const c = { ok: 0, changed: 0, failed: 0, skipped: 0 };
+  for (const t of h.tasks) {
+    if (t.status === "ok") c.ok++;
+    else if (t.status === "changed" || t.status === "would-change") c.changed++;
+    else if (t.status === "failed") c.failed++;
+    else c.skipped++;
+  }
+  return { ...c, unreachable: h.status === "unreachable" ? 1 : 0, execs: h.execs };
+}
+
+/** The recap table as text lines. */
+export function recapTable(hosts: HostReport[]): string {
+  const rows = [["host", "ok", "changed", "failed", "skipped", "unreachable", "execs"]];
+  for (const h of hosts) {
+    const c = recapCounts(h);
+    rows.push([
+      h.host,
+      ...["ok", "changed", "failed", "skipped", "unreachable", "execs"].map((k) => String(c[k])),
+    ]);
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
+}

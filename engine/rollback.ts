@@ -1,0 +1,122 @@
+/**
+ * Rollback and history over SSH: one exec per host, driven by the host's own journal.
+ * @module
+ */
+import type { Inventory } from "./inventory.ts";
+import { selectHosts } from "./patterns.ts";
+import { redactor } from "./secrets.ts";
+import { SshSession } from "./ssh.ts";
+import { mapPool } from "./pool.ts";
+import { targetOf } from "./run.ts";
+import { newNonce } from "./script.ts";
+import {
+  type HistoryEntry,
+  historyScript,
+  parseHistory,
+  parseRollback,
+  type RollbackResult,
+  rollbackScript,
+} from "./journal.ts";
+
+/** Options of `deno task rollback`. */
+export interface RollbackOptions {
+  runId?: string;
+  limit?: string;
+  check?: boolean;
+  purgePackages?: boolean;
+  forks?: number;
+  acceptNewHostKeys?: boolean;
+  sshConfigFile?: string;
+  log?: (line: string) => void;
+}
+
+/** Per-host rollback outcome. */
+export interface HostRollback {
+  host: string;
+  ok: boolean;
+  error?: string;
+  result?: RollbackResult;
+}
+
+async function eachHost<T>(
+  inv: Inventory,
+  o: { limit?: string; forks?: number; acceptNewHostKeys?: boolean; sshConfigFile?: string },
+  fn: (s: SshSession, host: string) => Promise<T>,
+): Promise<Array<{ host: string; value?: T; error?: string }>> {
+  const names = selectHosts(inv, o.limit ?? "all");
+  return await mapPool(names, o.forks ?? 50, async (host) => {
+    let s: SshSession | undefined;
+    try {
+      s = await SshSession.open(targetOf(inv.hosts.get(host)!), o);
+      return { host, value: await fn(s, host) };
+    } catch (e) {
+      return { host, error: (e as Error).message };
+    } finally {
+      s?.close();
+    }
+  });
+}
+
+/** Roll hosts back from their journals. */
+export async function rollbackHosts(
+  inv: Inventory,
+  o: RollbackOptions = {},
+): Promise<HostRollback[]> {
+  const log = (l: string) => (o.log ?? console.log)(redactor.redact(l));
+  const owner = `${Deno.env.get("SUDO_USER") ?? Deno.env.get("USER") ?? "root"}@${Deno.hostname()}`;
+  const res = await eachHost(inv, o, async (s) => {
+    const nonce = newNonce();
+    const out = await s.runScript(rollbackScript({ nonce, ...o, owner }));
+    return parseRollback(out.stdout, nonce);
+  });
+  return res.map(({ host, value: r, error }) => {
+    if (!r) {
+      log(`${host}: unreachable - ${error}`);
+      return { host, ok: false, error };
+    }
+    if (r.locked !== undefined) {
+      const e = `host is locked by another run (${r.locked.trim()}); nothing restored`;
+      log(`${host}: failed - ${e}`);
+      return { host, ok: false, error: e, result: r };
+    }
+    if (r.noRun) {
+      const e = `run ${r.noRun} is not in this host's journal`;
+      log(`${host}: failed - ${e}`);
+      return { host, ok: false, error: e, result: r };
+    }
+    if (r.none) {
+      log(`${host}: nothing to roll back`);
+      return { host, ok: true, result: r };
+    }
+    for (const e of r.would) log(`${host}: [would restore] ${e.summary} (run ${e.run})`);
+    for (const e of r.restored) log(`${host}: [restored] ${e.summary} (run ${e.run})`);
+    for (const h of r.handlers) log(`${host}: [handler] ${h}`);
+    for (const h of r.handlerFailures) {
+      log(`${host}: [handler failed] ${h.name} (exit ${h.rc}): ${h.log.trim().split("\n").pop()}`);
+    }
+    if (r.failed || !r.finished) {
+      const e = r.failed
+        ? `restoring entry ${r.failed.task} of run ${r.failed.run} failed (exit ${r.failed.rc}): ${
+          r.failed.log.trim().split("\n").slice(-3).join(" | ")
+        }`
+        : "rollback script ended early";
+      log(`${host}: failed - ${e}`);
+      return { host, ok: false, error: e, result: r };
+    }
+    log(`${host}: ${o.check ? "would roll back" : "rolled back"} run ${r.runs.join(", ")}`);
+    return { host, ok: true, result: r };
+  });
+}
+
+/** The journal history of each host. */
+export async function historyHosts(
+  inv: Inventory,
+  o: { limit?: string; forks?: number; sshConfigFile?: string } = {},
+): Promise<Array<{ host: string; runs?: HistoryEntry[]; error?: string }>> {
+  const res = await eachHost(inv, o, async (s) => {
+    const nonce = newNonce();
+    const out = await s.runScript(historyScript(nonce));
+    return parseHistory(out.stdout, nonce);
+  });
+  return res.map(({ host, value, error }) => ({ host, runs: value, error }));
+}

@@ -1,0 +1,416 @@
+/**
+ * The execution model. Per host: connect, ONE exec running every probe, pure planning on the
+ * controller, ONE exec applying every change (journaled on the host first), handlers at its
+ * end. Hosts run in parallel (forks) within `serial` batches.
+ * @module
+ */
+import type { Inventory, InventoryHost } from "./inventory.ts";
+import { selectHosts } from "./patterns.ts";
+import { redactor } from "./secrets.ts";
+import { SshSession } from "./ssh.ts";
+import {
+  type ApplyItem,
+  applyScript,
+  newNonce,
+  parseApply,
+  parseProbe,
+  probeScript,
+} from "./script.ts";
+import { batches, mapPool } from "./pool.ts";
+import type { HostReport, RunReport, TaskReport } from "./report.ts";
+import type { Handler, HostContext, Plan, Play, Task } from "./types.ts";
+
+/** Options of one run (the CLI flags). */
+export interface RunOptions {
+  /** Probe and plan only; touch nothing. */
+  check?: boolean;
+  /** Print unified diffs of changes. */
+  diff?: boolean;
+  /** Hosts in flight at once (default: all, capped at 50). */
+  forks?: number;
+  /** Extra host pattern every play is intersected with. */
+  limit?: string;
+  /** Only tasks with one of these tags (or "always"). */
+  tags?: string[];
+  /** Never tasks with one of these tags. */
+  skipTags?: string[];
+  /** Record unknown host keys instead of refusing. */
+  acceptNewHostKeys?: boolean;
+  /** Print the scripts' stderr and task logs. */
+  verbose?: boolean;
+  /** Run id (default: UTC timestamp + random suffix). */
+  runId?: string;
+  /** Where progress lines go (default: stdout). Every line is redacted first. */
+  log?: (line: string) => void;
+  /** Journals kept per host (default 20). */
+  keepRuns?: number;
+  /** ssh_config file to honour (default ~/.ssh/config). */
+  sshConfigFile?: string;
+}
+
+/** A fresh sortable run id. */
+export function newRunId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${t}-${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** The SSH target of an inventory host. */
+export function targetOf(h: InventoryHost) {
+  const v = h.vars;
+  const has = (...k: string[]) => k.some((x) => x in v);
+  return {
+    name: h.name,
+    ...h.connection,
+    explicit: {
+      user: has("ansible_user", "haplay_user"),
+      port: has("ansible_port", "haplay_port"),
+      keyFile: has("ansible_ssh_private_key_file", "haplay_ssh_key"),
+    },
+  };
+}
+
+function contextOf(inv: Inventory, h: InventoryHost): HostContext {
+  return { name: h.name, vars: h.vars, groups: h.groups, all: inv.hosts };
+}
+
+function selectTasks(tasks: Task[], opts: RunOptions): Task[] {
+  return tasks.filter((t) => {
+    const tags = t.tags ?? [];
+    if (opts.skipTags?.some((s) => tags.includes(s))) return false;
+    if (opts.tags?.length) {
+      return tags.includes("always") || opts.tags.some((s) => tags.includes(s));
+    }
+    return true;
+  });
+}
+
+function safePlan(t: Task, facts: string): Plan | Error {
+  try {
+    return t.plan(facts);
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+/** Per-host work prepared before any host is contacted. */
+interface Prepared {
+  host: InventoryHost;
+  tasks: Task[];
+  handlers: Handler[];
+}
+
+/** Build every host's task list; throws before any host is contacted. */
+export function prepare(inv: Inventory, play: Play, names: string[], opts: RunOptions): Prepared[] {
+  const problems: string[] = [];
+  const out = names.map((n) => {
+    const host = inv.hosts.get(n)!;
+    const ctx = contextOf(inv, host);
+    let tasks: Task[] = [];
+    let handlers: Handler[] = [];
+    try {
+      tasks = selectTasks(play.tasks(ctx), opts);
+      handlers = play.handlers?.(ctx) ?? [];
+    } catch (e) {
+      problems.push(`${n}: ${(e as Error).message}`);
+    }
+    const seen = new Set<string>();
+    for (const t of tasks) {
+      if (seen.has(t.resource)) problems.push(`${n}: two tasks own ${t.resource}`);
+      seen.add(t.resource);
+      for (const h of t.notify ?? []) {
+        if (!handlers.some((x) => x.name === h)) {
+          problems.push(`${n}: task "${t.name}" notifies unknown handler "${h}"`);
+        }
+      }
+    }
+    return { host, tasks, handlers };
+  });
+  if (problems.length) {
+    throw new Error(`play "${play.name}" cannot be planned:\n  ${problems.join("\n  ")}`);
+  }
+  return out;
+}
+
+/** Run plays against an inventory. Never throws for host failures: see the report. */
+export async function runPlaybook(
+  inv: Inventory,
+  plays: Play[],
+  opts: RunOptions = {},
+): Promise<RunReport> {
+  const log = (line: string) => (opts.log ?? console.log)(redactor.redact(line));
+  const runId = opts.runId ?? newRunId();
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const sessions = new Map<string, Promise<SshSession>>();
+  const failedHosts = new Set<string>();
+  const reports: HostReport[] = [];
+  const owner = `${
+    Deno.env.get("SUDO_USER") ?? Deno.env.get("USER") ?? "root"
+  }@${Deno.hostname()} pid ${Deno.pid}`;
+
+  // Plan every play's task lists first: a bad role argument stops the run before any contact.
+  const prepared = plays.map((play) => {
+    let names = selectHosts(inv, play.hosts);
+    if (opts.limit) {
+      const lim = new Set(selectHosts(inv, opts.limit));
+      names = names.filter((n) => lim.has(n));
+    }
+    return { play, items: prepare(inv, play, names, opts) };
+  });
+
+  try {
+    for (const { play, items } of prepared) {
+      log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${items.length}`);
+      const live = items.filter((p) => !failedHosts.has(p.host.name));
+      let aborted = false;
+      for (const batch of batches(live, play.serial)) {
+        if (aborted) {
+          for (const p of batch) reports.push(skippedReport(p, play.name, "play aborted"));
+          continue;
+        }
+        const forks = Math.max(1, opts.forks ?? Math.min(50, batch.length));
+        const res = await mapPool(batch, forks, (p) =>
+          runHost(p, play, {
+            opts,
+            runId,
+            owner,
+            log,
+            session: () => {
+              let s = sessions.get(p.host.name);
+              if (!s) {
+                s = SshSession.open(targetOf(p.host), {
+                  acceptNewHostKeys: opts.acceptNewHostKeys,
+                  sshConfigFile: opts.sshConfigFile,
+                });
+                s.catch(() => {});
+                sessions.set(p.host.name, s);
+              }
+              return s;
+            },
+          }));
+        reports.push(...res);
+        const bad = res.filter((r) => r.status === "failed" || r.status === "unreachable");
+        bad.forEach((r) => failedHosts.add(r.host));
+        const pct = batch.length ? (100 * bad.length) / batch.length : 0;
+        if (
+          bad.length &&
+          (play.maxFailPercentage !== undefined
+            ? pct > play.maxFailPercentage
+            : bad.length === batch.length && play.serial !== undefined)
+        ) {
+          log(`PLAY [${play.name}] aborted: ${bad.length}/${batch.length} hosts of a batch failed`);
+          aborted = true;
+        }
+      }
+    }
+  } finally {
+    for (const s of sessions.values()) s.then((x) => x.close(), () => {});
+  }
+  const durationMs = Math.round(performance.now() - started);
+  const report: RunReport = {
+    runId,
+    check: !!opts.check,
+    startedAt,
+    durationMs,
+    hosts: reports,
+    ok: reports.every((r) => r.status !== "failed" && r.status !== "unreachable"),
+    changed: reports.some((r) =>
+      r.status === "changed" || r.tasks.some((t) => t.status === "would-change")
+    ),
+  };
+  return JSON.parse(redactor.redact(JSON.stringify(report)));
+}
+
+function skippedReport(p: Prepared, play: string, why: string): HostReport {
+  return {
+    host: p.host.name,
+    play,
+    status: "skipped",
+    tasks: [],
+    execs: 0,
+    handlers: [],
+    error: why,
+    timings: { connectMs: 0, probeMs: 0, applyMs: 0, totalMs: 0 },
+  };
+}
+
+interface HostRunEnv {
+  opts: RunOptions;
+  runId: string;
+  owner: string;
+  log: (line: string) => void;
+  session: () => Promise<SshSession>;
+}
+
+async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostReport> {
+  const { opts, log } = env;
+  const name = p.host.name;
+  const t0 = performance.now();
+  const rep: HostReport = {
+    host: name,
+    play: play.name,
+    status: "ok",
+    tasks: [],
+    execs: 0,
+    handlers: [],
+    timings: { connectMs: 0, probeMs: 0, applyMs: 0, totalMs: 0 },
+  };
+  const finish = (s?: SshSession) => {
+    if (s) rep.execs = s.execs;
+    rep.timings.totalMs = Math.round(performance.now() - t0);
+    const c = rep.tasks.filter((t) => t.status === "changed" || t.status === "would-change").length;
+    log(
+      `${name}: ${rep.status}${c ? ` (${c} ${opts.check ? "would change" : "changed"})` : ""}` +
+        (rep.error ? ` - ${rep.error}` : ""),
+    );
+    return rep;
+  };
+  let session: SshSession;
+  try {
+    session = await env.session();
+  } catch (e) {
+    rep.status = "unreachable";
+    rep.error = (e as Error).message;
+    return finish();
+  }
+  rep.timings.connectMs = Math.round(performance.now() - t0);
+
+  // Round trip 1: every probe.
+  const nonce = newNonce();
+  const execsBefore = session.execs;
+  const t1 = performance.now();
+  let probe;
+  try {
+    const res = await session.runScript(probeScript(p.tasks, nonce));
+    probe = parseProbe(res.stdout, p.tasks.length, nonce);
+    if (opts.verbose && res.stderr) log(`${name}: probe stderr:\n${res.stderr}`);
+  } catch (e) {
+    rep.status = "failed";
+    rep.error = `probe failed: ${(e as Error).message}`;
+    return finish(session);
+  }
+  rep.timings.probeMs = Math.round(performance.now() - t1);
+
+  // Plan, locally and purely.
+  const items: ApplyItem[] = [];
+  p.tasks.forEach((task, i) => {
+    const plan = safePlan(task, probe.facts[i]);
+    const base = { name: task.name, module: task.module, resource: task.resource };
+    if (plan instanceof Error) {
+      rep.tasks.push({ ...base, status: "failed", summary: "plan failed", error: plan.message });
+      return;
+    }
+    if (plan.kind === "ok") {
+      rep.tasks.push({ ...base, status: "ok", summary: plan.reason });
+      return;
+    }
+    rep.tasks.push({
+      ...base,
+      status: opts.check ? "would-change" : "changed",
+      summary: plan.summary,
+      diff: plan.diff,
+    });
+    items.push({ index: i, task, change: plan });
+  });
+  for (const t of rep.tasks) {
+    if (t.status === "ok" && !opts.verbose) continue;
+    log(`${name}: [${t.status}] ${t.name}: ${t.summary}${t.error ? ` - ${t.error}` : ""}`);
+    if (t.diff && opts.diff) log(t.diff.replace(/\n$/, ""));
+  }
+  if (rep.tasks.some((t) => t.status === "failed")) {
+    rep.status = "failed";
+    rep.error = "planning failed; nothing was changed";
+    return finish(session);
+  }
+  if (opts.check) {
+    if (probe.pending.length) {
+      log(`${name}: pending handlers from an earlier run would run: ${probe.pending.join(", ")}`);
+    }
+    rep.status = items.length || probe.pending.length ? "changed" : "ok";
+    return finish(session);
+  }
+  if (!items.length && !probe.pending.length) return finish(session);
+
+  // Round trip 2: every change, journaled first, handlers at the end.
+  const t2 = performance.now();
+  const script = applyScript(items, {
+    nonce,
+    runId: env.runId,
+    generation: probe.generation,
+    owner: env.owner,
+    handlers: p.handlers,
+    pending: probe.pending,
+    keepRuns: opts.keepRuns ?? 20,
+    play: play.name,
+  });
+  let res;
+  try {
+    res = await session.runScript(script);
+  } catch (e) {
+    rep.status = "failed";
+    rep.error = `apply interrupted: ${(e as Error).message}; the host journal has run ${env.runId}`;
+    markUnknown(rep, items);
+    return finish(session);
+  }
+  rep.timings.applyMs = Math.round(performance.now() - t2);
+  const r = parseApply(res.stdout, nonce);
+  if (opts.verbose && res.stderr) log(`${name}: apply stderr:\n${res.stderr}`);
+  rep.handlers = r.handlersRun;
+  if (r.locked !== undefined) {
+    rep.status = "failed";
+    rep.error = `host is locked by another run (${r.locked.trim() || "unknown holder"}); ` +
+      `nothing was changed`;
+    markUnknown(rep, items, "not applied: host locked");
+    return finish(session);
+  }
+  if (r.moved !== undefined) {
+    rep.status = "failed";
+    rep.error = `host changed since the probe (by run ${r.moved.trim()}); nothing was changed, ` +
+      `run again`;
+    markUnknown(rep, items, "not applied: host changed since probe");
+    return finish(session);
+  }
+  for (const it of items) {
+    const t = rep.tasks[it.index];
+    if (r.done.includes(it.index)) continue;
+    if (r.failed?.index === it.index) {
+      t.status = "failed";
+      t.error = `${r.failed.phase} failed (exit ${r.failed.rc})${
+        r.failed.log ? `:\n${r.failed.log.trimEnd()}` : ""
+      }`;
+      log(`${name}: [failed] ${t.name}: ${t.error}`);
+    } else {
+      t.status = "skipped";
+      t.summary = `not applied (an earlier task failed): ${t.summary}`;
+    }
+  }
+  if (r.handlerFailed) {
+    rep.status = "failed";
+    rep.error = `handler "${r.handlerFailed.name}" failed (exit ${r.handlerFailed.rc}): ` +
+      r.handlerFailed.log.trim().split("\n").slice(-5).join(" | ") +
+      ` - it stays pending and runs again on the next run`;
+  } else if (r.failed) {
+    rep.status = "failed";
+    rep.error = `task "${p.tasks[r.failed.index].name}" failed; later tasks not applied; ` +
+      `handlers notified so far stay pending; roll back with: deno task rollback --run ${env.runId}`;
+  } else if (!r.finished) {
+    rep.status = "failed";
+    rep.error = `apply script ended early (exit ${res.code}${res.signal ? ` ${res.signal}` : ""})` +
+      (res.stderr ? `: ${res.stderr.trim().split("\n").slice(-3).join(" | ")}` : "");
+    markUnknown(rep, items.filter((it) => !r.done.includes(it.index)));
+  } else {
+    rep.status = items.length || r.handlersRun.length ? "changed" : "ok";
+  }
+  for (const h of r.handlersRun) log(`${name}: [handler] ${h}`);
+  return finish(session);
+}
+
+function markUnknown(rep: HostReport, items: ApplyItem[], why = "state unknown") {
+  for (const it of items) {
+    const t: TaskReport = rep.tasks[it.index];
+    if (t.status === "changed") {
+      t.status = "failed";
+      t.error = why;
+    }
+  }
+}
