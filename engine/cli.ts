@@ -1,0 +1,196 @@
+/**
+ * haplay's command line: deploy, plan, rollback, history, verify.
+ *
+ * Exit codes: 0 success (nothing would change in check mode); 1 a host failed or was
+ * unreachable, or verification failed; 2 check mode: changes pending; 3 bad input (inventory,
+ * playbook, lint errors) - no host was contacted; 4 usage error.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { formatIssue, type Inventory, InventoryError, loadInventory } from "./inventory.ts";
+import { loadPlaybook, type Playbook } from "./playbook.ts";
+import { runPlaybook } from "./run.ts";
+import { historyHosts, rollbackHosts } from "./rollback.ts";
+import { recapTable } from "./report.ts";
+import { redactor } from "./secrets.ts";
+
+/** Default playbook: the load balancer site playbook. */
+export const DEFAULT_PLAYBOOK = fileURLToPath(new URL("../playbooks/site.ts", import.meta.url));
+
+const USAGE = `usage:
+  deno task deploy   <inventory> [playbook] [--check] [--diff] [--forks N] [--limit PATTERN]
+                     [--tags a,b] [--skip-tags a,b] [--accept-new-host-keys] [--report FILE]
+                     [--keep-runs N] [--no-verify] [-v]
+  deno task plan     <inventory> [playbook]           (deploy --check --diff)
+  deno task rollback <inventory> [--run ID] [--limit PATTERN] [--check] [--purge-packages]
+  deno task history  <inventory> [--limit PATTERN]
+  deno task verify   <inventory> [playbook] [--limit PATTERN]`;
+
+const out = (l: string) => console.log(redactor.redact(l));
+const err = (l: string) => console.error(redactor.redact(l));
+
+async function loadInputs(
+  invPath: string,
+  pbPath: string | undefined,
+): Promise<{ inv: Inventory; pb: Playbook }> {
+  const inv = await loadInventory(invPath);
+  const pb = await loadPlaybook(pbPath ?? DEFAULT_PLAYBOOK);
+  if (pb.lint) {
+    const issues = await pb.lint(inv);
+    for (const i of issues.filter((x) => x.severity !== "error")) err(formatIssue(i));
+    const errors = issues.filter((x) => x.severity === "error");
+    if (errors.length) {
+      const e = new InventoryError(errors.map(formatIssue).join("\n"));
+      e.issues = errors;
+      throw e;
+    }
+  }
+  return { inv, pb };
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  let a;
+  try {
+    a = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        check: { type: "boolean" },
+        diff: { type: "boolean" },
+        forks: { type: "string" },
+        limit: { type: "string" },
+        tags: { type: "string" },
+        "skip-tags": { type: "string" },
+        "accept-new-host-keys": { type: "boolean" },
+        report: { type: "string" },
+        "keep-runs": { type: "string" },
+        "no-verify": { type: "boolean" },
+        run: { type: "string" },
+        "purge-packages": { type: "boolean" },
+        "ssh-config": { type: "string" },
+        verbose: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    err(`${(e as Error).message}\n${USAGE}`);
+    return 4;
+  }
+  const o = a.values;
+  const [invPath, pbPath] = a.positionals;
+  if (o.help || !cmd || !invPath) {
+    (o.help ? out : err)(USAGE);
+    return o.help ? 0 : 4;
+  }
+  const list = (s?: string) => s ? s.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
+  try {
+    if (cmd === "deploy" || cmd === "plan") {
+      const check = cmd === "plan" || !!o.check;
+      const { inv, pb } = await loadInputs(invPath, pbPath);
+      const report = await runPlaybook(inv, pb.plays, {
+        check,
+        diff: cmd === "plan" || !!o.diff,
+        forks: o.forks ? Number(o.forks) : undefined,
+        limit: o.limit,
+        tags: list(o.tags),
+        skipTags: list(o["skip-tags"]),
+        acceptNewHostKeys: o["accept-new-host-keys"],
+        verbose: o.verbose,
+        keepRuns: o["keep-runs"] ? Number(o["keep-runs"]) : undefined,
+        sshConfigFile: o["ssh-config"],
+        log: out,
+      });
+      let verified = true;
+      const full = report as typeof report & { verify?: unknown };
+      if (!check && report.ok && pb.verify && !o["no-verify"]) {
+        const checks = await pb.verify({
+          inventory: inv,
+          limit: o.limit,
+          log: out,
+          sshConfigFile: o["ssh-config"],
+        });
+        full.verify = checks;
+        for (const c of checks) {
+          out(`verify ${c.host}: [${c.ok ? "ok" : "FAILED"}] ${c.check}: ${c.detail}`);
+        }
+        verified = checks.every((c) => c.ok);
+      }
+      out("\nRECAP");
+      out(recapTable(report.hosts));
+      out(
+        `run ${report.runId}: ${report.durationMs} ms${
+          check ? " (check mode: nothing changed)" : ""
+        }`,
+      );
+      if (o.report) {
+        await Deno.writeTextFile(o.report, redactor.redact(JSON.stringify(full, null, 2)) + "\n");
+      }
+      if (!report.ok || !verified) return 1;
+      return check && report.changed ? 2 : 0;
+    }
+    if (cmd === "verify") {
+      const { inv, pb } = await loadInputs(invPath, pbPath);
+      if (!pb.verify) {
+        err("this playbook has no verify step");
+        return 4;
+      }
+      const checks = await pb.verify({
+        inventory: inv,
+        limit: o.limit,
+        log: out,
+        sshConfigFile: o["ssh-config"],
+      });
+      for (const c of checks) out(`${c.host}: [${c.ok ? "ok" : "FAILED"}] ${c.check}: ${c.detail}`);
+      return checks.every((c) => c.ok) ? 0 : 1;
+    }
+    if (cmd === "rollback") {
+      const inv = await loadInventory(invPath);
+      const res = await rollbackHosts(inv, {
+        runId: o.run,
+        limit: o.limit,
+        check: o.check,
+        purgePackages: o["purge-packages"],
+        forks: o.forks ? Number(o.forks) : undefined,
+        sshConfigFile: o["ssh-config"],
+        log: out,
+      });
+      if (o.report) {
+        await Deno.writeTextFile(o.report, redactor.redact(JSON.stringify(res, null, 2)));
+      }
+      return res.every((r) => r.ok) ? 0 : 1;
+    }
+    if (cmd === "history") {
+      const inv = await loadInventory(invPath);
+      const res = await historyHosts(inv, { limit: o.limit, sshConfigFile: o["ssh-config"] });
+      for (const h of res) {
+        if (h.error) {
+          out(`${h.host}: unreachable - ${h.error}`);
+          continue;
+        }
+        out(`${h.host}:${h.runs!.length ? "" : " no runs"}`);
+        for (const r of h.runs!) {
+          out(
+            `  ${r.id}  ${r.state.padEnd(11)} ${r.done}/${r.tasks} changed` +
+              `${r.restored ? `, ${r.restored} restored` : ""}  ${r.owner ?? ""}  ${r.play ?? ""}`,
+          );
+        }
+      }
+      return res.every((h) => !h.error) ? 0 : 1;
+    }
+    err(`unknown command "${cmd}"\n${USAGE}`);
+    return 4;
+  } catch (e) {
+    if (e instanceof InventoryError) {
+      err(e.message);
+      err("nothing was changed: no host was contacted");
+      return 3;
+    }
+    err(`haplay: ${(e as Error).message}`);
+    return 3;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
