@@ -17,6 +17,7 @@ import {
   probeScript,
 } from "./script.ts";
 import { batches, mapPool } from "./pool.ts";
+import { Progress } from "./progress.ts";
 import type { HostReport, RunReport, TaskReport } from "./report.ts";
 import type { Handler, HostContext, Plan, Play, Task } from "./types.ts";
 
@@ -137,7 +138,12 @@ export async function runPlaybook(
   plays: Play[],
   opts: RunOptions = {},
 ): Promise<RunReport> {
-  const log = (line: string) => (opts.log ?? console.log)(redactor.redact(line));
+  const progress = new Progress(!opts.log && Deno.stdout.isTerminal());
+  const log = (line: string) => {
+    const l = redactor.redact(line);
+    if (progress.active) progress.line(l);
+    else (opts.log ?? console.log)(l);
+  };
   const runId = opts.runId ?? newRunId();
   const started = performance.now();
   const startedAt = new Date().toISOString();
@@ -175,6 +181,7 @@ export async function runPlaybook(
             runId,
             owner,
             log,
+            progress,
             session: () => {
               let s = sessions.get(p.host.name);
               if (!s) {
@@ -204,6 +211,7 @@ export async function runPlaybook(
       }
     }
   } finally {
+    progress.end();
     for (const s of sessions.values()) s.then((x) => x.close(), () => {});
   }
   const durationMs = Math.round(performance.now() - started);
@@ -239,6 +247,7 @@ interface HostRunEnv {
   runId: string;
   owner: string;
   log: (line: string) => void;
+  progress: Progress;
   session: () => Promise<SshSession>;
 }
 
@@ -256,6 +265,10 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
     timings: { connectMs: 0, probeMs: 0, applyMs: 0, totalMs: 0 },
   };
   const finish = (s?: SshSession) => {
+    env.progress.set(
+      name,
+      rep.status === "failed" || rep.status === "unreachable" ? "failed" : "done",
+    );
     if (s) rep.execs = s.execs;
     rep.timings.totalMs = Math.round(performance.now() - t0);
     const c = rep.tasks.filter((t) => t.status === "changed" || t.status === "would-change").length;
@@ -266,6 +279,7 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
     return rep;
   };
   let session: SshSession;
+  env.progress.set(name, "connecting");
   try {
     session = await env.session();
   } catch (e) {
@@ -276,8 +290,8 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
   rep.timings.connectMs = Math.round(performance.now() - t0);
 
   // Round trip 1: every probe.
+  env.progress.set(name, "probing");
   const nonce = newNonce();
-  const execsBefore = session.execs;
   const t1 = performance.now();
   let probe;
   try {
@@ -332,6 +346,10 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
   if (!items.length && !probe.pending.length) return finish(session);
 
   // Round trip 2: every change, journaled first, handlers at the end.
+  env.progress.set(name, "applying");
+  if (opts.verbose) {
+    for (const it of items) log(`${name}: [apply] ${it.task.name}:\n${it.change.apply.trim()}`);
+  }
   const t2 = performance.now();
   const script = applyScript(items, {
     nonce,

@@ -73,6 +73,10 @@ type ConnectConfig = Record<string, unknown> & {
 /** The host presented a key that known_hosts does not accept. */
 export class HostKeyError extends Error {}
 
+const SUDO_ASKPASS_WRAPPER = `/bin/sh -c 'IFS= read -r HAPLAY_PW; export HAPLAY_PW; ` +
+  `a=$(mktemp) || exit 1; printf "%s\\n" "#!/bin/sh" "printf \\"%s\\\\n\\" \\"\\$HAPLAY_PW\\"" > "$a"; ` +
+  `chmod 700 "$a"; SUDO_ASKPASS="$a" sudo -A -p "" -- /bin/sh -s; rc=$?; rm -f "$a"; exit $rc'`;
+
 const home = () => Deno.env.get("HOME") ?? "/root";
 let knownHostsWrites: Promise<void> = Promise.resolve();
 
@@ -222,7 +226,10 @@ export class SshSession {
     const t = this.target;
     if (t.user === "root" || !t.become) return this.exec("/bin/sh -s", script);
     if (t.becomePassword !== undefined) {
-      return this.exec("sudo -S -p '' -- /bin/sh -s", t.becomePassword + "\n" + script);
+      // The password travels as the first stdin line, is read by the login shell and handed to
+      // sudo through an askpass helper (never on a command line, never on disk), so sudo
+      // consumes it only when it really asks: with NOPASSWD it cannot leak into `sh -s`.
+      return this.exec(SUDO_ASKPASS_WRAPPER, t.becomePassword + "\n" + script);
     }
     return this.exec("sudo -n -- /bin/sh -s", script);
   }
