@@ -41,9 +41,7 @@ async function loadInputs(
     for (const i of issues.filter((x) => x.severity !== "error")) err(formatIssue(i));
     const errors = issues.filter((x) => x.severity === "error");
     if (errors.length) {
-      const e = new InventoryError(errors.map(formatIssue).join("\n"));
-      e.issues = errors;
-      throw e;
+      throw new InventoryError(errors);
     }
   }
   return { inv, pb };

@@ -11,7 +11,8 @@
  * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `sha256=` lines.
  * - `hp_put_file DEST B64 OWNER GROUP MODE [VALIDATE]` writes atomically (temp file in the
  *   same directory + rename); VALIDATE is a command with `%s` for the temp path, run before the
- *   rename: if it fails the temp file is removed and DEST stays byte-identical.
+ *   rename: if it fails the temp file is removed and DEST stays byte-identical. The temp path
+ *   is recorded in `$J/tmpfiles`, so a run killed mid-write leaves nothing rollback misses.
  * @module
  */
 
@@ -58,6 +59,7 @@ hp_rm_created() {
 hp_put_file() {
   _dest=$1; _b64=$2; _own=$3; _grp=$4; _mode=$5; _val=\${6:-}
   _tmp=$(mktemp "$(dirname -- "$_dest")/.haplay.XXXXXX") || return 1
+  if [ -n "\${J:-}" ]; then echo "$_tmp" >> "$J/tmpfiles"; fi
   if ! printf '%s' "$_b64" | base64 -d > "$_tmp"; then rm -f -- "$_tmp"; return 1; fi
   chown "$_own:$_grp" -- "$_tmp" && chmod "$_mode" -- "$_tmp" || { rm -f -- "$_tmp"; return 1; }
   if [ -n "$_val" ]; then
