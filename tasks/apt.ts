@@ -1,0 +1,250 @@
+/**
+ * `apt`: Debian packages present, latest or absent.
+ *
+ * Runs apt-get with `DEBIAN_FRONTEND=noninteractive` and `-o DPkg::Lock::Timeout=60`, keeping
+ * existing conffiles. `apt-get update` runs (with `updateCache: "auto"`) only when the cache is
+ * stale — no `*_Packages` lists, or the newer of `/var/lib/apt/periodic/update-success-stamp`
+ * and `/var/lib/apt/lists` is older than one hour — or a package has no candidate; after an
+ * update the stamp is touched. Rollback purges the packages this run installed only when
+ * `HAPLAY_PURGE_PACKAGES=1` (`rollback --purge-packages`); upgrades are not rolled back;
+ * packages removed by `state: "absent"` are reinstalled (same version when still available).
+ * @module
+ */
+import { z } from "zod";
+import type { Plan, Task } from "../engine/types.ts";
+import { b64, q } from "../engine/shell.ts";
+import { common, parseArgs, withCommon } from "./_args.ts";
+import { allValues, parseKv } from "./_facts.ts";
+import { guarded, need, ok } from "./_plan.ts";
+import { END } from "./_sh.ts";
+
+/** Seconds after which the apt cache is stale. */
+export const CACHE_MAX_AGE = 3600;
+
+const pkgName = z.string().regex(
+  /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/,
+  "must be a Debian package name (optionally :arch)",
+);
+
+/** Arguments of {@link apt}. */
+export const AptArgs = z.object({
+  notify: common.notify,
+  tags: common.tags,
+  /** Package name(s), like Ansible's apt module (the display name is `title`). */
+  name: z.union([pkgName, z.array(pkgName).min(1)]).transform((n) => [...new Set([n].flat())]),
+  state: z.enum(["present", "absent", "latest"]).default("present"),
+  /** debconf-set-selections lines, applied before installing (may hold secrets: never shown). */
+  preseed: z.string().optional(),
+  updateCache: z.enum(["auto", "always", "never"]).default("auto"),
+  /** `state: "absent"` purges configuration files too. */
+  purge: z.boolean().default(false),
+  /** Install Recommends (default: apt's own setting). */
+  installRecommends: z.boolean().optional(),
+  /** Display name. */
+  title: z.string().min(1).optional(),
+}).strict();
+
+/** Input of {@link apt}. */
+export type AptInput = z.input<typeof AptArgs>;
+
+const APT = "apt-get -y -q -o DPkg::Lock::Timeout=60";
+
+/** sh printing `now=` and `cache_mtime=` (0 when no package lists exist). */
+export const CACHE_AGE_SH = [
+  `_m=0`,
+  `if ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'; then`,
+  `  for _f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists; do`,
+  `    if [ -e "$_f" ]; then _t=$(stat -c %Y -- "$_f"); if [ "$_t" -gt "$_m" ]; then _m=$_t; fi; fi`,
+  `  done`,
+  `fi`,
+].join("\n");
+
+/** Probe: one `pkg=NAME|STATUS|VERSION|CANDIDATE` line per package, then the cache age. */
+export function aptProbe(names: string[]): string {
+  return [
+    `for _p in ${names.map(q).join(" ")}; do`,
+    `  _s=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}\\n' "$_p" 2>/dev/null | head -n1)`,
+    `  _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1)`,
+    `  printf 'pkg=%s|%s|%s\\n' "$_p" "\${_s:-|}" "$_c"`,
+    `done`,
+    CACHE_AGE_SH,
+    `echo "cache_mtime=$_m"`,
+    `echo "now=$(date +%s)"`,
+    END,
+  ].join("\n");
+}
+
+/** One probed package. */
+export interface PkgState {
+  name: string;
+  /** dpkg status abbreviation, e.g. "ii ", "rc ", "" when unknown to dpkg. */
+  status: string;
+  version: string;
+  /** Candidate version; "" or "(none)" when apt does not know the package. */
+  candidate: string;
+}
+
+/** Parse the probe's `pkg=` lines. */
+export function parsePkgs(facts: string): Map<string, PkgState> {
+  const out = new Map<string, PkgState>();
+  for (const v of allValues(facts, "pkg")) {
+    const [name, status = "", version = "", candidate = ""] = v.split("|");
+    out.set(name, { name, status: status.trim() === "" ? "" : status, version, candidate });
+  }
+  return out;
+}
+
+/** Installed (dpkg status "ii"/"hi"). */
+export function installed(p: PkgState): boolean {
+  return p.status[1] === "i";
+}
+
+/** Some trace left in dpkg's database (anything but not-installed). */
+function present(p: PkgState, purge: boolean): boolean {
+  const s = p.status[1];
+  return s !== undefined && s !== "n" && (purge || s !== "c");
+}
+
+function known(p: PkgState): boolean {
+  return p.candidate !== "" && p.candidate !== "(none)";
+}
+
+/** sh deciding at apply time whether to `apt-get update`, then doing it. */
+function updateSh(mode: "auto" | "always" | "never", names: string[]): string {
+  if (mode === "never") return ":";
+  const run = [
+    `${APT} update >&2`,
+    `mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp`,
+  ].join("\n");
+  if (mode === "always") return run;
+  return [
+    CACHE_AGE_SH,
+    `_upd=0; if [ $(( $(date +%s) - _m )) -gt ${CACHE_MAX_AGE} ]; then _upd=1; fi`,
+    `for _p in ${names.map(q).join(" ")}; do`,
+    `  _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1)`,
+    `  if [ -z "$_c" ] || [ "$_c" = "(none)" ]; then _upd=1; fi`,
+    `done`,
+    `if [ "$_upd" = 1 ]; then`,
+    run,
+    `fi`,
+  ].join("\n");
+}
+
+/** Pure planner of {@link apt}. */
+export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
+  const f = parseKv(facts);
+  need(f, "end");
+  const pkgs = parsePkgs(facts);
+  const states = a.name.map((n) => {
+    const p = pkgs.get(n);
+    if (!p) throw new Error(`no probe line for package ${n}`);
+    return p;
+  });
+  const age = Number(need(f, "now")) - Number(need(f, "cache_mtime"));
+  const stale = !(Number(f.cache_mtime) > 0) || !(age <= CACHE_MAX_AGE);
+  const names = a.name.map(q).join(" ");
+  const env = `export DEBIAN_FRONTEND=noninteractive`;
+  const restoreInstalled = [
+    `if [ "\${HAPLAY_PURGE_PACKAGES:-0}" = 1 ] && [ -s "$J/apt.new" ]; then`,
+    `  DEBIAN_FRONTEND=noninteractive ${APT} purge $(cat "$J/apt.new") >&2`,
+    `fi`,
+  ].join("\n");
+  if (a.state === "absent") {
+    const rm = states.filter((p) => present(p, a.purge));
+    if (!rm.length) return ok(`${a.name.join(", ")} not installed`);
+    return {
+      kind: "change",
+      summary: `${a.purge ? "purge" : "remove"} ${
+        rm.map((p) => `${p.name} ${p.version}`.trim()).join(", ")
+      }`,
+      backup: [
+        `for _p in ${names}; do`,
+        `  _v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}\\n' "$_p" 2>/dev/null | head -n1)`,
+        `  case $_v in ?i*) printf '%s %s\\n' "$_p" "\${_v#*|}" >> "$J/apt.removed" ;; esac`,
+        `done`,
+      ].join("\n"),
+      apply: `${env}\n${APT} ${a.purge ? "purge" : "remove"} ${names} >&2`,
+      restore: [
+        `if [ -s "$J/apt.removed" ]; then`,
+        `  export DEBIAN_FRONTEND=noninteractive`,
+        `  while read -r _p _v; do ${APT} install "$_p=$_v" >&2 || ${APT} install "$_p" >&2; done < "$J/apt.removed"`,
+        `fi`,
+      ].join("\n"),
+    };
+  }
+  const missing = states.filter((p) => !installed(p));
+  const outdated = a.state === "latest"
+    ? states.filter((p) => installed(p) && known(p) && p.version !== p.candidate)
+    : [];
+  const unknown = states.filter((p) => !known(p) && !installed(p));
+  const needUpdate = a.updateCache === "always" ||
+    (a.updateCache === "auto" && (stale || unknown.length > 0));
+  const latestCheck = a.state === "latest" && a.updateCache !== "never" && needUpdate;
+  if (!missing.length && !outdated.length && !latestCheck) {
+    return ok(
+      `${a.name.join(", ")} ${a.state === "latest" ? "at candidate version" : "installed"}`,
+    );
+  }
+  const parts: string[] = [];
+  if (missing.length) {
+    parts.push(
+      `install ${missing.map((p) => known(p) ? `${p.name} (${p.candidate})` : p.name).join(", ")}`,
+    );
+  }
+  if (outdated.length) {
+    parts.push(
+      `upgrade ${outdated.map((p) => `${p.name} ${p.version} → ${p.candidate}`).join(", ")}`,
+    );
+  }
+  if (!missing.length && !outdated.length) {
+    parts.push(`upgrade ${a.name.join(", ")} if newer after refresh`);
+  }
+  if (needUpdate) {
+    parts.push(
+      `after apt-get update (${
+        a.updateCache === "always" ? "always" : stale ? "cache older than 1 h" : "unknown package"
+      })`,
+    );
+  }
+  const rec = a.installRecommends === undefined
+    ? ""
+    : a.installRecommends
+    ? " --install-recommends"
+    : " --no-install-recommends";
+  return {
+    kind: "change",
+    summary: parts.join(", "),
+    backup: [
+      `for _p in ${names}; do`,
+      `  _s=$(dpkg-query -W -f='\${db:Status-Abbrev}\\n' "$_p" 2>/dev/null | head -n1)`,
+      `  case $_s in ?i*) ;; *) echo "$_p" >> "$J/apt.new" ;; esac`,
+      `done`,
+    ].join("\n"),
+    apply: [
+      env,
+      a.preseed ? `printf '%s' ${q(b64(a.preseed))} | base64 -d | debconf-set-selections` : "",
+      updateSh(a.updateCache, a.name),
+      `${APT} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold${rec} ` +
+      `install ${a.state === "latest" ? "" : "--no-upgrade "}${names} >&2`,
+    ].filter(Boolean).join("\n"),
+    restore: restoreInstalled,
+  };
+}
+
+/**
+ * Debian packages.
+ *
+ * @example
+ * apt({ name: ["keepalived", "ipvsadm"], state: "present" })
+ */
+export function apt(args: AptInput): Task {
+  const a = parseArgs("apt", AptArgs, args);
+  const list = a.name.join(" ");
+  return withCommon({
+    name: a.title ?? `apt ${a.state} ${list}`,
+    module: "apt",
+    resource: `apt:${a.name.join(",")}`,
+    probe: aptProbe(a.name),
+    plan: guarded(`apt ${list}`, (facts) => planApt(a, facts)),
+  }, a);
+}

@@ -1,0 +1,121 @@
+/**
+ * `group`: a local group (groupadd / groupmod / groupdel).
+ * @module
+ */
+import { z } from "zod";
+import type { Plan, Task } from "../engine/types.ts";
+import { q } from "../engine/shell.ts";
+import { common, parseArgs, withCommon } from "./_args.ts";
+import { parseKv } from "./_facts.ts";
+import { guarded, need, ok } from "./_plan.ts";
+import { END } from "./_sh.ts";
+
+/** Valid user/group name (shadow-utils' default rule). */
+export const accountName = z.string().regex(
+  /^[a-z_][a-z0-9_-]{0,30}\$?$/,
+  "must be a lowercase user/group name ([a-z_][a-z0-9_-]*, max 32)",
+);
+
+/** Arguments of {@link group}. */
+export const GroupArgs = z.object({
+  ...common,
+  name: accountName,
+  system: z.boolean().default(false),
+  gid: z.number().int().min(0).max(2 ** 31).optional(),
+  state: z.enum(["present", "absent"]).default("present"),
+}).strict();
+
+/** Input of {@link group}. */
+export type GroupInput = z.input<typeof GroupArgs>;
+
+/** Probe: `exists=` and the `getent group` line. */
+export function groupProbe(name: string): string {
+  return `if _l=$(getent group ${q(name)}); then echo exists=1; printf 'line=%s\\n' "$_l"; ` +
+    `else echo exists=0; fi\n${END}`;
+}
+
+/** sh saving the group's pre-state into $J (group.line / gshadow.line, or group.absent). */
+export function groupBackup(name: string): string {
+  const N = q(name);
+  return `if getent group ${N} > "$J/group.line"; then getent gshadow ${N} > "$J/gshadow.line" || :; ` +
+    `else rm -f "$J/group.line"; : > "$J/group.absent"; fi`;
+}
+
+/** sh restoring the group saved by {@link groupBackup}. */
+export function groupRestore(name: string): string {
+  const N = q(name);
+  return [
+    `if [ -f "$J/group.absent" ]; then`,
+    `  if getent group ${N} >/dev/null; then groupdel ${N}; fi`,
+    `elif [ -f "$J/group.line" ]; then`,
+    `  IFS=: read -r _n _x _gid _mem < "$J/group.line"`,
+    `  if ! getent group ${N} >/dev/null; then groupadd -g "$_gid" ${N}; fi`,
+    `  [ "$(getent group ${N} | cut -d: -f3)" = "$_gid" ] || groupmod -g "$_gid" ${N}`,
+    `  gpasswd -M "$_mem" ${N} >/dev/null`,
+    `  if [ -s "$J/gshadow.line" ]; then IFS=: read -r _n _pw _rest < "$J/gshadow.line"; ` +
+    `groupmod -p "$_pw" ${N}; fi`,
+    `fi`,
+  ].join("\n");
+}
+
+/** Pure planner of {@link group}. */
+export function planGroup(a: z.output<typeof GroupArgs>, facts: string): Plan {
+  const f = parseKv(facts);
+  need(f, "end");
+  const N = q(a.name);
+  const exists = need(f, "exists") === "1";
+  const base = { backup: groupBackup(a.name), restore: groupRestore(a.name) };
+  if (a.state === "absent") {
+    if (!exists) return ok(`group ${a.name} is absent`);
+    return {
+      kind: "change",
+      summary: `remove group ${a.name}`,
+      ...base,
+      apply: `if getent group ${N} >/dev/null; then groupdel ${N}; fi`,
+    };
+  }
+  const gidOpt = a.gid === undefined ? "" : ` -g ${a.gid}`;
+  if (!exists) {
+    return {
+      kind: "change",
+      summary: `create ${a.system ? "system " : ""}group ${a.name}${
+        gidOpt ? ` (gid ${a.gid})` : ""
+      }`,
+      ...base,
+      apply:
+        `if ! getent group ${N} >/dev/null; then groupadd${
+          a.system ? " -r" : ""
+        }${gidOpt} ${N}; fi` +
+        (a.gid === undefined
+          ? ""
+          : `\n[ "$(getent group ${N} | cut -d: -f3)" = ${a.gid} ] || groupmod${gidOpt} ${N}`),
+    };
+  }
+  const gid = need(f, "line").split(":")[2];
+  if (a.gid !== undefined && String(a.gid) !== gid) {
+    return {
+      kind: "change",
+      summary: `change gid of group ${a.name} ${gid} → ${a.gid}`,
+      ...base,
+      apply: `groupmod${gidOpt} ${N}`,
+    };
+  }
+  return ok(`group ${a.name} exists${a.gid === undefined ? "" : ` with gid ${a.gid}`}`);
+}
+
+/**
+ * A local group.
+ *
+ * @example
+ * group({ name: "haproxy", system: true })
+ */
+export function group(args: GroupInput): Task {
+  const a = parseArgs("group", GroupArgs, args);
+  return withCommon({
+    name: `group ${a.name}${a.state === "absent" ? " absent" : ""}`,
+    module: "group",
+    resource: `group:${a.name}`,
+    probe: groupProbe(a.name),
+    plan: guarded(`group ${a.name}`, (facts) => planGroup(a, facts)),
+  }, a);
+}
