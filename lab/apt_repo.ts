@@ -64,6 +64,35 @@ export async function resolveDebs(packages: readonly string[]): Promise<AptDeb[]
   return debs.sort((a, b) => a.file.localeCompare(b.file));
 }
 
+/**
+ * {@link resolveDebs}, memoised in the cache root for as long as apt's package lists and the
+ * dpkg database are unchanged (resolving costs ~2.5 s; a lab up should not).
+ */
+async function cachedResolve(root: string, packages: readonly string[]): Promise<AptDeb[]> {
+  const stamps: string[] = [...packages];
+  for (const p of ["/var/lib/apt/lists", "/var/cache/apt/pkgcache.bin", "/var/lib/dpkg/status"]) {
+    try {
+      const st = await Deno.stat(p);
+      stamps.push(`${p}:${st.mtime?.getTime()}:${st.size}`);
+    } catch {
+      stamps.push(`${p}:-`);
+    }
+  }
+  const file = `${root}/resolve-${(await sha256Hex(stamps.join("\n"))).slice(0, 16)}.json`;
+  try {
+    const debs = JSON.parse(await Deno.readTextFile(file)) as AptDeb[];
+    if (Array.isArray(debs) && debs.length) return debs;
+  } catch {
+    // not cached yet
+  }
+  const debs = await resolveDebs(packages);
+  await Deno.mkdir(root, { recursive: true, mode: 0o755 });
+  const tmp = `${file}.${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(debs));
+  await Deno.rename(tmp, file);
+  return debs;
+}
+
 async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
@@ -86,9 +115,9 @@ async function gzip(data: Uint8Array): Promise<Uint8Array> {
 export async function ensureAptRepo(
   packages: readonly string[] = APT_REPO_PACKAGES,
 ): Promise<string> {
-  const debs = await resolveDebs(packages);
-  const key = (await sha256Hex(debs.map((d) => d.file).join("\n"))).slice(0, 16);
   const root = aptCacheRoot();
+  const debs = await cachedResolve(root, packages);
+  const key = (await sha256Hex(debs.map((d) => d.file).join("\n"))).slice(0, 16);
   const dir = `${root}/${key}`;
   if (await exists(`${dir}/Packages.gz`)) return dir;
   await Deno.mkdir(root, { recursive: true, mode: 0o755 });
