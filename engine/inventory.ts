@@ -209,8 +209,6 @@ class Loader {
   groups = new Map<string, GroupRec>();
   hosts = new Map<string, HostRec>();
   parents = new Map<string, Set<string>>();
-  /** Value nodes that were given by a secret reference. */
-  secretNodes = new WeakSet<YNode>();
 
   constructor(readonly file: string, readonly dir: string, readonly opts: LoadOptions) {
     this.group("all");
@@ -346,6 +344,10 @@ class Loader {
         continue;
       }
       for (const name of names) {
+        if (name === "") {
+          this.error(this.file, e.keyLoc, p, "empty host name");
+          continue;
+        }
         if (!NAME_RE.test(name)) {
           const hint = /[\s:/]/.test(name) ? " (set the address with ansible_host)" : "";
           this.error(this.file, e.keyLoc, p, `invalid host name '${name}': ${NAME_RULE}${hint}`);
@@ -355,7 +357,7 @@ class Loader {
         if (!h) {
           h = {
             name,
-            def: this.pos(e.keyLoc, p),
+            def: this.pos(e.keyLoc, joinPath(path, name)),
             groups: [],
             vars: new Map(),
             fileVars: new Map(),
@@ -393,12 +395,15 @@ class Loader {
           `'${e.key}' is not a valid variable name (letters, digits and '_', not starting with a digit)`,
         );
       }
+      const plain = toPlain(e.value);
+      if (BECOME_PASSWORD_VARS.has(e.key) && !e.value.tag && !isInlineSecret(e.key, plain)) {
+        // Not a reference and not caught as inline text below: a list, mapping or boolean.
+        if (plain !== null) this.error(file, e.value.loc, p, SECRET_REF_RULE);
+        into.set(e.key, { value: undefined, node: e.value, file, path: p });
+        continue;
+      }
       const value = await this.resolveValue(e.value, file, p, e.key);
       const schema = CONNECTION_VARS[e.key];
-      const inline = value !== null && value !== undefined && !this.secretNodes.has(e.value);
-      if (BECOME_PASSWORD_VARS.has(e.key) && inline && !isInlineSecret(e.key, value)) {
-        this.error(file, e.value.loc, p, SECRET_REF_RULE);
-      }
       if (schema && value !== null && value !== undefined) {
         await this.checkConnectionVar(e.key, value, e.value, file, p, schema);
       }
@@ -457,7 +462,6 @@ class Loader {
           baseDir: this.dir,
           redactor: this.redactor,
         });
-        this.secretNodes.add(node);
         return s.value;
       } catch (e) {
         if (!(e instanceof SecretRefError)) throw e;
@@ -481,6 +485,7 @@ class Loader {
         path,
         `unknown tag '${node.tag}': haplay knows !env NAME and !file PATH`,
       );
+      return toPlain(node);
     }
     switch (node.kind) {
       case "scalar": {
@@ -755,7 +760,7 @@ export function checkHostVars(
       const message = defaultRedactor.redact(
         describeIssue(issue, value, subSchema(schema, issue.path)),
       );
-      const where = issuePos(inv, host, issue.path);
+      const where = issuePos(inv, host, issue.path, input);
       push(out, seen, { ...where, message });
     }
   }
@@ -770,26 +775,30 @@ function push(out: Issue[], seen: Set<string>, i: Omit<Issue, "severity">): void
   out.push(issue);
 }
 
-function issuePos(inv: Inventory, host: InventoryHost, path: readonly PropertyKey[]): SourcePos {
-  const [key, ...rest] = path.map((s) => (typeof s === "number" ? s : String(s)));
-  const restPath = (base: string, segs: (string | number)[]) => segs.reduce<string>(joinPath, base);
-  if (key === undefined) {
-    return host.source ?? { file: inv.file, line: 1, col: 1, path: host.name };
+function issuePos(
+  inv: Inventory,
+  host: InventoryHost,
+  path: readonly PropertyKey[],
+  input: unknown,
+): SourcePos {
+  const segs = path.map((s) => (typeof s === "number" ? s : String(s)));
+  const full = (base: string, ss: (string | number)[]) => ss.reduce<string>(joinPath, base);
+  const hostPos = host.source ?? { file: inv.file, line: 1, col: 1, path: host.name };
+  const [key, ...rest] = segs;
+  if (key === undefined) return { ...hostPos };
+  const src = host.varSources[key];
+  if (!src || valueAt(input, [key]) === undefined) {
+    return { ...hostPos, path: full(hostPos.path, segs) };
   }
-  const src = host.varSources[key as string];
-  if (!src) {
-    const base = host.source ?? { file: inv.file, line: 1, col: 1, path: host.name };
-    return { ...base, path: restPath(base.path, [key, ...rest]) };
-  }
-  const def = hostVarDefs.get(host)?.get(key as string);
-  if (!def || rest.length === 0) return { ...src, path: restPath(src.path, rest) };
+  const def = hostVarDefs.get(host)?.get(String(key));
+  if (!def) return { ...src, path: full(src.path, rest) };
+  // The deepest node that exists: the value itself, or the parent of a missing nested key.
   const at = locate(def.node, rest);
-  const reached = rest.slice(0, at.depth);
   return {
     file: def.file,
     line: at.node.loc.line,
     col: at.node.loc.col,
-    path: restPath(def.path, at.depth === rest.length ? rest : reached),
+    path: full(def.path, rest),
   };
 }
 
@@ -837,7 +846,9 @@ function describeIssue(issue: ZIssue, value: unknown, schema?: z.ZodType): strin
   if (issue.code === "custom") return issue.message;
   if (value === undefined) return "required";
   const want = expectation(issue, value, schema);
-  return want === null ? issue.message : `${want}, got ${describe(value)}`;
+  if (want === null) return issue.message;
+  const sized = (issue.code === "too_big" || issue.code === "too_small") && Array.isArray(value);
+  return `${want}, got ${sized ? plural(value.length, "item") : describe(value)}`;
 }
 
 /** "must be ..." for an issue, or null to fall back to zod's own message. */
@@ -897,7 +908,7 @@ function sizeExpectation(issue: ZIssue, schema?: z.ZodType): string | null {
     case "array":
     case "set":
       if (!big && limit === 1) return "must not be empty";
-      return `must have at ${big ? "most" : "least"} ${limit} items`;
+      return `must have at ${big ? "most" : "least"} ${plural(limit, "item")}`;
     default:
       return null;
   }
@@ -994,6 +1005,10 @@ function unwrap(s: z.ZodType): z.ZodType {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
 function refArg(tag: string): string {
   return tag === "!env" ? "variable name" : "path";

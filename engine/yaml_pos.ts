@@ -115,6 +115,7 @@ function pyYamlTags(tags: unknown[]): unknown[] {
 /** Appends a key or index to a dotted path: `a.b`, `a[0]`. */
 export function joinPath(base: string, seg: string | number): string {
   if (typeof seg === "number") return `${base}[${seg}]`;
+  if (seg === "") seg = "''";
   return base === "" ? seg : `${base}.${seg}`;
 }
 
@@ -205,7 +206,8 @@ class TreeBuilder {
         continue;
       }
       const keyNode = k && isAlias(k) ? k.resolve(this.doc) : k;
-      const key = keyNode && isScalar(keyNode) ? String(keyNode.value ?? "") : "";
+      const raw = keyNode && isScalar(keyNode) ? keyNode.value : "";
+      const key = typeof raw === "symbol" ? raw.description ?? "" : String(raw ?? "");
       if (key === "<<" && keyNode && isScalar(keyNode) && keyNode.source === "<<") {
         merged.push(...this.mergeSources(pair.value as YamlNode | null, path, keyLoc));
         continue;
