@@ -1,0 +1,73 @@
+/**
+ * Test fixture for end-to-end tests on the namespace lab (see `lab/lab.ts`).
+ *
+ * ```ts
+ * e2e("deploy keepalived to 2 hosts", async () => {
+ *   await withLab({ name: "ex1", subnet: "198.19.230.0/24", hosts: 2 }, async (lab) => {
+ *     // lab.inventory, lab.keyFile, lab.knownHosts ...; labExec(lab, "h1", [...]) to observe
+ *   });
+ * });
+ * ```
+ * Every test file must use its own lab names and subnets so files can run concurrently.
+ * @module
+ */
+
+import { type Lab, labDown, type LabOptions, labUp } from "../lab/lab.ts";
+
+export type { Lab, LabOptions };
+
+function detectRoot(): boolean {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false; // no --allow-sys: cannot tell, treat as not root
+  }
+}
+
+/** True when the tests run as root (the lab needs root: namespaces, mounts, links). */
+export const isRoot: boolean = detectRoot();
+
+const inCI = !!Deno.env.get("CI");
+
+/**
+ * Register an end-to-end test that needs the lab. Without root it is ignored with a printed
+ * reason, except when env `CI` is set: then it is registered and FAILS (a CI that silently
+ * skips every e2e test proves nothing). Resource/op sanitizers are off (the lab starts
+ * detached processes).
+ */
+export function e2e(name: string, fn: () => Promise<void>): void {
+  const skip = !isRoot && !inCI;
+  if (skip) {
+    console.log(`SKIP e2e "${name}": needs root (network/mount/pid namespaces); run as root`);
+  }
+  Deno.test({
+    name,
+    ignore: skip,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      if (!isRoot) {
+        throw new Error(`e2e test "${name}" needs root; CI is set, so failing instead of skipping`);
+      }
+      await fn();
+    },
+  });
+}
+
+/**
+ * Bring a lab up (default 3 hosts, lab init), run `fn` with it and ALWAYS tear it down after,
+ * whether `fn` passed or threw. A stale lab of the same name and state directory left by an
+ * interrupted run is torn down first.
+ */
+export async function withLab(
+  opts: Partial<LabOptions> & { name: string; subnet: string },
+  fn: (lab: Lab) => Promise<void>,
+): Promise<void> {
+  await labDown(opts.name, opts.stateDir);
+  const lab = await labUp({ hosts: 3, ...opts });
+  try {
+    await fn(lab);
+  } finally {
+    await labDown(opts.name, opts.stateDir);
+  }
+}
