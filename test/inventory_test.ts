@@ -26,15 +26,7 @@ async function loadProd(): Promise<Inventory> {
   return await loadInventory(join(PROD, "prod.yaml"), { env: ENV, redactor: new Redactor() });
 }
 
-/** Writes files into a fresh temp dir; returns the dir. */
-async function tempInventory(files: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "haplay-inv-" });
-  for (const [name, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, name, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, name), text);
-  }
-  return dir;
-}
+const GOOD = join(FIXTURES, "good");
 
 async function loadErrors(file: string, env: Record<string, string> = {}): Promise<Issue[]> {
   try {
@@ -90,20 +82,7 @@ Deno.test("precedence: all < parent < child < host; siblings alphabetical; files
 });
 
 Deno.test("a host in several places merges its vars; later wins", async () => {
-  const dir = await tempInventory({
-    "inv.yaml": [
-      "all:",
-      "  children:",
-      "    a:",
-      "      hosts:",
-      "        h1: {x: 1, y: 1}",
-      "    b:",
-      "      hosts:",
-      "        h1: {y: 2}",
-      "",
-    ].join("\n"),
-  });
-  const inv = await loadInventory(join(dir, "inv.yaml"));
+  const inv = await loadInventory(join(GOOD, "multi-place.yaml"));
   const h = inv.hosts.get("h1")!;
   assert.deepEqual(h.vars, { x: 1, y: 2 });
   assert.deepEqual(h.groups, ["all", "a", "b"]);
@@ -112,19 +91,7 @@ Deno.test("a host in several places merges its vars; later wins", async () => {
 });
 
 Deno.test("top-level groups without all: are children of all; ranges expand", async () => {
-  const dir = await tempInventory({
-    "inv.yaml": [
-      "lvs:",
-      "  hosts:",
-      "    lb[01:03]:",
-      "      ansible_become: yes",
-      "web:",
-      "  hosts:",
-      "    web-[a:b]:",
-      "",
-    ].join("\n"),
-  });
-  const inv = await loadInventory(join(dir, "inv.yaml"));
+  const inv = await loadInventory(join(GOOD, "top-level.yaml"));
   assert.deepEqual([...inv.hosts.keys()], ["lb01", "lb02", "lb03", "web-a", "web-b"]);
   assert.deepEqual(inv.groups.get("all")!.children, ["lvs", "web", "ungrouped"]);
   assert.equal(inv.hosts.get("lb02")!.vars.ansible_become, true, "YAML 1.1 yes, as in Ansible");
@@ -165,11 +132,7 @@ Deno.test("connection vars: both name styles, haplay's wins, defaults", async ()
 });
 
 Deno.test("connection defaults and explicit become for a bare host", async () => {
-  const dir = await tempInventory({
-    "inv.yaml":
-      "all:\n  hosts:\n    a:\n    b:\n      haplay_user: ops\n      haplay_become: false\n",
-  });
-  const inv = await loadInventory(join(dir, "inv.yaml"));
+  const inv = await loadInventory(join(GOOD, "bare.yaml"));
   assert.deepEqual(inv.hosts.get("a")!.connection, {
     host: "a",
     port: 22,
@@ -296,10 +259,7 @@ Deno.test("InventoryError message lists every issue, one per line", async () => 
 });
 
 Deno.test("warnings do not stop the load: unknown host in host_vars, odd var names", async () => {
-  const dir = await tempInventory({
-    "inv.yaml": "all:\n  hosts:\n    a:\n      vrrp-prio: 1\n",
-    "host_vars/ghost.yaml": "x: 1\n",
-  });
+  const dir = join(GOOD, "warnings");
   const inv = await loadInventory(join(dir, "inv.yaml"));
   assert.deepEqual(inv.warnings!.map((i) => rel(dir, i)), [
     "host_vars/ghost.yaml:1:1: warning: no host 'ghost' in the inventory",
@@ -309,26 +269,14 @@ Deno.test("warnings do not stop the load: unknown host in host_vars, odd var nam
 });
 
 Deno.test("empty inventory loads with a warning", async () => {
-  const dir = await tempInventory({ "inv.yaml": "# nothing yet\n" });
-  const inv = await loadInventory(join(dir, "inv.yaml"));
+  const inv = await loadInventory(join(GOOD, "empty.yaml"));
   assert.equal(inv.hosts.size, 0);
   assert.deepEqual([...inv.groups.keys()], ["all", "ungrouped"]);
   assert.deepEqual(inv.warnings!.map((i) => i.message), ["inventory is empty"]);
 });
 
 Deno.test("anchors, aliases and merge keys work as in Ansible", async () => {
-  const dir = await tempInventory({
-    "inv.yaml": [
-      "all:",
-      "  vars:",
-      "    base: &base {mode: nat, prio: 100}",
-      "    lb: {<<: *base, prio: 150}",
-      "  hosts:",
-      "    a:",
-      "",
-    ].join("\n"),
-  });
-  const inv = await loadInventory(join(dir, "inv.yaml"));
+  const inv = await loadInventory(join(GOOD, "anchors.yaml"));
   assert.deepEqual(inv.hosts.get("a")!.vars.lb, { prio: 150, mode: "nat" });
 });
 
