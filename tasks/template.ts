@@ -2,7 +2,7 @@
  * `template`: a {@link file} whose content is rendered from variables.
  * @module
  */
-import { z } from "zod";
+import type { z } from "zod";
 import type { Task } from "../engine/types.ts";
 import { parseArgs } from "./_args.ts";
 import { FileArgs, fileTask } from "./file.ts";
