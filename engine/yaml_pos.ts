@@ -148,8 +148,12 @@ function syntaxMessage(code: string, message: string): string {
   return code === "TAB_AS_INDENT" ? plain : `YAML syntax error: ${plain}`;
 }
 
+/** Most nodes a document may expand to through aliases (guards against "billion laughs"). */
+const MAX_NODES = 100_000;
+
 class TreeBuilder {
   private resolving = new Set<YamlNode>();
+  private budget = MAX_NODES;
 
   constructor(
     private doc: Document,
@@ -159,6 +163,17 @@ class TreeBuilder {
   ) {}
 
   build(node: YamlNode | null, path: string, fallback?: Loc): YNode {
+    if (--this.budget === 0) {
+      const loc = node ? this.nodeLoc(node) : fallback ?? { line: 1, col: 1 };
+      this.problems.push({
+        loc,
+        path,
+        message: `too many nodes (over ${MAX_NODES}) once aliases are expanded`,
+      });
+    }
+    if (this.budget <= 0) {
+      return { kind: "scalar", loc: fallback ?? { line: 1, col: 1 }, value: null, source: "" };
+    }
     if (node === null) {
       return { kind: "scalar", loc: fallback ?? { line: 1, col: 1 }, value: null, source: "" };
     }

@@ -238,6 +238,15 @@ Deno.test("checkHostVars: more zod issue kinds in plain words", async () => {
   ]);
 });
 
+Deno.test("checkHostVars: a missing nested key points at its parent node", async () => {
+  const inv = await loadProd();
+  const schema = z.object({ vips: z.array(z.object({ address: z.string(), port: z.number() })) });
+  assert.deepEqual(checkHostVars(inv, ["lb1"], schema).map((i) => rel(PROD, i)), [
+    "prod.yaml:25:15 all.children.lvs.hosts.lb1.vips[0].port: required",
+    "prod.yaml:26:15 all.children.lvs.hosts.lb1.vips[1].port: required",
+  ]);
+});
+
 Deno.test("checkHostVars redacts secrets out of messages", async () => {
   const inv = await loadInventory(join(PROD, "prod.yaml"), { env: ENV });
   const issues = checkHostVars(inv, ["lb1"], z.object({ auth_pass: z.string().max(4) }));
