@@ -243,6 +243,8 @@ function httpdArgs(bridgeIp: string, repoDir: string): string[] {
 
 /** Start `cmd` fully detached (own session, output to `console`), returning once it forked. */
 async function spawnDetached(console: string, cgroup: string, cmd: string[]) {
+  // the console file marks "started": down waits for the pid file of anything that has one
+  await Deno.writeTextFile(console, "", { append: true });
   const out = await new Deno.Command("setsid", {
     args: ["-f", "/bin/sh", "-c", DETACH_SH, "sh", console, cgroup, ...cmd],
     env: { PATH: SYSTEM_PATH, LANG: "C.UTF-8" },
@@ -834,6 +836,19 @@ export async function labDown(name: string, stateDir?: string): Promise<void> {
   const rec = await readRecord(dir);
   const problems: string[] = [];
 
+  // 0. processes being started right now (console file, pid file not yet written): wait for
+  //    their pid file, or they would survive the teardown
+  const started = new Set<string>();
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.name.match(/^(h\d+|httpd)\.console$/);
+    if (m) started.add(m[1]);
+  }
+  await Promise.all(
+    [...started].map((p) =>
+      waitFor(async () => (await readPid(`${dir}/${p}.pid`)) !== undefined, 5000, 20)
+    ),
+  );
+
   // 1. apt repo httpd
   const hp = await readPid(`${dir}/httpd.pid`);
   if (hp !== undefined && rec?.aptRepoDir) {
@@ -851,7 +866,7 @@ export async function labDown(name: string, stateDir?: string): Promise<void> {
   // 2. host PID 1s: killing PID 1 kills its whole PID namespace
   const hostIdx = new Set<number>();
   for await (const e of Deno.readDir(dir)) {
-    const m = e.name.match(/^h(\d+)\.pid$/);
+    const m = e.name.match(/^h(\d+)\.(pid|console)$/);
     if (m) hostIdx.add(Number(m[1]));
   }
   const killed: number[] = [];
