@@ -65,7 +65,10 @@ export class InventoryError extends Error {
   /** All issues; at least one is an error. */
   issues: Issue[];
 
-  /** @param issues the issues; the message lists them, one per line */
+  /**
+   * Creates the error from its issues.
+   * @param issues the issues; the message lists them, one per line
+   */
   constructor(issues: Issue[]) {
     super(issues.map(formatIssue).join("\n"));
     this.name = "InventoryError";

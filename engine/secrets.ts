@@ -57,6 +57,7 @@ export const redactor: Redactor = new Redactor();
  */
 export class Secret {
   /**
+   * Wraps a resolved value.
    * @param value the secret itself
    * @param ref where it came from: `env:NAME` or `file:path`
    */
@@ -80,7 +81,10 @@ export class Secret {
 
 /** Raised when a secret reference cannot be resolved; the message is plain words, no position. */
 export class SecretRefError extends Error {
-  /** @param message what went wrong, e.g. "environment variable DB_PASS is not set" */
+  /**
+   * Creates the error.
+   * @param message what went wrong, e.g. "environment variable DB_PASS is not set"
+   */
   constructor(message: string) {
     super(message);
     this.name = "SecretRefError";
