@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { b64 } from "../../engine/shell.ts";
+import { file, sha256 } from "../../tasks/file.ts";
+import { template } from "../../tasks/template.ts";
+import { sudoers } from "../../tasks/sudoers.ts";
+import { allSyntaxOk, applyLocal, change, isOk, NASTY, planLocal, restoreLocal, sh } from "./_local.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function facts(o: Record<string, string | undefined>): string {
+  return Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
+}
+
+const existing = (content: string, extra: Record<string, string | undefined> = {}) =>
+  facts({
+    exists: "1",
+    type: "file",
+    sha256: sha256(enc(content)),
+    size: String(content.length),
+    owner: "root",
+    group: "root",
+    mode: "644",
+    uid: "0",
+    gid: "0",
+    content_b64: b64(content),
+    ...extra,
+  });
+
+Deno.test("file: plan as data (create / ok / update with diff / owner-only / mode-only)", () => {
+  const t = file({ path: "/etc/x.conf", content: "a\nb\n" });
+  assert.equal(t.resource, "file:/etc/x.conf");
+  const c = change(t.plan(facts({ exists: "0" })));
+  assert.equal(c.summary, "create /etc/x.conf (0644 root:root)");
+  assert.equal(c.diff, "--- a/etc/x.conf\n+++ b/etc/x.conf\n@@ -0,0 +1,2 @@\n+a\n+b\n");
+  assert.match(c.apply, /hp_mkparents \/etc\/x.conf\nhp_put_file \/etc\/x.conf YQpiCg== root root 0644$/);
+  assert.equal(c.backup, "hp_save_path /etc/x.conf");
+  assert.equal(c.restore, "hp_restore_path /etc/x.conf\nhp_rm_created");
+
+  isOk(t.plan(existing("a\nb\n")));
+
+  const u = change(t.plan(existing("a\nc\n")));
+  assert.equal(u.summary, "update /etc/x.conf");
+  assert.equal(u.diff, "--- a/etc/x.conf\n+++ b/etc/x.conf\n@@ -1,2 +1,2 @@\n a\n-c\n+b\n");
+
+  const o = change(t.plan(existing("a\nb\n", { owner: "deploy", uid: "1000" })));
+  assert.equal(o.summary, "set /etc/x.conf owner deploy:root → root:root");
+  assert.equal(o.apply, "chown root:root -- /etc/x.conf\nchmod 0644 -- /etc/x.conf");
+  assert.doesNotMatch(o.apply, /hp_put_file/);
+
+  const m = change(t.plan(existing("a\nb\n", { mode: "600" })));
+  assert.equal(m.summary, "set /etc/x.conf mode 0600 → 0644");
+  assert.equal(m.apply, "chmod 0644 -- /etc/x.conf");
+});
+
+Deno.test("file: numeric owner, 4-digit mode, binary and large content, sensitive", () => {
+  const t = file({ path: "/etc/b", content: new Uint8Array([0, 1, 2]), owner: "0", mode: 0o4755 });
+  const c = change(t.plan(facts({ exists: "0" })));
+  assert.match(c.summary, /create \/etc\/b \(4755 0:root\)/);
+  assert.match(c.diff!, /^binary content \(3 bytes/);
+  isOk(t.plan(existing("", { sha256: sha256(new Uint8Array([0, 1, 2])), mode: "4755" })));
+  const big = change(t.plan(existing("x", { content_b64: undefined, sha256: "ab" })));
+  assert.match(big.diff!, /too large to diff/);
+  const s = file({ path: "/etc/secret", content: "pw=hunter2\n", sensitive: true });
+  const sc = change(s.plan(existing("pw=old\n")));
+  assert.equal(sc.diff, "content hidden (sensitive)");
+  assert.doesNotMatch(sc.summary + sc.diff, /hunter2|old/);
+  assert.equal(change(s.plan(facts({ exists: "0" }))).diff, "content hidden (sensitive)");
+});
+
+Deno.test("file: malformed facts, directories and symlinks never throw", () => {
+  const t = file({ path: "/etc/x", content: "x" });
+  for (const f of ["", "garbage", "exists=1\nend=1", "exists=1\ntype=file\nmode=zz\nsha256=1\nend=1", "\0\0"]) {
+    const p = change(t.plan(f));
+    assert.match(p.apply, /^hp_fail /);
+    assert.match(p.summary, /cannot read probe output/);
+  }
+  assert.match(change(t.plan(facts({ exists: "1", type: "dir" }))).summary, /is a dir, not a regular file/);
+  assert.match(change(t.plan(facts({ exists: "1", type: "link", target: "/x" }))).summary, /symlink/);
+});
+
+Deno.test("file: bad args name the task and field", () => {
+  assert.throws(() => file({ path: "etc/x", content: "" }), /^Error: file: invalid arguments: path: /);
+  assert.throws(() => file({ path: "/etc/../x", content: "" }), /path/);
+  assert.throws(() => file({ path: "/etc/x", content: "", mode: "999" }), /mode: must be an octal mode/);
+  assert.throws(() => file({ path: "/etc/x", content: "", owner: "a b" }), /owner/);
+  assert.throws(() => file({ path: "/etc/x", content: "", validate: "true" }), /validate: must contain %s/);
+  assert.throws(() => file({ path: "/a b/x", content: "", validate: "test -f %s" }), /parent directory/);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => file({ path: "/etc/x" } as any), /content/);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => file({ path: "/etc/x", content: "", bogus: 1 } as any), /Unrecognized key/);
+});
+
+Deno.test("file: nasty paths, owners and content are quoted (sh -n and a local round trip)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const n of NASTY) {
+      const path = `${dir}/${n.replaceAll("/", "_")}/f ${n.replaceAll("/", "_")}`;
+      const t = file({ path, content: n + "\n", mode: "0600" });
+      const p = change(await planLocal(t));
+      await allSyntaxOk(t, p);
+      const { J, apply } = await applyLocal(p);
+      assert.equal(apply.code, 0, apply.stderr);
+      assert.equal(await Deno.readTextFile(path), n + "\n");
+      assert.equal((await Deno.stat(path)).mode! & 0o7777, 0o600);
+      isOk(await planLocal(t));
+      await restoreLocal(p, J);
+      await assert.rejects(() => Deno.stat(path));
+      await assert.rejects(() => Deno.stat(`${dir}/${n.replaceAll("/", "_")}`), "created parent removed");
+    }
+    await assert.rejects(() => Deno.stat("/tmp/haplay-pwned"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file: local apply, owner-only fix, failing validate leaves the old file byte-identical, restore", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/app.conf`;
+  try {
+    await Deno.writeTextFile(path, "old\n");
+    await Deno.chmod(path, 0o640);
+    const t = file({ path, content: "new\n", validate: "grep -q new %s" });
+    const p = change(await planLocal(t));
+    assert.equal(p.summary, `update ${path} (mode 0640 → 0644)`);
+    const { J, apply } = await applyLocal(p);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.equal(await Deno.readTextFile(path), "new\n");
+    isOk(await planLocal(t));
+    await restoreLocal(p, J);
+    assert.equal(await Deno.readTextFile(path), "old\n");
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640);
+
+    const bad = file({ path, content: "broken\n", validate: "grep -q new %s" });
+    const before = await Deno.readFile(path);
+    const r = await applyLocal(change(await planLocal(bad)));
+    assert.notEqual(r.apply.code, 0);
+    assert.match(r.apply.stderr, /validate failed/);
+    assert.deepEqual(await Deno.readFile(path), before);
+    const leftovers = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(leftovers, ["app.conf"]);
+
+    await Deno.chmod(path, 0o600);
+    const chm = change(await planLocal(file({ path, content: "old\n" })));
+    assert.equal(chm.summary, `set ${path} mode 0600 → 0644`);
+    const ino = (await Deno.stat(path)).ino;
+    assert.equal((await applyLocal(chm)).apply.code, 0);
+    assert.equal((await Deno.stat(path)).ino, ino, "mode-only change must not rewrite the file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file: special files are not read by the probe", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await sh(`mkfifo ${dir}/fifo`);
+    const t = file({ path: `${dir}/fifo`, content: "x" });
+    const p = change(await planLocal(t));
+    assert.match(p.summary, /is a special, not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("template: string placeholders, functions, undefined variables", () => {
+  const t = template({ path: "/etc/t", template: "a={{ a }} b={{b.c}}\n", vars: { a: 1, b: { c: "x" } } });
+  assert.equal(t.module, "template");
+  assert.match(change(t.plan(facts({ exists: "0" }))).diff!, /\+a=1 b=x/);
+  const f = template({ path: "/etc/t", template: (v) => `n=${v.n}\n`, vars: { n: 5 } });
+  isOk(f.plan(existing("n=5\n")));
+  assert.throws(() => template({ path: "/etc/t", template: "{{ nope }}" }), /template \/etc\/t: undefined variable nope/);
+});
+
+Deno.test("sudoers: validated with visudo, 0440, rejects names sudo would skip", async () => {
+  const t = sudoers({ name: "haplay-deploy", content: "deploy ALL=(root) NOPASSWD: /usr/sbin/ipvsadm -Ln" });
+  assert.equal(t.resource, "file:/etc/sudoers.d/haplay-deploy");
+  const c = change(t.plan(facts({ exists: "0" })));
+  assert.match(c.apply, /hp_put_file \/etc\/sudoers.d\/haplay-deploy \S+ root root 0440 'visudo -cf %s'$/);
+  assert.match(c.diff!, /NOPASSWD: \/usr\/sbin\/ipvsadm -Ln\n$/);
+  assert.throws(() => sudoers({ name: "a.b", content: "" }), /sudoers: invalid arguments: name/);
+  assert.throws(() => sudoers({ name: "a~", content: "" }), /name/);
+  // visudo really rejects a broken file on the temp path (run locally on a temp dir).
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/s`, "keep\n");
+    const bad = file({ path: `${dir}/s`, content: "deploy ALL=(root NOPASSWD\n", validate: "visudo -cf %s" });
+    const r = await applyLocal(change(await planLocal(bad)));
+    assert.notEqual(r.apply.code, 0);
+    assert.equal(await Deno.readTextFile(`${dir}/s`), "keep\n");
+    const good = file({ path: `${dir}/s`, content: "deploy ALL=(root) NOPASSWD: /bin/true\n", mode: "0440", validate: "visudo -cf %s" });
+    assert.equal((await applyLocal(change(await planLocal(good)))).apply.code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
