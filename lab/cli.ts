@@ -19,12 +19,13 @@ import {
   defaultStateDir,
   type Lab,
   labDown,
-  labExec,
+  labExecArgv,
   labList,
   labLoad,
   labStatus,
   labUp,
 } from "./lab.ts";
+import { SYSTEM_PATH } from "./util.ts";
 
 const USAGE = `usage: lab <command> [options]
   up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
@@ -158,13 +159,16 @@ async function main(argv: string[]): Promise<number> {
       if (!host) throw new UsageError("exec: HOST missing");
       const command = [...positionals.slice(1), ...after];
       if (!command.length) throw new UsageError("exec: CMD missing (exec HOST -- CMD...)");
-      const stdin = Deno.stdin.isTerminal()
-        ? undefined
-        : await new Response(Deno.stdin.readable).text();
-      const r = await labExec(lab, host, command, { stdin });
-      await Deno.stdout.write(new TextEncoder().encode(r.stdout));
-      await Deno.stderr.write(new TextEncoder().encode(r.stderr));
-      return r.code;
+      const [prog, ...args] = await labExecArgv(lab, host, command);
+      const child = new Deno.Command(prog, {
+        args,
+        clearEnv: true,
+        env: { PATH: SYSTEM_PATH },
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+      return (await child.status).code;
     }
     default:
       throw new UsageError(`unknown command '${cmd}' (up, down, status, ssh, exec, list)`);

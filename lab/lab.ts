@@ -506,7 +506,7 @@ async function startHost(rec: LabRecord, i: number) {
     rec.init,
   ];
   const cg = rec.cgroupDir ? `${rec.cgroupDir}/${rec.name}-${h}` : "";
-  if (cg) await Deno.mkdir(cg, { recursive: true });
+  if (cg) await run("mkdir", ["-p", cg]);
   await spawnDetached(`${rec.dir}/${h}.console`, cg, args);
 }
 
@@ -781,7 +781,7 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
 }
 
 async function checkSystemd(n: number): Promise<string> {
-  const lim = Number((await Deno.readTextFile("/proc/sys/fs/inotify/max_user_instances")).trim());
+  const lim = Number((await run("cat", ["/proc/sys/fs/inotify/max_user_instances"])).stdout);
   if (lim < n * 8 + 64) {
     throw new LabError(
       `systemd hosts need fs.inotify.max_user_instances >= ${n * 8 + 64} (now ${lim})`,
@@ -921,8 +921,27 @@ export async function labDown(name: string, stateDir?: string): Promise<void> {
 
   // 4. cgroups of systemd hosts
   if (rec?.cgroupDir) {
-    for (const i of hostIdx) await Deno.remove(`${rec.cgroupDir}/${name}-h${i}`).catch(() => {});
-    await Deno.remove(rec.cgroupDir).catch(() => {}); // only if empty (other labs may use it)
+    // systemd made sub-cgroups (system.slice/...): remove depth first, they are empty now
+    // (via sh: Deno refuses /sys paths without --allow-all)
+    const cgs = [...hostIdx].map((i) => `${rec.cgroupDir}/${name}-h${i}`);
+    let err = "";
+    const removed = await waitFor(
+      async () => {
+        const r = await run("/bin/sh", [
+          "-c",
+          'for d; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} +; done; ' +
+          'for d; do [ -e "$d" ] && exit 1; done; exit 0',
+          "sh",
+          ...cgs,
+        ], { allowFail: true });
+        err = r.stderr.trim().split("\n")[0];
+        return r.code === 0;
+      },
+      3000,
+      100,
+    );
+    if (!removed) problems.push(`cgroups left: ${err}`);
+    await run("rmdir", [rec.cgroupDir], { allowFail: true }); // only if empty: other labs
   }
 
   // 5. mounts under the state dir: overlays first, then the tmpfs
@@ -969,22 +988,18 @@ function hostOf(lab: Lab, host: string): LabHost {
 }
 
 /**
- * Run `cmd` inside `host` (name `hN` or its IP) by entering all its namespaces and its root
- * with nsenter (not over SSH), as root with a clean environment. Never throws for a non-zero
- * exit; throws when the host is not running.
+ * The argv (nsenter into all namespaces and the root of `host`, clean root environment) that
+ * runs `cmd` inside `host` (name `hN` or its IP). Checks first that the host's recorded PID 1
+ * is still the host's init; throws when the host is not running.
  */
-export async function labExec(
-  lab: Lab,
-  host: string,
-  cmd: string[],
-  opts: { stdin?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function labExecArgv(lab: Lab, host: string, cmd: string[]): Promise<string[]> {
   const h = hostOf(lab, host);
-  if (!cmd.length) throw new LabError("labExec: empty command");
+  if (!cmd.length) throw new LabError("exec: empty command");
   if (!(await isHostInit(h.pid, h.netns))) {
     throw new LabError(`host ${h.name} of lab ${lab.name} is not running`);
   }
-  return await run("nsenter", [
+  return [
+    "nsenter",
     "-t",
     String(h.pid),
     "-m",
@@ -1002,9 +1017,24 @@ export async function labExec(
     "USER=root",
     "LOGNAME=root",
     "LANG=C.UTF-8",
-    "TERM=dumb",
+    `TERM=${Deno.env.get("TERM") || "dumb"}`,
     ...cmd,
-  ], { stdin: opts.stdin, allowFail: true });
+  ];
+}
+
+/**
+ * Run `cmd` inside `host` (name `hN` or its IP) by entering all its namespaces and its root
+ * with nsenter (not over SSH), as root with a clean environment, and capture its output.
+ * Never throws for a non-zero exit; throws when the host is not running.
+ */
+export async function labExec(
+  lab: Lab,
+  host: string,
+  cmd: string[],
+  opts: { stdin?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [prog, ...args] = await labExecArgv(lab, host, cmd);
+  return await run(prog, args, { stdin: opts.stdin, allowFail: true });
 }
 
 /** Every host of `lab` with `up`: its recorded PID 1 is alive and still the host's init. */

@@ -182,6 +182,10 @@ e2e("lab: 3 hosts are isolated, down restores the machine exactly", async () => 
       ".ssh",
     ]);
 
+    // labExec feeds stdin and reports the exit code
+    const cat = await labExec(lab, "h1", ["sh", "-c", "cat; exit 7"], { stdin: "in\nput" });
+    assertEquals([cat.code, cat.stdout], [7, "in\nput"]);
+
     // identity and network
     const names = await Promise.all(lab.hosts.map((h) => inHost(lab, h.name, "hostname")));
     assertEquals(names.map((n) => n.trim()), ["h1", "h2", "h3"]);
@@ -474,4 +478,41 @@ e2e("lab: 50 hosts come up and go down fast", async () => {
   console.log(`50 hosts: up ${(upMs / 1000).toFixed(1)} s, down ${(downMs / 1000).toFixed(1)} s`);
   assert(upMs < 30_000, `up took ${upMs} ms`);
   assertSameState(before, await snapshot(), ["lt9"]);
+});
+
+e2e("lab: --init systemd hosts run real systemd", async () => {
+  const cg = await sh("/bin/sh", [
+    "-c",
+    "for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do " +
+    '[ "$(stat -f -c %T $d)" = cgroup2fs ] && echo $d && break; done',
+  ]);
+  const cgroupRoot = cg.stdout.trim();
+  await withLab(
+    { name: "lt10", subnet: "198.19.200.0/24", hosts: 2, init: "systemd" },
+    async (lab) => {
+      for (const h of lab.hosts) {
+        assertEquals((await inHost(lab, h.name, "cat /proc/1/comm")).trim(), "systemd");
+        const st = await labExec(lab, h.name, ["systemctl", "is-system-running", "--wait"]);
+        assertMatch(st.stdout.trim(), /^(running|degraded)$/);
+        assertEquals((await inHost(lab, h.name, "systemctl is-active ssh")).trim(), "active");
+        const r = await sh("ssh", [
+          "-F",
+          lab.sshConfig,
+          "-l",
+          "deploy",
+          h.name,
+          "sudo -n hostname",
+        ]);
+        assertEquals(r.stdout.trim(), h.name, r.stderr);
+        assertMatch(
+          await inHost(lab, h.name, "cat /var/log/sshd.log"),
+          /Starting session: command for deploy from 198\.19\.200\.1 /,
+        );
+      }
+      const t = await sh("test", ["-d", `${cgroupRoot}/haplay-lab/lt10-h1`]);
+      assertEquals(t.code, 0);
+    },
+  );
+  const t = await sh("test", ["-e", `${cgroupRoot}/haplay-lab/lt10-h1`]);
+  assertEquals(t.code, 1, "cgroup of lt10-h1 left behind");
 });
