@@ -11,7 +11,7 @@
  * @module
  */
 import { q } from "../engine/shell.ts";
-import { jsRegex } from "./_regex.ts";
+import { matcher } from "./_regex.ts";
 
 /** One line edit. Regexes must pass {@link portableRegexProblem}. */
 export interface LineEdit {
@@ -33,17 +33,17 @@ export function textLines(content: string): string[] {
 
 /** Apply an edit to lines; returns the new lines (a new array). */
 export function editLines(lines: string[], e: LineEdit): string[] {
-  const re = e.regexp === undefined ? undefined : jsRegex(e.regexp);
-  const hit = (l: string) => (re ? re.test(l) : l === e.line);
+  const re = e.regexp === undefined ? undefined : matcher(e.regexp);
+  const hit = (l: string) => (re ? re(l) : l === e.line);
   if (e.state === "absent") return lines.filter((l) => !hit(l));
   let m = -1;
-  if (re) lines.forEach((l, i) => re.test(l) && (m = i));
+  if (re) lines.forEach((l, i) => re(l) && (m = i));
   if (m >= 0) return lines.map((l, i) => (i === m ? e.line : l));
   if (lines.includes(e.line)) return [...lines];
   let pos = lines.length;
   if (e.insertAfter !== "EOF") {
-    const after = jsRegex(e.insertAfter);
-    lines.forEach((l, i) => after.test(l) && (pos = i + 1));
+    const after = matcher(e.insertAfter);
+    lines.forEach((l, i) => after(l) && (pos = i + 1));
   }
   return [...lines.slice(0, pos), e.line, ...lines.slice(pos)];
 }

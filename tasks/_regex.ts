@@ -49,9 +49,21 @@ export function portableRegexProblem(re: string): string | undefined {
   return undefined;
 }
 
-/** Compile a portable regex for JavaScript with awk semantics (`.` matches any character). */
-export function jsRegex(re: string): RegExp {
-  return new RegExp(re, "s");
+/** UTF-8 bytes of a string as a "binary string" (one char per byte, like mawk sees text). */
+export function byteString(s: string): string {
+  const b = new TextEncoder().encode(s);
+  let out = "";
+  for (let i = 0; i < b.length; i += 0x8000) out += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return out;
+}
+
+/**
+ * A line matcher with awk semantics: byte-oriented (as mawk is: `.` is one byte) and `.`
+ * matching any byte including "\r".
+ */
+export function matcher(re: string): (line: string) => boolean {
+  const r = new RegExp(byteString(re), "s");
+  return (line) => r.test(byteString(line));
 }
 
 /** Escape a literal string so it matches itself in both dialects. */

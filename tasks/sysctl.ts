@@ -22,8 +22,9 @@ export const SysctlArgs = z.object({
     /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/,
     "must be a sysctl key like net.ipv4.ip_forward",
   ),
-  value: z.union([z.string(), z.number()]).transform((v) => String(v).trim().split(/\s+/).join(" "))
-    .refine((v) => v !== "" && !/[\n\r\0]/.test(v), "must be a non-empty single line"),
+  value: z.union([z.string().refine((v) => !/[\n\r\0]/.test(v), "must be a single line"), z.number()])
+    .transform((v) => normValue(String(v)))
+    .refine((v) => v !== "", "must not be empty"),
   file: absPath.default("/etc/sysctl.d/60-haplay.conf"),
 }).strict();
 
