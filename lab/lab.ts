@@ -281,7 +281,7 @@ async function tail(path: string, lines = 3): Promise<string> {
   return t.trim().split("\n").slice(-lines).join(" | ");
 }
 
-/** Set the SSH "opaque directory" xattr of overlayfs on `dir` (hides lower layers' content). */
+/** Mark `dir` as an overlayfs opaque directory (lower layers do not show through it). */
 async function setOpaque(dir: string) {
   // perl (essential in Debian) can call setxattr(2) directly; no attr/python needed
   const nr = ({ x86_64: 188, aarch64: 5 } as Record<string, number>)[Deno.build.arch];
@@ -663,10 +663,15 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   const aptRepoDir = opts.aptRepo ? await ensureAptRepo() : undefined;
   debug(`preflight done (${Math.round(performance.now() - t0)} ms)`);
 
-  await Deno.mkdir(labDir("", opts.stateDir).replace(/\/$/, ""), {
-    recursive: true,
-    mode: 0o755,
-  });
+  const parent = labDir("", opts.stateDir).replace(/\/$/, "");
+  await Deno.mkdir(parent, { recursive: true, mode: 0o755 });
+  // the default lives in /tmp: refuse a directory another user could have prepared for us
+  const pst = await Deno.lstat(parent);
+  if (!pst.isDirectory || pst.uid !== 0 || ((pst.mode ?? 0) & 0o022) !== 0) {
+    throw new LabError(
+      `state directory ${parent} must be a real directory owned by root, not group/world-writable`,
+    );
+  }
   try {
     await Deno.mkdir(dir, { mode: 0o700 }); // claims the name (fails if a concurrent up won)
   } catch (e) {

@@ -4,7 +4,7 @@
  */
 
 import nodeAssert from "node:assert/strict";
-import { e2e, isRoot, withLab } from "./lab_fixture.ts";
+import { e2e, withLab } from "./lab_fixture.ts";
 import {
   defaultStateDir,
   type Lab,
@@ -150,8 +150,6 @@ function sshArgs(lab: Lab, knownHosts: string, user: string, ip: string): string
     `${user}@${ip}`,
   ];
 }
-
-if (!isRoot) console.log("lab_test: not root, the lab e2e tests below are skipped");
 
 e2e("lab: 3 hosts are isolated, down restores the machine exactly", async () => {
   const before = await snapshot();
