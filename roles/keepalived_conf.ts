@@ -1,0 +1,265 @@
+/**
+ * keepalived.conf rendering: pure, from the cluster model and a host name.
+ *
+ * The output is what keepalived itself would end up running: where keepalived 2.2.7 would
+ * print a warning and silently change the configuration (auth_pass longer than 8 characters,
+ * `nopreempt` with initial state MASTER or priority 255, tracking the instance's own interface),
+ * the renderer writes the effective value instead, so `keepalived -t` stays quiet and the
+ * validator can treat any output as an error. Lint reports each of those cases.
+ * @module
+ */
+import { isIpv4 } from "./_net.ts";
+import {
+  type Cluster,
+  instanceVips,
+  interfaceOf,
+  type LbMember,
+  priorityOf,
+  type ResolvedService,
+  stateOf,
+  type Vip,
+} from "./cluster.ts";
+import type { HealthCheckConfig, VrrpInstanceConfig } from "./lb_schema.ts";
+import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
+import { notifyScript, vsActive, vsMaster } from "./paths.ts";
+
+/** keepalived carries at most this many addresses in adverts; the rest go to excluded. */
+export const MAX_ADVERTISED_VIPS = 20;
+/** keepalived uses only this many characters of a PASS/AH auth_pass. */
+export const AUTH_PASS_MAX = 8;
+
+/** A rendered configuration: the main file plus the includes it needs. */
+export interface RenderedKeepalived {
+  /** Content of keepalived.conf. */
+  main: string;
+  /** same-box-dr virtual_server files (MASTER content), by path. */
+  includes: { path: string; content: string }[];
+  /** True when `main` contains a secret (auth_pass): hide it from diffs. */
+  sensitive: boolean;
+}
+
+const HEADER = "# Managed by haplay: edits are overwritten by the next deploy.\n";
+const I = "    ";
+
+/** Indents every non-empty line of a block by `n` levels. */
+function indent(lines: string[], n = 1): string[] {
+  return lines.map((l) => (l === "" ? l : I.repeat(n) + l));
+}
+
+/** `name {` + body + `}`. */
+function block(head: string, body: string[]): string[] {
+  return [`${head} {`, ...indent(body), "}"];
+}
+
+/** The global_defs block. */
+export function renderGlobalDefs(c: Cluster, host: string): string[] {
+  const body = [`router_id ${c.cfg.router_id ?? host}`];
+  if (c.cfg.script_security) body.push("enable_script_security");
+  body.push(`script_user ${c.cfg.script_user}`);
+  return block("global_defs", body);
+}
+
+/** One vrrp_script block. */
+export function renderVrrpScript(s: Cluster["cfg"]["vrrp_scripts"][number]): string[] {
+  const body = [`script "${s.script}"`, `interval ${s.interval}`];
+  if (s.timeout !== undefined) body.push(`timeout ${s.timeout}`);
+  if (s.weight !== undefined) body.push(`weight ${s.weight}`);
+  if (s.fall !== undefined) body.push(`fall ${s.fall}`);
+  if (s.rise !== undefined) body.push(`rise ${s.rise}`);
+  if (s.user !== undefined) body.push(`user ${s.user}`);
+  return block(`vrrp_script ${s.name}`, body);
+}
+
+function vipLine(v: Vip): string {
+  return [v.text, v.dev ? `dev ${v.dev}` : "", v.label ? `label ${v.label}` : ""].filter(Boolean)
+    .join(" ");
+}
+
+/** The unicast source and peers of a member for an instance (undefined when not unicast). */
+export function unicastOf(
+  c: Cluster,
+  m: LbMember,
+  inst: VrrpInstanceConfig,
+): { src: string; peers: string[] } | undefined {
+  if (!inst.unicast) return undefined;
+  const src = m.vars.unicast_src_ip ?? m.address;
+  if (!src) {
+    throw new Error(
+      `${m.name}: unicast VRRP needs its address: set data_address or ansible_host to an IP`,
+    );
+  }
+  const peers = m.vars.vrrp_unicast_peers ??
+    c.members.filter((x) => x.name !== m.name).map((x) => {
+      if (!x.address) {
+        throw new Error(`${x.name}: unicast VRRP needs its address (data_address or ansible_host)`);
+      }
+      return x.vars.unicast_src_ip ?? x.address;
+    });
+  return { src, peers };
+}
+
+/** Whether keepalived keeps `nopreempt` for this member (it clears it for MASTER / priority 255). */
+export function effectiveNopreempt(
+  state: string,
+  priority: number,
+  inst: VrrpInstanceConfig,
+): boolean {
+  return inst.nopreempt && state === "BACKUP" && priority < 255;
+}
+
+/** One vrrp_instance block for a member. */
+export function renderInstance(c: Cluster, m: LbMember, inst: VrrpInstanceConfig): string[] {
+  const priority = priorityOf(m, inst.name);
+  if (priority === undefined) {
+    throw new Error(`${m.name}: no vrrp_priority for instance ${inst.name}`);
+  }
+  const state = stateOf(c, m, inst);
+  const ifname = interfaceOf(c.cfg, m, inst);
+  const body = [
+    `state ${state}`,
+    `interface ${ifname}`,
+    `virtual_router_id ${inst.virtual_router_id}`,
+    `priority ${priority}`,
+    `advert_int ${inst.advert_int}`,
+  ];
+  if (effectiveNopreempt(state, priority, inst)) body.push("nopreempt");
+  if (inst.preempt_delay !== undefined) body.push(`preempt_delay ${inst.preempt_delay}`);
+  if (inst.garp_master_delay !== undefined) {
+    body.push(`garp_master_delay ${inst.garp_master_delay}`);
+  }
+  const uni = unicastOf(c, m, inst);
+  if (uni) {
+    body.push(`unicast_src_ip ${uni.src}`);
+    body.push(...block("unicast_peer", uni.peers));
+  }
+  if (inst.authentication) {
+    const a = inst.authentication;
+    body.push(...block("authentication", [
+      `auth_type ${a.type}`,
+      `auth_pass ${a.auth_pass.slice(0, AUTH_PASS_MAX)}`,
+    ]));
+  }
+  const listed = inst.virtual_ipaddress.length;
+  const all = instanceVips(inst);
+  const advertised = all.slice(0, Math.min(listed, MAX_ADVERTISED_VIPS));
+  const excluded = all.slice(advertised.length);
+  body.push(...block("virtual_ipaddress", advertised.map(vipLine)));
+  if (excluded.length) body.push(...block("virtual_ipaddress_excluded", excluded.map(vipLine)));
+  const tracked = inst.track_interfaces.filter((t) => t !== ifname);
+  if (tracked.length) body.push(...block("track_interface", tracked));
+  if (inst.track_scripts.length) {
+    body.push(...block(
+      "track_script",
+      inst.track_scripts.map((t) => (typeof t === "string" ? t : `${t.name} weight ${t.weight}`)),
+    ));
+  }
+  const steps = notifySteps(c, inst);
+  for (const s of NOTIFY_STATES) {
+    if (steps[s].length) body.push(`notify_${s} "${notifyScript(inst.name, s)}"`);
+  }
+  return block(`vrrp_instance ${inst.name}`, body);
+}
+
+/** One vrrp_sync_group block. */
+export function renderSyncGroup(g: Cluster["cfg"]["sync_groups"][number]): string[] {
+  return block(`vrrp_sync_group ${g.name}`, block("group", g.instances));
+}
+
+/** The checker block of a real server (empty for `none`). */
+export function renderHealthCheck(h: HealthCheckConfig): string[] {
+  if (h.type === "none") return [];
+  const common = [
+    ...(h.connect_port !== undefined ? [`connect_port ${h.connect_port}`] : []),
+    `connect_timeout ${h.connect_timeout}`,
+    `retry ${h.retry}`,
+    `delay_before_retry ${h.delay_before_retry}`,
+  ];
+  if (h.type === "TCP_CHECK") return block("TCP_CHECK", common);
+  return block(h.type, [
+    ...block("url", [`path ${h.path}`, `status_code ${h.status_code}`]),
+    ...common,
+  ]);
+}
+
+/** The `virtual_server` head: `VIP PORT` or `fwmark N`. */
+export function virtualServerHead(s: ResolvedService): string {
+  if (s.cfg.fwmark !== undefined) return `fwmark ${s.cfg.fwmark}`;
+  if (s.cfg.port === undefined) {
+    throw new Error(`service ${s.cfg.name}: needs a port (or a fwmark)`);
+  }
+  return `${s.cfg.vip} ${s.cfg.port}`;
+}
+
+/** One virtual_server block (services in vrrp-only mode have none: returns []). */
+export function renderVirtualServer(s: ResolvedService): string[] {
+  if (s.mode === "vrrp-only") return [];
+  const fw = s.cfg.fwmark !== undefined;
+  const body = [
+    `delay_loop ${s.cfg.delay_loop}`,
+    `lb_algo ${s.cfg.lb_algo}`,
+    `lb_kind ${s.mode === "nat" ? "NAT" : "DR"}`,
+  ];
+  if (s.cfg.persistence_timeout !== undefined) {
+    body.push(`persistence_timeout ${s.cfg.persistence_timeout}`);
+  }
+  if (!fw) body.push(`protocol ${s.cfg.protocol}`);
+  for (const r of s.realServers) {
+    if (!r.address) {
+      throw new Error(`service ${s.cfg.name}: real server ${r.host} has no IP address`);
+    }
+    body.push("");
+    // fwmark real servers have no port (keepalived clears it, warning): the check gets it instead
+    const hc = fw && r.port !== undefined
+      ? { ...s.cfg.health_check, connect_port: s.cfg.health_check.connect_port ?? r.port }
+      : s.cfg.health_check;
+    body.push(...block(
+      `real_server ${r.address}${!fw && r.port !== undefined ? ` ${r.port}` : ""}`,
+      [`weight ${r.weight}`, ...renderHealthCheck(hc)],
+    ));
+  }
+  return block(`virtual_server ${virtualServerHead(s)}`, body);
+}
+
+/** Renders keepalived.conf (and same-box-dr includes) for one load balancer of a cluster. */
+export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
+  const m = c.members.find((x) => x.name === host);
+  if (!m) throw new Error(`${host} is not a load balancer of group ${c.cfg.lb_group}`);
+  const parts: string[][] = [renderGlobalDefs(c, host)];
+  for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
+  for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
+  for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
+  const includes: RenderedKeepalived["includes"] = [];
+  const swapped = new Map<string, string[][]>();
+  for (const s of c.services) {
+    if (s.mode === "vrrp-only") continue;
+    if (s.mode === "same-box-dr") {
+      if (!s.instance) {
+        throw new Error(
+          `service ${s.cfg.name}: same-box-dr needs its VIP in a vrrp_instance's virtual_ipaddress`,
+        );
+      }
+      swapped.set(s.instance, [...(swapped.get(s.instance) ?? []), renderVirtualServer(s)]);
+    } else parts.push(renderVirtualServer(s));
+  }
+  for (const [inst, blocks] of swapped) {
+    includes.push({
+      path: vsMaster(inst),
+      content: HEADER +
+        `# virtual servers of ${inst}: active only while ${inst} is MASTER (same-box DR)\n` +
+        blocks.map((b) => b.join("\n") + "\n").join("\n"),
+    });
+    parts.push([
+      `# same-box DR: ${
+        vsActive(inst)
+      } links to the file above while MASTER, to an empty one otherwise`,
+      `include ${vsActive(inst)}`,
+    ]);
+  }
+  const main = HEADER + parts.map((p) => p.join("\n") + "\n").join("\n");
+  return { main, includes, sensitive: c.cfg.vrrp_instances.some((i) => i.authentication) };
+}
+
+/** True when any VIP of the cluster's instances is IPv4 (helpers that use iptables need it). */
+export function hasIpv4Vips(c: Cluster): boolean {
+  return c.cfg.vrrp_instances.some((i) => instanceVips(i).some((v) => isIpv4(v.address)));
+}

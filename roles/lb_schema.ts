@@ -1,0 +1,312 @@
+/**
+ * The `haplay_lb` inventory section and the per-host variables of the load-balancer layer, as
+ * zod schemas with defaults. Every field is documented in `docs/lb.md`.
+ *
+ * ```yaml
+ * all:
+ *   vars:
+ *     haplay_lb:
+ *       mode: dr
+ *       vrrp_instances:
+ *         - { name: VI_1, virtual_router_id: 51, virtual_ipaddress: [198.18.0.100/24] }
+ *       services:
+ *         - { name: web, vip: 198.18.0.100, port: 80, health_check: { type: HTTP_GET } }
+ *   children:
+ *     lb:   { hosts: { lb1: { vrrp_priority: 150 }, lb2: { vrrp_priority: 100 } } }
+ *     real: { hosts: { web1: {}, web2: {} } }
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { isIp, parseIpPrefix } from "./_net.ts";
+
+/** A name keepalived accepts as an instance/script/group name and haplay as a file name part. */
+const Ident = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, {
+  message: "must be 1-64 letters, digits, '_', '.' or '-' (not starting with '.' or '-')",
+});
+
+const Port = z.number().int().min(1).max(65535);
+const Seconds = z.number().positive().max(86400);
+
+/** An IPv4/IPv6 address without prefix. */
+export const IpAddress = z.string().refine(isIp, { message: "must be an IP address" });
+
+/** An address with an optional `/prefix`. */
+export const IpWithPrefix = z.string().refine((s) => parseIpPrefix(s) !== null, {
+  message: "must be an IP address, optionally with /prefix (198.18.0.100/24)",
+});
+
+/** A network `a.b.c.d/n`. */
+const Cidr = z.string().refine((s) => parseIpPrefix(s)?.prefix !== undefined, {
+  message: "must be a network like 198.18.0.0/24",
+});
+
+/** Text keepalived reads inside double quotes: one line, no `"`. */
+const Quotable = z.string().min(1).refine((s) => !/["\n\r\0]/.test(s), {
+  message: "must be one line without double quotes",
+});
+
+/** A shell command run by a hook: one line; `sudo: true` runs it as root via an exact sudoers entry. */
+export const HookCommand = z.union([
+  Quotable,
+  z.strictObject({
+    /** The command line. With `sudo`, an absolute path and plain arguments only. */
+    command: Quotable,
+    /** Run as root through `sudo -n` (the exact line is granted in sudoers). */
+    sudo: z.boolean().default(false),
+    /** Seconds before the command is killed (default: none; cloud hooks: 60). */
+    timeout: Seconds.optional(),
+  }),
+]);
+
+/** Cloud VIP move on becoming MASTER (seed 004: secondary private IP / EIP via the cloud API). */
+export const CloudVip = z.strictObject({
+  /** Command that moves the address to this host (run on notify_master). */
+  command: Quotable,
+  /** Seconds before it is killed: cloud APIs are slow, keep it generous. */
+  timeout: Seconds.default(60),
+  /** Run as root through an exact sudoers entry. */
+  sudo: z.boolean().default(false),
+});
+
+/** User commands run on VRRP state changes (as `keepalived_script`). */
+export const Hooks = z.strictObject({
+  notify_master: z.array(HookCommand).default([]),
+  notify_backup: z.array(HookCommand).default([]),
+  notify_fault: z.array(HookCommand).default([]),
+  cloud_vip: CloudVip.optional(),
+});
+
+/** One `virtual_ipaddress` entry: `addr[/prefix]` or `{address, dev, label}`. */
+export const VipEntry = z.union([
+  IpWithPrefix,
+  z.strictObject({
+    address: IpWithPrefix,
+    dev: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { message: "must be an interface name" })
+      .optional(),
+    label: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: "must be a label like eth0:1" })
+      .optional(),
+  }),
+]);
+
+/** VRRP authentication (deprecated by RFC 3768, still used by the seeds). */
+export const Authentication = z.strictObject({
+  /** PASS (clear text, first 8 characters used) or AH. */
+  type: z.enum(["PASS", "AH"]).default("PASS"),
+  /** The password: give it as `!env NAME` or `!file PATH`. */
+  auth_pass: z.string().min(1).refine((s) => /^[!-~]+$/.test(s) && !/[#!"]/.test(s), {
+    message: "must be printable ASCII without spaces, '#', '!' or '\"'",
+  }),
+});
+
+/** One `vrrp_instance`. */
+export const VrrpInstance = z.strictObject({
+  name: Ident,
+  /** 1..255, unique on the segment. */
+  virtual_router_id: z.number().int(),
+  /** Interface VRRP runs on (default: host var `vrrp_interface`, then the section's). */
+  interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/).optional(),
+  advert_int: z.number().positive().max(255).default(1),
+  /** `auto`: the highest priority starts MASTER, the others BACKUP; `BACKUP`: every host. */
+  state: z.enum(["auto", "BACKUP"]).default("auto"),
+  nopreempt: z.boolean().default(false),
+  preempt_delay: z.number().int().min(0).max(1000).optional(),
+  garp_master_delay: z.number().int().min(0).max(255).optional(),
+  authentication: Authentication.optional(),
+  /** Unicast VRRP (clouds, no multicast): peers are the other LB hosts' addresses. */
+  unicast: z.boolean().default(false),
+  virtual_ipaddress: z.array(VipEntry).min(1),
+  /** Addresses not carried in adverts; entries past the 20th of virtual_ipaddress move here. */
+  virtual_ipaddress_excluded: z.array(VipEntry).default([]),
+  track_scripts: z.array(
+    z.union([Ident, z.strictObject({ name: Ident, weight: z.number().int() })]),
+  )
+    .default([]),
+  track_interfaces: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/)).default([]),
+  /** Seed 001: on BACKUP/FAULT redirect the VIPs locally (iptables), on MASTER remove that. */
+  bypass_ipvs: z.boolean().default(false),
+  /** State-change hooks (default: the section's `hooks`). */
+  hooks: Hooks.optional(),
+});
+
+/** One `vrrp_script` (used by `track_scripts`). */
+export const VrrpScript = z.strictObject({
+  name: Ident,
+  script: Quotable,
+  interval: z.number().positive().default(2),
+  timeout: z.number().positive().optional(),
+  weight: z.number().int().min(-253).max(253).optional(),
+  fall: z.number().int().min(1).optional(),
+  rise: z.number().int().min(1).optional(),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+});
+
+/** One `vrrp_sync_group`. */
+export const SyncGroup = z.strictObject({
+  name: Ident,
+  instances: z.array(Ident).min(2),
+});
+
+/** How the LVS forwards a service, or no LVS at all. */
+export const Mode = z.enum(["nat", "dr", "dsr-fwmark", "same-box-dr", "vrrp-only"]);
+
+/** How a DR real server accepts packets for the VIP: a /32 on `lo`, or an iptables REDIRECT. */
+export const VipMethod = z.enum(["lo", "redirect"]);
+
+/** A real server: inventory host or group name (string), or an explicit mapping. */
+export const RealServerRef = z.union([
+  z.string().min(1),
+  z.strictObject({
+    host: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+    /** An address outside the inventory (nothing is deployed there). */
+    address: IpAddress.optional(),
+    port: Port.optional(),
+    weight: z.number().int().min(0).max(65535).optional(),
+  }).refine((r) => [r.host, r.group, r.address].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of host, group or address",
+  }),
+]);
+
+/** The health check keepalived runs against every real server of a service. */
+export const HealthCheck = z.strictObject({
+  type: z.enum(["HTTP_GET", "SSL_GET", "TCP_CHECK", "none"]).default("TCP_CHECK"),
+  /** HTTP(S) path. */
+  path: z.string().regex(/^\/[^\s"]*$/, { message: "must be a path like /health" }).default("/"),
+  /** Expected HTTP status. */
+  status_code: z.number().int().min(100).max(599).default(200),
+  /** Port to check (default: the real server's port). */
+  connect_port: Port.optional(),
+  connect_timeout: z.number().positive().default(3),
+  /** Retries before the real server is removed (keepalived 2.x `retry`, formerly nb_get_retry). */
+  retry: z.number().int().min(0).default(3),
+  delay_before_retry: z.number().positive().default(2),
+});
+
+/** One load-balanced service: a `virtual_server` (unless vrrp-only). */
+export const Service = z.strictObject({
+  name: Ident,
+  /** The service address (not for pure fwmark services without a VIP). */
+  vip: IpAddress.optional(),
+  /** Firewall mark: `virtual_server fwmark N` (required for dsr-fwmark). */
+  fwmark: z.number().int().min(1).max(0xffffffff).optional(),
+  port: Port.optional(),
+  protocol: z.enum(["TCP", "UDP"]).default("TCP"),
+  /** Default: the section's `mode`. */
+  mode: Mode.optional(),
+  lb_algo: z.enum([
+    "rr",
+    "wrr",
+    "lc",
+    "wlc",
+    "lblc",
+    "lblcr",
+    "dh",
+    "sh",
+    "sed",
+    "nq",
+    "fo",
+    "ovf",
+    "mh",
+  ])
+    .default("rr"),
+  persistence_timeout: z.number().int().min(1).optional(),
+  delay_loop: z.number().positive().default(6),
+  /** Default: the `real_group` hosts (`same-box-dr`: the LB hosts; `vrrp-only`: none). */
+  real_servers: z.array(RealServerRef).optional(),
+  /** Real servers' port (default: `port`; DR modes cannot change it). */
+  real_port: Port.optional(),
+  weight: z.number().int().min(0).max(65535).default(1),
+  health_check: HealthCheck.prefault({}),
+  /** DR real servers: `lo` or `redirect` (default: the section's; dsr-fwmark: always redirect). */
+  vip_method: VipMethod.optional(),
+}).refine((s) => s.vip !== undefined || s.fwmark !== undefined, {
+  message: "give vip, fwmark, or both",
+});
+
+/** The whole `haplay_lb` section. */
+export const LbSection = z.strictObject({
+  /** Inventory group of the load balancers. */
+  lb_group: z.string().min(1).default("lb"),
+  /** Inventory group of the real servers (the default real servers of every service). */
+  real_group: z.string().min(1).default("real"),
+  /** IPVS in the kernel: `auto` detects it on the host; `false` runs keepalived `--vrrp`. */
+  ipvs: z.union([z.enum(["auto"]), z.boolean()]).default("auto"),
+  /** Default VRRP interface. */
+  interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/).default("eth0"),
+  /** Default mode of services. */
+  mode: Mode.default("dr"),
+  /** The LB segment, for lint (default: from addresses with a prefix). */
+  subnet: Cidr.optional(),
+  /** `enable_script_security` in global_defs. */
+  script_security: z.boolean().default(true),
+  /** User keepalived runs scripts as. */
+  script_user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default("keepalived_script"),
+  /** `router_id` (default: the inventory host name). */
+  router_id: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  /** Default `vip_method` of DR real servers. */
+  vip_method: VipMethod.default("lo"),
+  /** Policy routing table for dsr-fwmark (`ip route add local 0/0 dev lo table N`). */
+  fwmark_table: z.number().int().min(1).max(252).default(100),
+  /** Priority of the first `ip rule ... fwmark` (one per mark, counting up). */
+  fwmark_rule_priority: z.number().int().min(1).max(32765).default(100),
+  /** Interfaces whose rp_filter is set to 0 on the LBs (default dsr-fwmark: the VRRP interfaces). */
+  rp_filter_off: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/)).optional(),
+  /** Hooks of every instance that has none of its own. */
+  hooks: Hooks.optional(),
+  vrrp_scripts: z.array(VrrpScript).default([]),
+  vrrp_instances: z.array(VrrpInstance).min(1),
+  sync_groups: z.array(SyncGroup).default([]),
+  services: z.array(Service).default([]),
+});
+
+/** Per-instance value or one value for every instance. */
+const PerInstance = <T extends z.ZodType>(t: T) => z.union([t, z.record(z.string(), t)]);
+
+/** Host variables of the load-balancer layer (on LB hosts and real servers). */
+export const LbHostVars = z.object({
+  haplay_lb: LbSection.optional(),
+  /** VRRP priority of this LB host: one number, or `{instance: number}`. */
+  vrrp_priority: PerInstance(z.number().int().min(1).max(255)).optional(),
+  /** Force this host's initial state (`nopreempt` needs BACKUP). */
+  vrrp_state: PerInstance(z.enum(["MASTER", "BACKUP"])).optional(),
+  /** This host's VRRP interface (overrides the section's). */
+  vrrp_interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/).optional(),
+  /** Data-plane address (default: ansible_host when it is an IP); may carry a /prefix. */
+  data_address: IpWithPrefix.optional(),
+  /** unicast_src_ip of this host (default: its data address). */
+  unicast_src_ip: IpAddress.optional(),
+  /** Exact unicast_peer list of this host (default: every other LB host's address). */
+  vrrp_unicast_peers: z.array(IpAddress).optional(),
+  /** Real servers: their default gateway, so lint can check NAT return paths. */
+  default_gateway: IpAddress.optional(),
+});
+
+/** A parsed `haplay_lb` section (defaults applied). */
+export type LbConfig = z.output<typeof LbSection>;
+/** A parsed VRRP instance. */
+export type VrrpInstanceConfig = z.output<typeof VrrpInstance>;
+/** A parsed service. */
+export type ServiceConfig = z.output<typeof Service>;
+/** A parsed health check. */
+export type HealthCheckConfig = z.output<typeof HealthCheck>;
+/** A parsed hook set. */
+export type HooksConfig = z.output<typeof Hooks>;
+/** A hook command as written. */
+export type HookCommandConfig = z.output<typeof HookCommand>;
+/** A parsed virtual_ipaddress entry. */
+export type VipEntryConfig = z.output<typeof VipEntry>;
+/** A service mode. */
+export type ModeName = z.output<typeof Mode>;
+/** The LB-layer variables of one host. */
+export type LbHostVarsConfig = z.output<typeof LbHostVars>;
+
+/** Parses the LB-layer variables of a host; throws a readable error on invalid input. */
+export function parseLbHostVars(hostName: string, vars: Record<string, unknown>): LbHostVarsConfig {
+  const r = LbHostVars.safeParse(vars);
+  if (r.success) return r.data;
+  const first = r.error.issues.slice(0, 5).map((i) =>
+    `${i.path.join(".") || "(vars)"}: ${i.message}`
+  );
+  throw new Error(`${hostName}: invalid load-balancer variables: ${first.join("; ")}`);
+}

@@ -1,0 +1,45 @@
+/**
+ * Where the load-balancer layer puts things on a host. One place, so the renderer, the roles,
+ * the sudoers entries and verify agree.
+ * @module
+ */
+
+/** keepalived's main configuration file. */
+export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
+/** Defaults file read by keepalived's init script / unit (DAEMON_ARGS). */
+export const KEEPALIVED_DEFAULTS = "/etc/default/keepalived";
+/** Directory of haplay's keepalived includes and notify scripts (root 0755). */
+export const HAPLAY_KEEPALIVED_DIR = "/etc/keepalived/haplay";
+/** The empty include a same-box-dr BACKUP points its active virtual_server link at. */
+export const VS_EMPTY = `${HAPLAY_KEEPALIVED_DIR}/vs-empty.conf`;
+/** Validator wrapping `keepalived -t -f` (handles the 2.2.7 quirks). */
+export const CHECKER = "/usr/local/sbin/haplay-keepalived-check";
+/** Root helper that swaps a same-box-dr instance's virtual_server include and reloads. */
+export const VS_SWITCH = "/usr/local/sbin/haplay-vs-switch";
+/** Root helper adding/removing the bypass_ipvs REDIRECT rule (seed 001). */
+export const BYPASS_IPVS = "/usr/local/sbin/haplay-bypass-ipvs";
+/** Sudoers drop-in of the script user. */
+export const SUDOERS_NAME = "haplay-keepalived";
+/** netplan file putting the DR VIPs on lo. */
+export const NETPLAN_LO_NAME = "99-haplay-lo";
+/** sysctl file of the load balancers. */
+export const SYSCTL_LB = "/etc/sysctl.d/90-haplay-lb.conf";
+/** sysctl file of the real servers. */
+export const SYSCTL_RS = "/etc/sysctl.d/90-haplay-rs.conf";
+/** keepalived's pid files (Debian defaults). */
+export const KEEPALIVED_PIDS = ["/run/keepalived.pid", "/run/keepalived_vrrp.pid"];
+
+/** The virtual_server file of a same-box-dr instance (its MASTER content). */
+export function vsMaster(instance: string): string {
+  return `${HAPLAY_KEEPALIVED_DIR}/vs-${instance}.master.conf`;
+}
+
+/** The symlink keepalived.conf includes: points at {@link vsMaster} or {@link VS_EMPTY}. */
+export function vsActive(instance: string): string {
+  return `${HAPLAY_KEEPALIVED_DIR}/vs-${instance}.active.conf`;
+}
+
+/** The notify script of an instance for a state. */
+export function notifyScript(instance: string, state: "master" | "backup" | "fault"): string {
+  return `${HAPLAY_KEEPALIVED_DIR}/notify-${instance}-${state}.sh`;
+}
