@@ -53,7 +53,9 @@ export function portableRegexProblem(re: string): string | undefined {
 export function byteString(s: string): string {
   const b = new TextEncoder().encode(s);
   let out = "";
-  for (let i = 0; i < b.length; i += 0x8000) out += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  for (let i = 0; i < b.length; i += 0x8000) {
+    out += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  }
   return out;
 }
 

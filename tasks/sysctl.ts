@@ -22,7 +22,10 @@ export const SysctlArgs = z.object({
     /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/,
     "must be a sysctl key like net.ipv4.ip_forward",
   ),
-  value: z.union([z.string().refine((v) => !/[\n\r\0]/.test(v), "must be a single line"), z.number()])
+  value: z.union([
+    z.string().refine((v) => !/[\n\r\0]/.test(v), "must be a single line"),
+    z.number(),
+  ])
     .transform((v) => normValue(String(v)))
     .refine((v) => v !== "", "must not be empty"),
   file: absPath.default("/etc/sysctl.d/60-haplay.conf"),

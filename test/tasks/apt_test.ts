@@ -4,7 +4,12 @@ import { allSyntaxOk, change, isOk, probe } from "./_local.ts";
 
 const NOW = 1_800_000_000;
 const f = (pkgs: string[], ageSeconds: number | null) =>
-  [...pkgs.map((p) => `pkg=${p}`), `cache_mtime=${ageSeconds === null ? 0 : NOW - ageSeconds}`, `now=${NOW}`, "end=1"].join("\n");
+  [
+    ...pkgs.map((p) => `pkg=${p}`),
+    `cache_mtime=${ageSeconds === null ? 0 : NOW - ageSeconds}`,
+    `now=${NOW}`,
+    "end=1",
+  ].join("\n");
 
 Deno.test("apt: present", () => {
   const t = apt({ name: ["keepalived", "ipvsadm"], state: "present" });
@@ -12,17 +17,26 @@ Deno.test("apt: present", () => {
   const c = change(t.plan(f(["keepalived|||1:2.2.7-1", "ipvsadm|ii |1:1.31-1|1:1.31-1"], 60)));
   assert.equal(c.summary, "install keepalived (1:2.2.7-1)");
   assert.match(c.apply, /^export DEBIAN_FRONTEND=noninteractive$/m);
-  assert.match(c.apply, /apt-get -y -q -o DPkg::Lock::Timeout=60 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --no-upgrade keepalived ipvsadm/);
+  assert.match(
+    c.apply,
+    /apt-get -y -q -o DPkg::Lock::Timeout=60 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --no-upgrade keepalived ipvsadm/,
+  );
   assert.match(c.backup, /apt.new/);
   assert.match(c.restore, /HAPLAY_PURGE_PACKAGES:-0}" = 1/);
   // stale cache: update first
   const s = change(t.plan(f(["keepalived|rc |1:2.2.7-1|1:2.2.7-1", "ipvsadm|ii |1|1"], 7200)));
-  assert.equal(s.summary, "install keepalived (1:2.2.7-1), after apt-get update (cache older than 1 h)");
+  assert.equal(
+    s.summary,
+    "install keepalived (1:2.2.7-1), after apt-get update (cache older than 1 h)",
+  );
   // unknown package with a fresh cache: update too
   const u = change(t.plan(f(["keepalived|||(none)", "ipvsadm|ii |1|1"], 10)));
   assert.match(u.summary, /unknown package/);
   // empty lists
-  assert.match(change(t.plan(f(["keepalived|||", "ipvsadm|ii |1|1"], null))).summary, /cache older than 1 h/);
+  assert.match(
+    change(t.plan(f(["keepalived|||", "ipvsadm|ii |1|1"], null))).summary,
+    /cache older than 1 h/,
+  );
 });
 
 Deno.test("apt: latest, absent, never, preseed hidden", () => {
@@ -36,10 +50,17 @@ Deno.test("apt: latest, absent, never, preseed hidden", () => {
   const rm = change(a.plan(f(["keepalived|ii |1|1"], 60)));
   assert.equal(rm.summary, "remove keepalived 1");
   assert.match(rm.restore, /apt.removed/);
-  assert.equal(change(apt({ name: "keepalived", state: "absent", purge: true }).plan(f(["keepalived|rc |1|1"], 60))).summary, "purge keepalived 1");
+  assert.equal(
+    change(
+      apt({ name: "keepalived", state: "absent", purge: true }).plan(f(["keepalived|rc |1|1"], 60)),
+    ).summary,
+    "purge keepalived 1",
+  );
   const n = change(apt({ name: "xx", updateCache: "never" }).plan(f(["xx|||"], 99999)));
   assert.doesNotMatch(n.apply, /update/);
-  const p = change(apt({ name: "xx", preseed: "xx xx/password password hunter2" }).plan(f(["xx|||1"], 1)));
+  const p = change(
+    apt({ name: "xx", preseed: "xx xx/password password hunter2" }).plan(f(["xx|||1"], 1)),
+  );
   assert.doesNotMatch(p.summary + p.apply, /hunter2/);
   assert.match(p.apply, /debconf-set-selections/);
   assert.match(change(a.plan("pkg=other|ii |1|1\nnow=1\ncache_mtime=1\nend=1")).apply, /^hp_fail/);
@@ -48,7 +69,11 @@ Deno.test("apt: latest, absent, never, preseed hidden", () => {
 });
 
 Deno.test("apt: probe runs locally (read-only dpkg-query/apt-cache) and plans", async () => {
-  const t = apt({ name: ["dash", "haplay-no-such-package"], state: "present", updateCache: "never" });
+  const t = apt({
+    name: ["dash", "haplay-no-such-package"],
+    state: "present",
+    updateCache: "never",
+  });
   const out = await probe(t);
   assert.match(out, /^pkg=dash\|ii \|[^|]+\|/m);
   assert.match(out, /^pkg=haplay-no-such-package\|\|\|/m);

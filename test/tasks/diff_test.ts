@@ -15,7 +15,10 @@ Deno.test("diff: one changed line with 3 lines of context, GNU headers", () => {
 });
 
 Deno.test("diff: creation, deletion, and no newline at end of file", () => {
-  assert.equal(unifiedDiff("", "x\ny\n", { path: "f" }), "--- a/f\n+++ b/f\n@@ -0,0 +1,2 @@\n+x\n+y\n");
+  assert.equal(
+    unifiedDiff("", "x\ny\n", { path: "f" }),
+    "--- a/f\n+++ b/f\n@@ -0,0 +1,2 @@\n+x\n+y\n",
+  );
   assert.equal(unifiedDiff("x\n", "", { path: "f" }), "--- a/f\n+++ b/f\n@@ -1 +0,0 @@\n-x\n");
   assert.equal(
     unifiedDiff("x\n", "x", { path: "f" }),
@@ -48,7 +51,8 @@ Deno.test("diff: random texts round-trip through patch(1)", async () => {
   try {
     for (let t = 0; t < 60; t++) {
       const mk = () =>
-        Array.from({ length: Math.floor(r() * 25) }, () => "abcdef"[Math.floor(r() * 6)] + "\n").join("") +
+        Array.from({ length: Math.floor(r() * 25) }, () => "abcdef"[Math.floor(r() * 6)] + "\n")
+          .join("") +
         (r() < 0.2 ? "tail" : "");
       const a = mk(), b = mk();
       const d = unifiedDiff(a, b, { path: "/f" });

@@ -1,21 +1,49 @@
 import assert from "node:assert/strict";
 import { absent } from "../../tasks/absent.ts";
 import { directory } from "../../tasks/directory.ts";
-import { allSyntaxOk, applyLocal, change, isOk, NASTY, planLocal, restoreLocal, sh } from "./_local.ts";
+import {
+  allSyntaxOk,
+  applyLocal,
+  change,
+  isOk,
+  NASTY,
+  planLocal,
+  restoreLocal,
+  sh,
+} from "./_local.ts";
 
-const facts = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
+const facts = (o: Record<string, string>) =>
+  Object.entries(o).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
 const dirFacts = (o: Record<string, string> = {}) =>
-  facts({ exists: "1", type: "dir", owner: "root", group: "root", mode: "755", uid: "0", gid: "0", ...o });
+  facts({
+    exists: "1",
+    type: "dir",
+    owner: "root",
+    group: "root",
+    mode: "755",
+    uid: "0",
+    gid: "0",
+    ...o,
+  });
 
 Deno.test("directory: plan as data", () => {
   const t = directory({ path: "/etc/keepalived", mode: "0750" });
   const c = change(t.plan(facts({ exists: "0" })));
   assert.equal(c.summary, "create directory /etc/keepalived (0750 root:root)");
-  assert.equal(c.apply, "hp_mkparents /etc/keepalived\nmkdir -p -- /etc/keepalived\nchown root:root -- /etc/keepalived\nchmod 0750 -- /etc/keepalived");
+  assert.equal(
+    c.apply,
+    "hp_mkparents /etc/keepalived\nmkdir -p -- /etc/keepalived\nchown root:root -- /etc/keepalived\nchmod 0750 -- /etc/keepalived",
+  );
   isOk(t.plan(dirFacts({ mode: "750" })));
   assert.equal(change(t.plan(dirFacts())).summary, "set /etc/keepalived mode 0755 → 0750");
-  assert.equal(change(t.plan(dirFacts({ mode: "750", group: "adm", gid: "4" }))).summary, "set /etc/keepalived owner root:adm → root:root");
-  assert.match(change(t.plan(facts({ exists: "1", type: "file" }))).apply, /^hp_fail .*not a directory/);
+  assert.equal(
+    change(t.plan(dirFacts({ mode: "750", group: "adm", gid: "4" }))).summary,
+    "set /etc/keepalived owner root:adm → root:root",
+  );
+  assert.match(
+    change(t.plan(facts({ exists: "1", type: "file" }))).apply,
+    /^hp_fail .*not a directory/,
+  );
   assert.match(change(t.plan("")).apply, /^hp_fail/);
   assert.throws(() => directory({ path: "/" }), /directory: invalid arguments: path/);
 });
@@ -23,7 +51,10 @@ Deno.test("directory: plan as data", () => {
 Deno.test("absent: plan as data", () => {
   const t = absent({ path: "/etc/old" });
   isOk(t.plan(facts({ exists: "0" })));
-  assert.equal(change(t.plan(facts({ exists: "1", type: "file" }))).summary, "remove file /etc/old");
+  assert.equal(
+    change(t.plan(facts({ exists: "1", type: "file" }))).summary,
+    "remove file /etc/old",
+  );
   assert.equal(change(t.plan(dirFacts())).summary, "remove directory tree /etc/old");
   assert.throws(() => absent({ path: "/etc" }), /absent: invalid arguments: path: refusing/);
   assert.match(change(t.plan("exists=1")).apply, /^hp_fail/);

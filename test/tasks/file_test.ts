@@ -3,12 +3,23 @@ import { b64 } from "../../engine/shell.ts";
 import { file, sha256 } from "../../tasks/file.ts";
 import { template } from "../../tasks/template.ts";
 import { sudoers } from "../../tasks/sudoers.ts";
-import { allSyntaxOk, applyLocal, change, isOk, NASTY, planLocal, restoreLocal, sh } from "./_local.ts";
+import {
+  allSyntaxOk,
+  applyLocal,
+  change,
+  isOk,
+  NASTY,
+  planLocal,
+  restoreLocal,
+  sh,
+} from "./_local.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
 function facts(o: Record<string, string | undefined>): string {
-  return Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
+  return Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(
+    "\n",
+  ) + "\nend=1\n";
 }
 
 const existing = (content: string, extra: Record<string, string | undefined> = {}) =>
@@ -32,7 +43,10 @@ Deno.test("file: plan as data (create / ok / update with diff / owner-only / mod
   const c = change(t.plan(facts({ exists: "0" })));
   assert.equal(c.summary, "create /etc/x.conf (0644 root:root)");
   assert.equal(c.diff, "--- a/etc/x.conf\n+++ b/etc/x.conf\n@@ -0,0 +1,2 @@\n+a\n+b\n");
-  assert.match(c.apply, /hp_mkparents \/etc\/x.conf\nhp_put_file \/etc\/x.conf YQpiCg== root root 0644$/);
+  assert.match(
+    c.apply,
+    /hp_mkparents \/etc\/x.conf\nhp_put_file \/etc\/x.conf YQpiCg== root root 0644$/,
+  );
   assert.equal(c.backup, "hp_save_path /etc/x.conf");
   assert.equal(c.restore, "hp_restore_path /etc/x.conf\nhp_rm_created");
 
@@ -69,22 +83,48 @@ Deno.test("file: numeric owner, 4-digit mode, binary and large content, sensitiv
 
 Deno.test("file: malformed facts, directories and symlinks never throw", () => {
   const t = file({ path: "/etc/x", content: "x" });
-  for (const f of ["", "garbage", "exists=1\nend=1", "exists=1\ntype=file\nmode=zz\nsha256=1\nend=1", "\0\0"]) {
+  for (
+    const f of [
+      "",
+      "garbage",
+      "exists=1\nend=1",
+      "exists=1\ntype=file\nmode=zz\nsha256=1\nend=1",
+      "\0\0",
+    ]
+  ) {
     const p = change(t.plan(f));
     assert.match(p.apply, /^hp_fail /);
     assert.match(p.summary, /cannot read probe output/);
   }
-  assert.match(change(t.plan(facts({ exists: "1", type: "dir" }))).summary, /is a dir, not a regular file/);
-  assert.match(change(t.plan(facts({ exists: "1", type: "link", target: "/x" }))).summary, /symlink/);
+  assert.match(
+    change(t.plan(facts({ exists: "1", type: "dir" }))).summary,
+    /is a dir, not a regular file/,
+  );
+  assert.match(
+    change(t.plan(facts({ exists: "1", type: "link", target: "/x" }))).summary,
+    /symlink/,
+  );
 });
 
 Deno.test("file: bad args name the task and field", () => {
-  assert.throws(() => file({ path: "etc/x", content: "" }), /^Error: file: invalid arguments: path: /);
+  assert.throws(
+    () => file({ path: "etc/x", content: "" }),
+    /^Error: file: invalid arguments: path: /,
+  );
   assert.throws(() => file({ path: "/etc/../x", content: "" }), /path/);
-  assert.throws(() => file({ path: "/etc/x", content: "", mode: "999" }), /mode: must be an octal mode/);
+  assert.throws(
+    () => file({ path: "/etc/x", content: "", mode: "999" }),
+    /mode: must be an octal mode/,
+  );
   assert.throws(() => file({ path: "/etc/x", content: "", owner: "a b" }), /owner/);
-  assert.throws(() => file({ path: "/etc/x", content: "", validate: "true" }), /validate: must contain %s/);
-  assert.throws(() => file({ path: "/a b/x", content: "", validate: "test -f %s" }), /parent directory/);
+  assert.throws(
+    () => file({ path: "/etc/x", content: "", validate: "true" }),
+    /validate: must contain %s/,
+  );
+  assert.throws(
+    () => file({ path: "/a b/x", content: "", validate: "test -f %s" }),
+    /parent directory/,
+  );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => file({ path: "/etc/x" } as any), /content/);
   // deno-lint-ignore no-explicit-any
@@ -106,7 +146,10 @@ Deno.test("file: nasty paths, owners and content are quoted (sh -n and a local r
       isOk(await planLocal(t));
       await restoreLocal(p, J);
       await assert.rejects(() => Deno.stat(path));
-      await assert.rejects(() => Deno.stat(`${dir}/${n.replaceAll("/", "_")}`), "created parent removed");
+      await assert.rejects(
+        () => Deno.stat(`${dir}/${n.replaceAll("/", "_")}`),
+        "created parent removed",
+      );
     }
     await assert.rejects(() => Deno.stat("/tmp/haplay-pwned"));
   } finally {
@@ -164,19 +207,32 @@ Deno.test("file: special files are not read by the probe", async () => {
 });
 
 Deno.test("template: string placeholders, functions, undefined variables", () => {
-  const t = template({ path: "/etc/t", template: "a={{ a }} b={{b.c}}\n", vars: { a: 1, b: { c: "x" } } });
+  const t = template({
+    path: "/etc/t",
+    template: "a={{ a }} b={{b.c}}\n",
+    vars: { a: 1, b: { c: "x" } },
+  });
   assert.equal(t.module, "template");
   assert.match(change(t.plan(facts({ exists: "0" }))).diff!, /\+a=1 b=x/);
   const f = template({ path: "/etc/t", template: (v) => `n=${v.n}\n`, vars: { n: 5 } });
   isOk(f.plan(existing("n=5\n")));
-  assert.throws(() => template({ path: "/etc/t", template: "{{ nope }}" }), /template \/etc\/t: undefined variable nope/);
+  assert.throws(
+    () => template({ path: "/etc/t", template: "{{ nope }}" }),
+    /template \/etc\/t: undefined variable nope/,
+  );
 });
 
 Deno.test("sudoers: validated with visudo, 0440, rejects names sudo would skip", async () => {
-  const t = sudoers({ name: "haplay-deploy", content: "deploy ALL=(root) NOPASSWD: /usr/sbin/ipvsadm -Ln" });
+  const t = sudoers({
+    name: "haplay-deploy",
+    content: "deploy ALL=(root) NOPASSWD: /usr/sbin/ipvsadm -Ln",
+  });
   assert.equal(t.resource, "file:/etc/sudoers.d/haplay-deploy");
   const c = change(t.plan(facts({ exists: "0" })));
-  assert.match(c.apply, /hp_put_file \/etc\/sudoers.d\/haplay-deploy \S+ root root 0440 'visudo -cf %s'$/);
+  assert.match(
+    c.apply,
+    /hp_put_file \/etc\/sudoers.d\/haplay-deploy \S+ root root 0440 'visudo -cf %s'$/,
+  );
   assert.match(c.diff!, /NOPASSWD: \/usr\/sbin\/ipvsadm -Ln\n$/);
   assert.throws(() => sudoers({ name: "a.b", content: "" }), /sudoers: invalid arguments: name/);
   assert.throws(() => sudoers({ name: "a~", content: "" }), /name/);
@@ -184,11 +240,20 @@ Deno.test("sudoers: validated with visudo, 0440, rejects names sudo would skip",
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/s`, "keep\n");
-    const bad = file({ path: `${dir}/s`, content: "deploy ALL=(root NOPASSWD\n", validate: "visudo -cf %s" });
+    const bad = file({
+      path: `${dir}/s`,
+      content: "deploy ALL=(root NOPASSWD\n",
+      validate: "visudo -cf %s",
+    });
     const r = await applyLocal(change(await planLocal(bad)));
     assert.notEqual(r.apply.code, 0);
     assert.equal(await Deno.readTextFile(`${dir}/s`), "keep\n");
-    const good = file({ path: `${dir}/s`, content: "deploy ALL=(root) NOPASSWD: /bin/true\n", mode: "0440", validate: "visudo -cf %s" });
+    const good = file({
+      path: `${dir}/s`,
+      content: "deploy ALL=(root) NOPASSWD: /bin/true\n",
+      mode: "0440",
+      validate: "visudo -cf %s",
+    });
     assert.equal((await applyLocal(change(await planLocal(good)))).apply.code, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });

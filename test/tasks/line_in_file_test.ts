@@ -3,16 +3,45 @@ import { b64, q } from "../../engine/shell.ts";
 import { awkEditCmd, editText, type LineEdit } from "../../tasks/_line_edit.ts";
 import { escapeRegex, portableRegexProblem } from "../../tasks/_regex.ts";
 import { lineInFile } from "../../tasks/line_in_file.ts";
-import { allSyntaxOk, applyLocal, change, isOk, NASTY, planLocal, restoreLocal, sh } from "./_local.ts";
+import {
+  allSyntaxOk,
+  applyLocal,
+  change,
+  isOk,
+  NASTY,
+  planLocal,
+  restoreLocal,
+  sh,
+} from "./_local.ts";
 
 Deno.test("regex: portable subset accepted, dialect-specific constructs rejected", () => {
-  for (const ok of ["^DAEMON_ARGS=", "^#?Port [0-9]+$", "a|b", "(x|y)*z", "\\.conf$", "[^#]", "a\\{b"]) {
+  for (
+    const ok of ["^DAEMON_ARGS=", "^#?Port [0-9]+$", "a|b", "(x|y)*z", "\\.conf$", "[^#]", "a\\{b"]
+  ) {
     assert.equal(portableRegexProblem(ok), undefined, ok);
   }
-  for (const bad of ["\\d+", "\\s", "a{2}", "[[:space:]]", "(?=x)", "a*?", "[\\t]", "[]a]", "", "x\\", "(", "[abc"]) {
+  for (
+    const bad of [
+      "\\d+",
+      "\\s",
+      "a{2}",
+      "[[:space:]]",
+      "(?=x)",
+      "a*?",
+      "[\\t]",
+      "[]a]",
+      "",
+      "x\\",
+      "(",
+      "[abc",
+    ]
+  ) {
     assert.notEqual(portableRegexProblem(bad), undefined, bad);
   }
-  assert.equal(escapeRegex("net.ipv4.conf.eth0/100.rp_filter"), "net\\.ipv4\\.conf\\.eth0/100\\.rp_filter");
+  assert.equal(
+    escapeRegex("net.ipv4.conf.eth0/100.rp_filter"),
+    "net\\.ipv4\\.conf\\.eth0/100\\.rp_filter",
+  );
 });
 
 const CASES: Array<[string, LineEdit]> = [
@@ -20,14 +49,24 @@ const CASES: Array<[string, LineEdit]> = [
   ["a\nb\n", { line: "a", state: "present", insertAfter: "EOF" }],
   ["x=1\ny=2\nx=3\n", { regexp: "^x=", line: "x=9", state: "present", insertAfter: "EOF" }],
   ["x=1\ny=2\nx=3", { regexp: "^x=", line: "x=3", state: "present", insertAfter: "EOF" }],
-  ["[a]\nk=1\n[b]\nk=2\n", { regexp: "^z=", line: "z=1", state: "present", insertAfter: "^\\[a\\]$" }],
+  ["[a]\nk=1\n[b]\nk=2\n", {
+    regexp: "^z=",
+    line: "z=1",
+    state: "present",
+    insertAfter: "^\\[a\\]$",
+  }],
   ["[a]\n[a]\n", { line: "z=1", state: "present", insertAfter: "^\\[a\\]$" }],
   ["", { line: "first", state: "present", insertAfter: "EOF" }],
   ["a\n\n\nb\n", { regexp: "^$", line: "gap", state: "present", insertAfter: "EOF" }],
   ["x=1\ny\nx=2\n", { regexp: "^x=", line: "", state: "absent", insertAfter: "EOF" }],
   ["a\nb\na\n", { line: "a", state: "absent", insertAfter: "EOF" }],
   ["crlf\r\nx=1\r\n", { regexp: "^x=.*$", line: "x=2", state: "present", insertAfter: "EOF" }],
-  ["a b\n$x\n", { regexp: "^\\$x", line: "$(id) 'q' \"d\" \\n", state: "present", insertAfter: "nomatch" }],
+  ["a b\n$x\n", {
+    regexp: "^\\$x",
+    line: "$(id) 'q' \"d\" \\n",
+    state: "present",
+    insertAfter: "nomatch",
+  }],
   ["net.ipv4.ip_forward=0\n # net.ipv4.ip_forward = 1\n", {
     regexp: "^[ \t]*-?net\\.ipv4\\.ip_forward[ \t]*=",
     line: "net.ipv4.ip_forward = 1",
@@ -44,16 +83,36 @@ Deno.test("line edit: TypeScript and awk (mawk, as on the hosts) agree", async (
     assert.equal(r.code, 0, r.stderr);
     const awkOut = r.stdout;
     const linesEqual = awkOut === ts.content;
-    assert.ok(linesEqual, `case ${JSON.stringify([content, e])}: ts=${JSON.stringify(ts.content)} awk=${JSON.stringify(awkOut)}`);
+    assert.ok(
+      linesEqual,
+      `case ${JSON.stringify([content, e])}: ts=${JSON.stringify(ts.content)} awk=${
+        JSON.stringify(awkOut)
+      }`,
+    );
   }
 });
 
-const facts = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
+const facts = (o: Record<string, string>) =>
+  Object.entries(o).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
 const fileFacts = (content: string) =>
-  facts({ exists: "1", type: "file", owner: "root", group: "root", mode: "644", uid: "0", gid: "0", sha256: "x", content_b64: b64(content) });
+  facts({
+    exists: "1",
+    type: "file",
+    owner: "root",
+    group: "root",
+    mode: "644",
+    uid: "0",
+    gid: "0",
+    sha256: "x",
+    content_b64: b64(content),
+  });
 
 Deno.test("lineInFile: plan as data", () => {
-  const t = lineInFile({ path: "/etc/default/keepalived", regexp: "^DAEMON_ARGS=", line: 'DAEMON_ARGS="-D"' });
+  const t = lineInFile({
+    path: "/etc/default/keepalived",
+    regexp: "^DAEMON_ARGS=",
+    line: 'DAEMON_ARGS="-D"',
+  });
   isOk(t.plan(fileFacts('# x\nDAEMON_ARGS="-D"\n')));
   const c = change(t.plan(fileFacts('# x\nDAEMON_ARGS=""\n')));
   assert.equal(c.summary, 'set line "DAEMON_ARGS=\\"-D\\"" in /etc/default/keepalived');
@@ -68,19 +127,31 @@ Deno.test("lineInFile: plan as data", () => {
   const rm = lineInFile({ path: "/etc/x", regexp: "^a", state: "absent" });
   isOk(rm.plan(facts({ exists: "0" })));
   isOk(rm.plan(fileFacts("b\n")));
-  assert.equal(change(rm.plan(fileFacts("a1\nb\na2\n"))).summary, "remove matching lines in /etc/x");
+  assert.equal(
+    change(rm.plan(fileFacts("a1\nb\na2\n"))).summary,
+    "remove matching lines in /etc/x",
+  );
   assert.match(change(t.plan("nonsense")).apply, /^hp_fail/);
   assert.match(change(t.plan(facts({ exists: "1", type: "dir" }))).summary, /is a dir/);
-  assert.match(change(t.plan(facts({ exists: "1", type: "file", too_large: "1" }))).summary, /larger than/);
+  assert.match(
+    change(t.plan(facts({ exists: "1", type: "file", too_large: "1" }))).summary,
+    /larger than/,
+  );
   const s = lineInFile({ path: "/etc/x", regexp: "^pw=", line: "pw=secret", sensitive: true });
   const sc = change(s.plan(fileFacts("pw=old\n")));
   assert.equal(sc.diff, "content hidden (sensitive)");
 });
 
 Deno.test("lineInFile: bad args", () => {
-  assert.throws(() => lineInFile({ path: "/etc/x", regexp: "\\d" , line: "a"}), /lineInFile: invalid arguments: regexp: unsupported regex/);
+  assert.throws(
+    () => lineInFile({ path: "/etc/x", regexp: "\\d", line: "a" }),
+    /lineInFile: invalid arguments: regexp: unsupported regex/,
+  );
   assert.throws(() => lineInFile({ path: "/etc/x" }), /line: line is required/);
-  assert.throws(() => lineInFile({ path: "/etc/x", state: "absent" }), /regexp: state absent needs/);
+  assert.throws(
+    () => lineInFile({ path: "/etc/x", state: "absent" }),
+    /regexp: state absent needs/,
+  );
   assert.throws(() => lineInFile({ path: "/etc/x", line: "a\nb" }), /line: must be a single line/);
 });
 

@@ -10,29 +10,59 @@ import { netplan, netplanYaml } from "../../tasks/netplan.ts";
 import { allSyntaxOk, change, isOk, probe, sh } from "./_local.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const SAVE = "*mangle\n:PREROUTING ACCEPT [1:2]\n-A PREROUTING -d 198.18.0.5/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n";
+const SAVE =
+  "*mangle\n:PREROUTING ACCEPT [1:2]\n-A PREROUTING -d 198.18.0.5/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n";
 
 Deno.test("iptablesRule: plan as data", () => {
-  const t = iptablesRule({ table: "mangle", chain: "PREROUTING", rule: ["-d", "198.18.0.5/32", "-p", "tcp", "--dport", "80", "-j", "MARK", "--set-mark", "1"] });
+  const t = iptablesRule({
+    table: "mangle",
+    chain: "PREROUTING",
+    rule: ["-d", "198.18.0.5/32", "-p", "tcp", "--dport", "80", "-j", "MARK", "--set-mark", "1"],
+  });
   const facts = (present: string, nfp: string, file?: string) =>
-    `chain=1\npresent=${present}\nnfp=${nfp}\nlive_b64=${b64(SAVE)}\n${file === undefined ? "" : `file_b64=${b64(file)}\n`}end=1`;
+    `chain=1\npresent=${present}\nnfp=${nfp}\nlive_b64=${b64(SAVE)}\n${
+      file === undefined ? "" : `file_b64=${b64(file)}\n`
+    }end=1`;
   const add = change(t.plan(facts("0", "1", SAVE)));
-  assert.equal(add.summary, "append rule: mangle PREROUTING -d 198.18.0.5/32 -p tcp --dport 80 -j MARK --set-mark 1");
-  assert.match(add.apply, /^if ! iptables -w -t mangle -C PREROUTING -d 198.18.0.5\/32 .* then iptables -w -t mangle -A PREROUTING /);
+  assert.equal(
+    add.summary,
+    "append rule: mangle PREROUTING -d 198.18.0.5/32 -p tcp --dport 80 -j MARK --set-mark 1",
+  );
+  assert.match(
+    add.apply,
+    /^if ! iptables -w -t mangle -C PREROUTING -d 198.18.0.5\/32 .* then iptables -w -t mangle -A PREROUTING /,
+  );
   assert.match(add.apply, /netfilter-persistent save/);
   isOk(t.plan(facts("1", "1", "# Generated\n*filter\nCOMMIT\n" + SAVE.replace("[1:2]", "[0:0]"))));
-  assert.equal(change(t.plan(facts("1", "1", "*mangle\nCOMMIT\n"))).summary, "persist mangle table to /etc/iptables/rules.v4 (file out of date)");
+  assert.equal(
+    change(t.plan(facts("1", "1", "*mangle\nCOMMIT\n"))).summary,
+    "persist mangle table to /etc/iptables/rules.v4 (file out of date)",
+  );
   isOk(t.plan(facts("1", "0")));
-  assert.match(change(t.plan(facts("0", "0"))).summary, /not persisted: netfilter-persistent not installed/);
-  const ins = iptablesRule({ chain: "INPUT", rule: ["-p", "vrrp", "-j", "ACCEPT"], position: 1, persist: false });
+  assert.match(
+    change(t.plan(facts("0", "0"))).summary,
+    /not persisted: netfilter-persistent not installed/,
+  );
+  const ins = iptablesRule({
+    chain: "INPUT",
+    rule: ["-p", "vrrp", "-j", "ACCEPT"],
+    position: 1,
+    persist: false,
+  });
   assert.match(change(ins.plan(facts("0", "1"))).apply, /-I INPUT 1 -p vrrp -j ACCEPT/);
   const del = iptablesRule({ chain: "INPUT", rule: ["-j", "DROP"], state: "absent" });
   assert.match(change(del.plan(facts("1", "0"))).apply, /-D INPUT -j DROP/);
   isOk(del.plan("chain=0\npresent=0\nnfp=0\nlive_b64=\nend=1"));
   assert.match(change(t.plan("present=1")).apply, /^hp_fail/);
-  assert.throws(() => iptablesRule({ chain: "INPUT", rule: ["-A", "INPUT"] }), /iptablesRule: invalid arguments: rule/);
+  assert.throws(
+    () => iptablesRule({ chain: "INPUT", rule: ["-A", "INPUT"] }),
+    /iptablesRule: invalid arguments: rule/,
+  );
   assert.throws(() => iptablesRule({ chain: "IN PUT", rule: ["-j", "DROP"] }), /chain/);
-  assert.equal(normalizeTable(SAVE, "mangle"), normalizeTable(SAVE.replace("[1:2]", "[9:9]"), "mangle"));
+  assert.equal(
+    normalizeTable(SAVE, "mangle"),
+    normalizeTable(SAVE.replace("[1:2]", "[9:9]"), "mangle"),
+  );
 });
 
 Deno.test("ipRule / ipRoute: plan as data, persistence script and hooks", () => {
@@ -41,18 +71,37 @@ Deno.test("ipRule / ipRoute: plan as data, persistence script and hooks", () => 
   const script = PR_HEADER +
     "_i=0; while ip rule del pref 100 2>/dev/null && [ $_i -lt 100 ]; do _i=$((_i + 1)); done; ip rule add pref 100 from all fwmark 0x1 lookup 100 # haplay:ip-rule:100\n";
   const rf = (rules: string[], sc: string | undefined, hooks = hooksOk) =>
-    [...rules.map((l) => `rule=${l}`), `pr_script_b64=${sc === undefined ? "-" : b64(sc)}`, hooks, "end=1"].join("\n");
+    [
+      ...rules.map((l) => `rule=${l}`),
+      `pr_script_b64=${sc === undefined ? "-" : b64(sc)}`,
+      hooks,
+      "end=1",
+    ].join("\n");
   const base = ["0:\tfrom all lookup 255", "32766:\tfrom all lookup 254"];
   isOk(r.plan(rf([...base, "100:\tfrom all fwmark 0x1 lookup 100"], script)));
   const c = change(r.plan(rf(base, undefined, "pr_ifup=none\npr_unit=none\npr_wants=0")));
-  assert.equal(c.summary, `set rule 100: from all fwmark 0x1 lookup 100, persist in /etc/haplay/policy-routing.sh, install /etc/network/if-up.d/haplay-policy-routing, install /etc/systemd/system/haplay-policy-routing.service`);
+  assert.equal(
+    c.summary,
+    `set rule 100: from all fwmark 0x1 lookup 100, persist in /etc/haplay/policy-routing.sh, install /etc/network/if-up.d/haplay-policy-routing, install /etc/systemd/system/haplay-policy-routing.service`,
+  );
   assert.match(c.apply, /ip rule add pref 100 from all fwmark 0x1 lookup 100/);
   const repl = change(r.plan(rf([...base, "100:\tfrom all fwmark 0x2 lookup 100"], script)));
   assert.match(repl.summary, /replacing from all fwmark 0x2 lookup 100/);
   isOk(ipRule({ priority: 100, table: 100, state: "absent" }).plan(rf(base, PR_HEADER)));
-  assert.match(change(ipRule({ priority: 100, table: 100, state: "absent" }).plan(rf(base, script))).summary, /unpersist/);
-  isOk(ipRule({ priority: 100, fwmark: "0x1", table: 100, persist: false }).plan(rf([...base, "100:\tfrom all fwmark 0x1 lookup 100"], undefined)));
-  isOk(ipRule({ priority: 200, from: "198.18.0.5/32", table: "main", persist: false }).plan(rf(["200:\tfrom 198.18.0.5 lookup 254"], undefined)));
+  assert.match(
+    change(ipRule({ priority: 100, table: 100, state: "absent" }).plan(rf(base, script))).summary,
+    /unpersist/,
+  );
+  isOk(
+    ipRule({ priority: 100, fwmark: "0x1", table: 100, persist: false }).plan(
+      rf([...base, "100:\tfrom all fwmark 0x1 lookup 100"], undefined),
+    ),
+  );
+  isOk(
+    ipRule({ priority: 200, from: "198.18.0.5/32", table: "main", persist: false }).plan(
+      rf(["200:\tfrom 198.18.0.5 lookup 254"], undefined),
+    ),
+  );
   assert.throws(() => ipRule({ priority: 0, table: 1 }), /ipRule: invalid arguments: priority/);
   assert.throws(() => ipRule({ priority: 5, table: 1, fwmark: "0xZZ" }), /fwmark/);
 
@@ -62,9 +111,16 @@ Deno.test("ipRule / ipRoute: plan as data, persistence script and hooks", () => 
   assert.equal(rc.summary, "set route local default dev lo table 100");
   assert.equal(rc.apply, "ip route replace local default dev lo table 100");
   assert.deepEqual(parseRoute("198.18.1.0/24 via 198.18.0.1 dev eth0 proto static"), {
-    type: "unicast", prefix: "198.18.1.0/24", via: "198.18.0.1", dev: "eth0", raw: "198.18.1.0/24 via 198.18.0.1 dev eth0 proto static",
+    type: "unicast",
+    prefix: "198.18.1.0/24",
+    via: "198.18.0.1",
+    dev: "eth0",
+    raw: "198.18.1.0/24 via 198.18.0.1 dev eth0 proto static",
   });
-  assert.throws(() => ipRoute({ dest: "local 1.2.3.4/99", dev: "lo" }), /ipRoute: invalid arguments: dest/);
+  assert.throws(
+    () => ipRoute({ dest: "local 1.2.3.4/99", dev: "lo" }),
+    /ipRoute: invalid arguments: dest/,
+  );
   assert.throws(() => ipRoute({ dest: "198.18.0.0/24" }), /dev or via is required/);
   assert.match(change(rt.plan("")).apply, /^hp_fail/);
   // UNIT is exported for docs/tests: keep it a oneshot.
@@ -75,21 +131,33 @@ Deno.test("netplan / loVip: plan as data", () => {
   const cfg = { network: { version: 2, ethernets: { lo: { addresses: ["198.18.0.5/32"] } } } };
   const t = netplan({ name: "99-haplay-lo", config: cfg });
   const yaml = netplanYaml(cfg);
-  assert.equal(yaml, "# managed by haplay\nnetwork:\n  version: 2\n  ethernets:\n    lo:\n      addresses:\n        - 198.18.0.5/32\n");
-  const env = (networkd: string, bin = "1") => `init=${networkd === "1" ? "systemd" : "other"}\nnetworkd=${networkd}\nnetplan_bin=${bin}\n`;
+  assert.equal(
+    yaml,
+    "# managed by haplay\nnetwork:\n  version: 2\n  ethernets:\n    lo:\n      addresses:\n        - 198.18.0.5/32\n",
+  );
+  const env = (networkd: string, bin = "1") =>
+    `init=${networkd === "1" ? "systemd" : "other"}\nnetworkd=${networkd}\nnetplan_bin=${bin}\n`;
   const c = change(t.plan(env("0") + "exists=0\nend=1"));
-  assert.equal(c.summary, "create /etc/netplan/99-haplay-lo.yaml (0600 root:root) (no systemd-networkd: file only, live state not applied)");
+  assert.equal(
+    c.summary,
+    "create /etc/netplan/99-haplay-lo.yaml (0600 root:root) (no systemd-networkd: file only, live state not applied)",
+  );
   assert.match(c.apply, /netplan generate --root-dir/);
   assert.doesNotMatch(c.apply, /netplan apply/);
   const a = change(t.plan(env("1") + "exists=0\nend=1"));
   assert.match(a.summary, /\+ netplan apply$/);
   assert.match(a.apply, /\nnetplan apply$/);
-  const okFacts = `exists=1\ntype=file\nowner=root\ngroup=root\nmode=600\nuid=0\ngid=0\nsha256=${sha256(enc(yaml))}\nend=1`;
+  const okFacts = `exists=1\ntype=file\nowner=root\ngroup=root\nmode=600\nuid=0\ngid=0\nsha256=${
+    sha256(enc(yaml))
+  }\nend=1`;
   isOk(t.plan(env("1") + okFacts));
 
   const v = loVip({ address: "198.18.0.5" });
   const vc = change(v.plan(env("0") + "lo=127.0.0.1/8\nexists=0\nend=1"));
-  assert.equal(vc.summary, "add 198.18.0.5/32 to lo, create /etc/netplan/99-haplay-lo.yaml (0600 root:root)");
+  assert.equal(
+    vc.summary,
+    "add 198.18.0.5/32 to lo, create /etc/netplan/99-haplay-lo.yaml (0600 root:root)",
+  );
   assert.match(vc.apply, /ip addr replace "\$_v" dev lo/);
   assert.doesNotMatch(vc.apply, /netplan apply/);
   assert.throws(() => loVip({ address: "198.18.0.256" }), /loVip: invalid arguments: address/);
@@ -98,7 +166,10 @@ Deno.test("netplan / loVip: plan as data", () => {
 
 Deno.test("net: probes run locally (read-only) and plan; all snippets parse", async () => {
   const tasks = [
-    iptablesRule({ chain: "INPUT", rule: ["-s", "198.18.0.9/32", "-m", "comment", "--comment", "it's $(x)", "-j", "ACCEPT"] }),
+    iptablesRule({
+      chain: "INPUT",
+      rule: ["-s", "198.18.0.9/32", "-m", "comment", "--comment", "it's $(x)", "-j", "ACCEPT"],
+    }),
     ipRule({ priority: 4242, fwmark: 7, table: 42 }),
     ipRoute({ dest: "local 0.0.0.0/0", dev: "lo", table: 42 }),
     netplan({ name: "99-haplay-test", config: { network: { version: 2 } } }),
@@ -120,7 +191,8 @@ Deno.test("ipRule + ipRoute + loVip (live part): apply, re-plan ok, restore, in 
     return;
   }
   const J = await Deno.makeTempDir();
-  const inNs = (script: string) => sh(`ip netns exec ${ns} sh -c ${q(`. ${J}/prelude.sh\n${script}`)}`);
+  const inNs = (script: string) =>
+    sh(`ip netns exec ${ns} sh -c ${q(`. ${J}/prelude.sh\n${script}`)}`);
   try {
     const { PRELUDE } = await import("../../engine/prelude.ts");
     await Deno.writeTextFile(`${J}/prelude.sh`, PRELUDE);
@@ -141,11 +213,17 @@ Deno.test("ipRule + ipRoute + loVip (live part): apply, re-plan ok, restore, in 
       isOk(t.plan((await inNs(t.probe)).stdout));
       const r = await inNs(`J=${jd}; ( set -e\n${p.restore}\n)`);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal((await inNs("ip -4 rule show; ip -4 route show table all")).stdout, before, t.name);
+      assert.equal(
+        (await inNs("ip -4 rule show; ip -4 route show table all")).stdout,
+        before,
+        t.name,
+      );
     }
     // loVip's live part (the netplan file is left to the e2e test: it would land in /etc).
     const v = loVip({ address: "198.18.0.5" });
-    const live = (await inNs(`ip -o -4 addr show dev lo | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") print "lo=" $(i + 1) }'`)).stdout;
+    const live = (await inNs(
+      `ip -o -4 addr show dev lo | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") print "lo=" $(i + 1) }'`,
+    )).stdout;
     assert.match(live, /^lo=127.0.0.1\/8$/m);
     const vp = change(v.plan("init=other\nnetworkd=0\nnetplan_bin=1\n" + live + "exists=0\nend=1"));
     const liveApply = vp.apply.split("\n").filter((l) => l.includes("ip addr")).join("\n");

@@ -7,9 +7,17 @@ const F = "/etc/sysctl.d/60-haplay.conf";
 const facts = (live: string | undefined, file: string | undefined) =>
   [
     live === undefined ? "live_missing=1" : `live=${live}`,
-    ...(file === undefined
-      ? ["exists=0"]
-      : ["exists=1", "type=file", "owner=root", "group=root", "mode=644", "uid=0", "gid=0", "sha256=x", `content_b64=${b64(file)}`]),
+    ...(file === undefined ? ["exists=0"] : [
+      "exists=1",
+      "type=file",
+      "owner=root",
+      "group=root",
+      "mode=644",
+      "uid=0",
+      "gid=0",
+      "sha256=x",
+      `content_b64=${b64(file)}`,
+    ]),
     "end=1",
   ].join("\n");
 
@@ -25,7 +33,10 @@ Deno.test("sysctl: plan as data (ok / live only / file only / both / missing key
   assert.match(file.diff!, /-net.ipv4.conf.all.arp_ignore=0\n\+net.ipv4.conf.all.arp_ignore = 1\n/);
   const both = change(t.plan(facts("0", undefined)));
   assert.equal(both.summary, `set net.ipv4.conf.all.arp_ignore 0 → 1, persist in ${F}`);
-  assert.match(both.restore, /sysctl -w "net.ipv4.conf.all.arp_ignore=\$\(cat "\$J\/sysctl.live"\)"/);
+  assert.match(
+    both.restore,
+    /sysctl -w "net.ipv4.conf.all.arp_ignore=\$\(cat "\$J\/sysctl.live"\)"/,
+  );
   const miss = change(t.plan(facts(undefined, undefined)));
   assert.match(miss.summary, /does not exist on the host now/);
   assert.match(change(t.plan("junk")).apply, /^hp_fail/);

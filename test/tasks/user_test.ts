@@ -10,24 +10,49 @@ const userF = (passwd: string, groups = "x", primary = "x") =>
 Deno.test("user: keepalived_script as a system user with no shell and no home", () => {
   const t = user({ name: "keepalived_script", system: true });
   const c = change(t.plan(absentF));
-  assert.equal(c.summary, "create system user keepalived_script (shell /usr/sbin/nologin, no home)");
-  assert.match(c.apply, /useradd -r -s \/usr\/sbin\/nologin -M -d \/nonexistent \$_g keepalived_script/);
-  isOk(t.plan(userF("keepalived_script:x:999:999::/nonexistent:/usr/sbin/nologin", "keepalived_script", "keepalived_script")));
+  assert.equal(
+    c.summary,
+    "create system user keepalived_script (shell /usr/sbin/nologin, no home)",
+  );
+  assert.match(
+    c.apply,
+    /useradd -r -s \/usr\/sbin\/nologin -M -d \/nonexistent \$_g keepalived_script/,
+  );
+  isOk(
+    t.plan(
+      userF(
+        "keepalived_script:x:999:999::/nonexistent:/usr/sbin/nologin",
+        "keepalived_script",
+        "keepalived_script",
+      ),
+    ),
+  );
   assert.match(c.restore, /userdel keepalived_script/);
 });
 
 Deno.test("user: modifications as data (shell, home, uid, groups exact / append)", () => {
   const line = "deploy:x:1000:1000:Deploy:/home/deploy:/bin/bash";
-  const t = user({ name: "deploy", shell: "/bin/bash", home: "/home/deploy", groups: ["adm", "sudo"] });
+  const t = user({
+    name: "deploy",
+    shell: "/bin/bash",
+    home: "/home/deploy",
+    groups: ["adm", "sudo"],
+  });
   isOk(t.plan(userF(line, "deploy sudo adm", "deploy")));
   const g = change(t.plan(userF(line, "deploy sudo cdrom", "deploy")));
   assert.equal(g.summary, "modify user deploy: groups cdrom,sudo → adm,sudo");
   assert.equal(g.apply, "usermod -G adm,sudo deploy");
   const ap = user({ name: "deploy", shell: "/bin/bash", groups: ["adm"], append: true });
-  assert.equal(change(ap.plan(userF(line, "deploy cdrom", "deploy"))).apply, "usermod -a -G adm deploy");
+  assert.equal(
+    change(ap.plan(userF(line, "deploy cdrom", "deploy"))).apply,
+    "usermod -a -G adm deploy",
+  );
   isOk(ap.plan(userF(line, "deploy cdrom adm", "deploy")));
   const sh = change(user({ name: "deploy", uid: 1001 }).plan(userF(line)));
-  assert.equal(sh.summary, "modify user deploy: shell /bin/bash → /usr/sbin/nologin, uid 1000 → 1001");
+  assert.equal(
+    sh.summary,
+    "modify user deploy: shell /bin/bash → /usr/sbin/nologin, uid 1000 → 1001",
+  );
   assert.equal(sh.apply, "usermod -s /usr/sbin/nologin -u 1001 deploy");
   const rm = user({ name: "deploy", state: "absent" });
   assert.equal(change(rm.plan(userF(line))).summary, "remove user deploy (home kept)");
@@ -49,9 +74,15 @@ Deno.test("group: plan as data", () => {
   assert.match(change(t.plan(absentF)).apply, /groupadd -r haproxy/);
   isOk(t.plan("exists=1\nline=haproxy:x:998:\nend=1"));
   const g = group({ name: "haproxy", gid: 500 });
-  assert.equal(change(g.plan("exists=1\nline=haproxy:x:998:\nend=1")).apply, "groupmod -g 500 haproxy");
+  assert.equal(
+    change(g.plan("exists=1\nline=haproxy:x:998:\nend=1")).apply,
+    "groupmod -g 500 haproxy",
+  );
   const rm = group({ name: "haproxy", state: "absent" });
-  assert.equal(change(rm.plan("exists=1\nline=haproxy:x:998:\nend=1")).summary, "remove group haproxy");
+  assert.equal(
+    change(rm.plan("exists=1\nline=haproxy:x:998:\nend=1")).summary,
+    "remove group haproxy",
+  );
   isOk(rm.plan(absentF));
 });
 

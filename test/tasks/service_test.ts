@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { command } from "../../tasks/command.ts";
+import { service, serviceHandler } from "../../tasks/service.ts";
+import {
+  allSyntaxOk,
+  applyLocal,
+  change,
+  isOk,
+  NASTY,
+  planLocal,
+  probe,
+  sh,
+  syntaxOk,
+} from "./_local.ts";
+
+const sf = (o: { init?: string; unit?: string; running?: string; enabled?: string }) =>
+  `init=${o.init ?? "other"}\nunit=${o.unit ?? "1"}\nrunning=${o.running ?? "0"}\nenabled=${
+    o.enabled ?? "none"
+  }\nend=1`;
+
+Deno.test("service: plan as data", () => {
+  const t = service({ name: "keepalived", state: "started", enabled: true });
+  isOk(t.plan(sf({ running: "1", enabled: "enabled" })));
+  const c = change(t.plan(sf({})));
+  assert.equal(c.summary, "start keepalived, enable keepalived at boot (init.d)");
+  assert.match(c.apply, /\/etc\/init.d\/keepalived start/);
+  assert.match(
+    c.apply,
+    /sleep 1\nif ! hpt_alive; then hp_fail 'keepalived is not running after start/,
+  );
+  assert.match(c.apply, /update-rc.d keepalived defaults/);
+  assert.match(c.apply, /\[ -s \/run\/keepalived.pid \]/);
+  assert.equal(
+    change(t.plan(sf({ init: "systemd", unit: "0" }))).summary,
+    "start keepalived (not installed yet), enable keepalived at boot (systemd)",
+  );
+  const stop = service({ name: "keepalived", state: "stopped" });
+  isOk(stop.plan(sf({ running: "0", unit: "0" })));
+  assert.equal(change(stop.plan(sf({ running: "1" }))).summary, "stop keepalived (init.d)");
+  assert.equal(
+    change(service({ name: "keepalived", state: "restarted" }).plan(sf({ running: "1" }))).summary,
+    "restart keepalived (init.d)",
+  );
+  assert.equal(
+    change(service({ name: "keepalived", state: "reloaded" }).plan(sf({ running: "0" }))).summary,
+    "start (was stopped) keepalived (init.d)",
+  );
+  const dis = service({ name: "keepalived", enabled: false });
+  isOk(dis.plan(sf({ enabled: "disabled" })));
+  isOk(dis.plan(sf({ unit: "0", enabled: "none" })));
+  assert.equal(
+    change(dis.plan(sf({ enabled: "enabled" }))).summary,
+    "disable keepalived at boot (init.d)",
+  );
+  assert.match(change(t.plan("")).apply, /^hp_fail/);
+  assert.throws(
+    () => service({ name: "keepalived" }),
+    /service: invalid arguments: state: state or enabled is required/,
+  );
+  assert.throws(() => service({ name: "a b", state: "started" }), /name/);
+});
+
+Deno.test("serviceHandler: name, alive check, self-contained", async () => {
+  const h = serviceHandler("keepalived", "reload");
+  assert.equal(h.name, "reload keepalived");
+  assert.match(h.run, /hpt_alive/);
+  await syntaxOk(h.run);
+  assert.throws(() => serviceHandler("a;b", "restart"), /serviceHandler: invalid arguments: name/);
+  // A daemon that dies right after start is reported (simulated init.d script on a temp pidfile).
+  const dir = await Deno.makeTempDir();
+  try {
+    const s = serviceHandler("haplay-fake", "restart", {
+      pidfile: `${dir}/fake.pid`,
+      process: "haplay-nope",
+    });
+    const fake = s.run.replaceAll("/etc/init.d/haplay-fake", `${dir}/init`);
+    await Deno.writeTextFile(`${dir}/init`, "#!/bin/sh\nexit 0\n");
+    await Deno.chmod(`${dir}/init`, 0o755);
+    const r = await sh(fake.replace(/if ! \[ "\$\(cat \/proc\/1\/comm[^\n]*\n/, ""));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /haplay-fake is not running after restart/);
+    // ... and one that stays alive passes.
+    await Deno.writeTextFile(
+      `${dir}/init`,
+      `#!/bin/sh\nsleep 5 >/dev/null 2>&1 &\necho $! > ${dir}/fake.pid\nexit 0\n`,
+    );
+    const ok = await sh(fake.replace(/if ! \[ "\$\(cat \/proc\/1\/comm[^\n]*\n/, ""));
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await sh(`kill $(cat ${dir}/fake.pid) 2>/dev/null`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("service: probe runs locally and plans", async () => {
+  const t = service({ name: "haplay-no-such-service", state: "stopped", enabled: false });
+  const out = await probe(t);
+  assert.match(out, /^unit=0$/m);
+  isOk(t.plan(out));
+  const s = service({ name: "haplay-no-such-service", state: "started" });
+  await allSyntaxOk(s, s.plan(out));
+});
+
+Deno.test("command: guards as data and locally, nasty commands quoted", async () => {
+  const t = command({ cmd: "touch /x", creates: "/x" });
+  isOk(t.plan("creates=1\nend=1"));
+  const c = change(t.plan("creates=0\nend=1"));
+  assert.equal(c.summary, "run: touch /x");
+  assert.equal(c.apply, "if [ ! -e /x ]; then sh -c 'touch /x'; fi");
+  isOk(command({ cmd: "x", removes: "/y" }).plan("removes=0\nend=1"));
+  isOk(command({ cmd: "x", unless: "true" }).plan("unless=0\nend=1"));
+  isOk(command({ cmd: "x", onlyIf: "false" }).plan("onlyif=1\nend=1"));
+  assert.match(change(t.plan("")).apply, /^hp_fail/);
+  assert.equal(
+    change(command({ cmd: "echo pw", sensitive: true }).plan("end=1")).summary,
+    "run command (hidden)",
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const n of NASTY) {
+      const out = `${dir}/out ${n.replaceAll("/", "_")}`;
+      const t = command({
+        cmd: `printf '%s' "$1" > "$0"`.replace(
+          "$0",
+          out.replaceAll('"', '\\"').replaceAll("$", "\\$").replaceAll("`", "\\`"),
+        ).replace('"$1"', `'${n.replaceAll("'", "'\\''")}'`),
+        creates: out,
+        unless: `test -e ${"'" + out.replaceAll("'", "'\\''") + "'"}`,
+      });
+      const p = change(await planLocal(t));
+      await allSyntaxOk(t, p);
+      const r = await applyLocal(p);
+      assert.equal(r.apply.code, 0, r.apply.stderr);
+      assert.equal(await Deno.readTextFile(out), n);
+      isOk(await planLocal(t));
+    }
+    await assert.rejects(() => Deno.stat("/tmp/haplay-pwned"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
