@@ -16,6 +16,31 @@ export const accountName = z.string().regex(
   "must be a lowercase user/group name ([a-z_][a-z0-9_-]*, max 32)",
 );
 
+/**
+ * Files shadow-utils rewrites besides the account's own lines (backup copies, subordinate ids,
+ * the lock file). Saved and put back whole, so a rollback is byte-exact.
+ */
+export const ACCOUNT_FILES = [
+  "/etc/passwd-",
+  "/etc/shadow-",
+  "/etc/group-",
+  "/etc/gshadow-",
+  "/etc/subuid",
+  "/etc/subuid-",
+  "/etc/subgid",
+  "/etc/subgid-",
+  "/etc/.pwd.lock",
+];
+
+/** sh saving {@link ACCOUNT_FILES} into $J. */
+export const ACCOUNT_FILES_BACKUP = ACCOUNT_FILES.map((f, i) => `hp_save_path ${f} acct${i}`).join(
+  "\n",
+);
+
+/** sh restoring {@link ACCOUNT_FILES} (after userdel/groupdel/usermod rewrote them). */
+export const ACCOUNT_FILES_RESTORE = ACCOUNT_FILES.map((f, i) => `hp_restore_path ${f} acct${i}`)
+  .join("\n");
+
 /** Arguments of {@link group}. */
 export const GroupArgs = z.object({
   ...common,
@@ -38,7 +63,7 @@ export function groupProbe(name: string): string {
 export function groupBackup(name: string): string {
   const N = q(name);
   return `if getent group ${N} > "$J/group.line"; then getent gshadow ${N} > "$J/gshadow.line" || :; ` +
-    `else rm -f "$J/group.line"; : > "$J/group.absent"; fi`;
+    `else rm -f "$J/group.line"; : > "$J/group.absent"; fi\n${ACCOUNT_FILES_BACKUP}`;
 }
 
 /** sh restoring the group saved by {@link groupBackup}. */
@@ -55,6 +80,7 @@ export function groupRestore(name: string): string {
     `  if [ -s "$J/gshadow.line" ]; then IFS=: read -r _n _pw _rest < "$J/gshadow.line"; ` +
     `groupmod -p "$_pw" ${N}; fi`,
     `fi`,
+    ACCOUNT_FILES_RESTORE,
   ].join("\n");
 }
 

@@ -18,7 +18,7 @@ import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
 import { guarded, need, ok } from "./_plan.ts";
 import { END } from "./_sh.ts";
-import { accountName } from "./group.ts";
+import { ACCOUNT_FILES_BACKUP, ACCOUNT_FILES_RESTORE, accountName } from "./group.ts";
 
 /** Arguments of {@link user}. */
 export const UserArgs = z.object({
@@ -64,6 +64,7 @@ export function userBackup(name: string): string {
     `  rm -f "$J/passwd.line"; : > "$J/user.absent"`,
     `  getent group ${N} > "$J/samegroup.line" || :`,
     `fi`,
+    ACCOUNT_FILES_BACKUP,
   ].join("\n");
 }
 
@@ -93,6 +94,7 @@ export function userRestore(name: string, home: string | undefined): string {
     `  usermod -G "$(cat "$J/supp" 2>/dev/null)" ${N}`,
     `  if [ -s "$J/shadow.line" ]; then usermod -p "$(cut -d: -f2 "$J/shadow.line")" ${N}; fi`,
     `fi`,
+    ACCOUNT_FILES_RESTORE,
   ].join("\n");
 }
 

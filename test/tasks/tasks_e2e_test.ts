@@ -1,0 +1,243 @@
+/**
+ * The task library against real lab hosts (root only): apply → observed state is the desired
+ * one; apply again → 0 changed; check mode on a drifted host → exact changes, nothing touched;
+ * failing validation → old file byte-identical; rollback → the host's snapshot is back.
+ * Labs tk1..tk9, subnets 198.19.220.0/24..198.19.229.0/24.
+ */
+import assert from "node:assert/strict";
+import { e2e, withLab } from "../lab_fixture.ts";
+import { type Lab, labExec } from "../../lab/lab.ts";
+import { loadInventory } from "../../engine/inventory.ts";
+import { runPlaybook } from "../../engine/run.ts";
+import type { RunReport } from "../../engine/report.ts";
+import { rollbackHosts } from "../../engine/rollback.ts";
+import type { Play, Task } from "../../engine/types.ts";
+import { snapshot, snapshotDiff } from "../snapshot.ts";
+import {
+  absent,
+  apt,
+  command,
+  directory,
+  file,
+  group,
+  ipRoute,
+  ipRule,
+  iptablesRule,
+  lineInFile,
+  loVip,
+  netplan,
+  service,
+  serviceHandler,
+  sudoers,
+  sysctl,
+  template,
+  user,
+} from "../../tasks/mod.ts";
+
+async function on(lab: Lab, cmd: string): Promise<string> {
+  const r = await labExec(lab, "h1", ["sh", "-c", cmd]);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function play(name: string, tasks: () => Task[], handlers?: Play["handlers"]): Play {
+  return { name, hosts: "all", tasks, handlers };
+}
+
+function statuses(r: RunReport): Record<string, string> {
+  return Object.fromEntries(r.hosts[0].tasks.map((t) => [t.name, t.status]));
+}
+
+function changedNames(r: RunReport, status = "changed"): string[] {
+  return r.hosts[0].tasks.filter((t) => t.status === status).map((t) => t.name);
+}
+
+function explain(r: RunReport, lines: string[]): string {
+  return JSON.stringify(
+    r.hosts.map((h) => ({ s: h.status, e: h.error, t: h.tasks.filter((t) => t.status !== "ok") })),
+    null,
+    1,
+  ) +
+    "\n" + lines.slice(-40).join("\n");
+}
+
+async function rollbackAll(
+  lab: Lab,
+  inv: Awaited<ReturnType<typeof loadInventory>>,
+  times: number,
+  log: (l: string) => void,
+  purgePackages = false,
+) {
+  for (let i = 0; i < times; i++) {
+    const rb = await rollbackHosts(inv, { log, purgePackages });
+    assert.ok(rb.every((x) => x.ok), JSON.stringify(rb));
+  }
+}
+
+e2e(
+  "tasks: files, lines, sudoers, sysctl, users and groups, command — converge, idempotence, drift, validate, rollback",
+  async () => {
+    await withLab({ name: "tk1", subnet: "198.19.220.0/24", hosts: 1 }, async (lab) => {
+      const inv = await loadInventory(lab.inventory);
+      const lines: string[] = [];
+      const log = (l: string) => lines.push(l);
+      await on(
+        lab,
+        "mkdir -p /etc/hp-tk-old/sub && echo old > /etc/hp-tk-old/sub/x && chmod 0700 /etc/hp-tk-old",
+      );
+      const before = await snapshot(lab, "h1");
+
+      const tasks = (v: string) => () => [
+        group({ name: "hpgrp", system: true }),
+        user({ name: "keepalived_script", system: true }),
+        user({ name: "hpuser", home: "/home/hpuser", shell: "/bin/sh", groups: ["hpgrp"] }),
+        directory({ path: "/etc/hp-tk/sub", mode: "0750", owner: "hpuser", group: "hpgrp" }),
+        file({
+          path: "/etc/hp-tk/sub/app.conf",
+          content: `v=${v}\n`,
+          owner: "hpuser",
+          group: "hpgrp",
+          mode: "0640",
+          validate: "grep -q ^v= %s",
+        }),
+        template({ path: "/etc/hp-tk/t.conf", template: "name={{ n }}\n", vars: { n: v } }),
+        lineInFile({ path: "/etc/hp-tk/lines.conf", regexp: "^a=", line: `a=${v}` }),
+        lineInFile({ path: "/etc/hp-tk/lines.conf", regexp: "^b=", line: "b=2" }),
+        sudoers({ name: "hp-tk", content: "hpuser ALL=(root) NOPASSWD: /bin/true\n" }),
+        sysctl({ key: "net.ipv4.conf.all.arp_ignore", value: 1 }),
+        sysctl({ key: "net.ipv4.conf.all.arp_announce", value: 2 }),
+        sysctl({ key: "net.ipv4.conf.eth0.arp_ignore", value: 1 }),
+        absent({ path: "/etc/hp-tk-old" }),
+        command({
+          cmd: "echo ran >> /etc/hp-tk/cmd.log",
+          creates: "/etc/hp-tk/cmd.log",
+          restore: "rm -f /etc/hp-tk/cmd.log",
+        }),
+      ];
+      const N = tasks("1")().length;
+
+      // Check mode on the fresh host: everything would change, nothing is touched.
+      const chk = await runPlaybook(inv, [play("tk", tasks("1"))], { check: true, log });
+      assert.equal(chk.ok, true, explain(chk, lines));
+      assert.equal(changedNames(chk, "would-change").length, N, explain(chk, lines));
+      assert.equal(await snapshot(lab, "h1"), before, "check mode touched the host");
+
+      // Converge.
+      const run1 = await runPlaybook(inv, [play("tk", tasks("1"))], { log });
+      assert.equal(run1.ok, true, explain(run1, lines));
+      assert.equal(changedNames(run1).length, N, explain(run1, lines));
+      assert.equal(
+        await on(
+          lab,
+          "getent passwd keepalived_script | cut -d: -f6,7; [ ! -e /nonexistent ] && echo nohome",
+        ),
+        "/nonexistent:/usr/sbin/nologin\nnohome\n",
+      );
+      assert.match(
+        await on(lab, "id -Gn hpuser; stat -c '%U %G %a' /home/hpuser"),
+        /^hpuser hpgrp\nhpuser hpuser 7\d\d\n$/,
+      );
+      assert.equal(
+        await on(
+          lab,
+          "stat -c '%U %G %a' /etc/hp-tk/sub /etc/hp-tk/sub/app.conf; cat /etc/hp-tk/sub/app.conf",
+        ),
+        "hpuser hpgrp 750\nhpuser hpgrp 640\nv=1\n",
+      );
+      assert.equal(
+        await on(lab, "cat /etc/hp-tk/t.conf /etc/hp-tk/lines.conf"),
+        "name=1\na=1\nb=2\n",
+      );
+      assert.equal(
+        await on(
+          lab,
+          "stat -c '%U %G %a' /etc/sudoers.d/hp-tk; visudo -cf /etc/sudoers.d/hp-tk >/dev/null && echo valid",
+        ),
+        "root root 440\nvalid\n",
+      );
+      assert.equal(
+        await on(
+          lab,
+          "sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.eth0.arp_ignore",
+        ),
+        "1\n2\n1\n",
+      );
+      assert.equal(
+        await on(lab, "cat /etc/sysctl.d/60-haplay.conf"),
+        "net.ipv4.conf.all.arp_ignore = 1\nnet.ipv4.conf.all.arp_announce = 2\nnet.ipv4.conf.eth0.arp_ignore = 1\n",
+      );
+      assert.equal(
+        await on(lab, "[ -e /etc/hp-tk-old ] || echo gone; cat /etc/hp-tk/cmd.log"),
+        "gone\nran\n",
+      );
+
+      // Again: nothing to do.
+      const run2 = await runPlaybook(inv, [play("tk", tasks("1"))], { log });
+      assert.equal(run2.ok, true, explain(run2, lines));
+      assert.deepEqual(changedNames(run2), [], explain(run2, lines));
+      assert.equal(run2.hosts[0].execs, 1);
+
+      // Drift; check mode reports exactly it and touches nothing.
+      await on(
+        lab,
+        "echo drift > /etc/hp-tk/sub/app.conf; chmod 600 /etc/hp-tk/t.conf; sysctl -w net.ipv4.conf.all.arp_announce=0 >/dev/null; usermod -s /bin/bash keepalived_script",
+      );
+      const drifted = await snapshot(lab, "h1");
+      const chk2 = await runPlaybook(inv, [play("tk", tasks("1"))], {
+        check: true,
+        diff: true,
+        log,
+      });
+      const would = chk2.hosts[0].tasks.filter((t) => t.status === "would-change");
+      assert.deepEqual(would.map((t) => t.summary), [
+        "modify user keepalived_script: shell /bin/bash → /usr/sbin/nologin",
+        "update /etc/hp-tk/sub/app.conf",
+        "set /etc/hp-tk/t.conf mode 0600 → 0644",
+        "set net.ipv4.conf.all.arp_announce 0 → 2",
+      ], explain(chk2, lines));
+      assert.match(would[1].diff ?? "", /^-drift\n\+v=1$/m);
+      assert.equal(await snapshot(lab, "h1"), drifted, "check mode touched the drifted host");
+
+      // A failing validate leaves the old file byte-identical (and fails the host).
+      const sum = await on(
+        lab,
+        "sha256sum /etc/hp-tk/sub/app.conf; stat -c '%i %a' /etc/hp-tk/sub/app.conf",
+      );
+      const bad = await runPlaybook(inv, [
+        play(
+          "bad",
+          () => [
+            file({
+              path: "/etc/hp-tk/sub/app.conf",
+              content: "nov\n",
+              owner: "hpuser",
+              group: "hpgrp",
+              mode: "0640",
+              validate: "grep -q ^v= %s",
+            }),
+          ],
+        ),
+      ], { log });
+      assert.equal(bad.ok, false);
+      assert.equal(bad.hosts[0].tasks[0].status, "failed");
+      assert.equal(
+        await on(lab, "sha256sum /etc/hp-tk/sub/app.conf; stat -c '%i %a' /etc/hp-tk/sub/app.conf"),
+        sum,
+      );
+      assert.equal(await on(lab, "ls -A /etc/hp-tk/sub"), "app.conf\n", "no temp file left behind");
+      await rollbackAll(lab, inv, 1, log); // the failed run
+      assert.equal(await snapshot(lab, "h1"), drifted);
+
+      // Repair the drift (a second journal), then roll both runs back: the host is as before.
+      const run3 = await runPlaybook(inv, [play("tk", tasks("1"))], { log });
+      assert.equal(run3.ok, true, explain(run3, lines));
+      assert.equal(changedNames(run3).length, 4);
+      await rollbackAll(lab, inv, 2, log);
+      const after = await snapshot(lab, "h1");
+      assert.equal(after, before, snapshotDiff(before, after));
+      // Idempotent rollback: nothing more to restore, nothing changes.
+      await rollbackAll(lab, inv, 1, log);
+      assert.equal(await snapshot(lab, "h1"), before);
+    });
+  },
+);
