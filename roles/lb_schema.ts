@@ -46,6 +46,11 @@ const Quotable = z.string().min(1).refine((s) => !/["\n\r\0]/.test(s), {
   message: "must be one line without double quotes",
 });
 
+/** What a command run through sudo may look like: an absolute path and plain words. */
+const SUDO_LINE = /^\/[A-Za-z0-9_.\/+-]+( +[A-Za-z0-9_.\/@%+=:,-]+)*$/;
+const SUDO_RULE =
+  "with sudo: an absolute path and plain words only (no shell syntax, quotes or globs)";
+
 /** A shell command run by a hook: one line; `sudo: true` runs it as root via an exact sudoers entry. */
 export const HookCommand = z.union([
   Quotable,
@@ -56,6 +61,9 @@ export const HookCommand = z.union([
     sudo: z.boolean().default(false),
     /** Seconds before the command is killed (default: none; cloud hooks: 60). */
     timeout: Seconds.optional(),
+  }).refine((h) => !h.sudo || SUDO_LINE.test(h.command), {
+    message: SUDO_RULE,
+    path: ["command"],
   }),
 ]);
 
@@ -67,7 +75,7 @@ export const CloudVip = z.strictObject({
   timeout: Seconds.default(60),
   /** Run as root through an exact sudoers entry. */
   sudo: z.boolean().default(false),
-});
+}).refine((h) => !h.sudo || SUDO_LINE.test(h.command), { message: SUDO_RULE, path: ["command"] });
 
 /** User commands run on VRRP state changes (as `keepalived_script`). */
 export const Hooks = z.strictObject({
@@ -241,7 +249,9 @@ export const LbSection = z.strictObject({
   /** `enable_script_security` in global_defs. */
   script_security: z.boolean().default(true),
   /** User keepalived runs scripts as. */
-  script_user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default("keepalived_script"),
+  script_user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).refine((u) => u !== "root", {
+    message: "must not be root (scripts run unprivileged; root commands go through sudo)",
+  }).default("keepalived_script"),
   /** `router_id` (default: the inventory host name). */
   router_id: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   /** Default `vip_method` of DR real servers. */

@@ -1,0 +1,67 @@
+/**
+ * `/etc/default/keepalived` (DAEMON_ARGS). Without IPVS in the kernel keepalived exits at once
+ * when the configuration has a `virtual_server`, unless started with `--vrrp`; the
+ * virtual_server blocks stay in keepalived.conf either way. With `ipvs: auto` the task decides
+ * on the host: its probe looks for `/proc/net/ip_vs` or a loadable `ip_vs` module, and the
+ * (pure) plan picks the content. Built on the `file` primitive's probe and planner.
+ * @module
+ */
+import type { Task } from "../engine/types.ts";
+import { fileProbe, type FileSpec, planFile } from "../tasks/file.ts";
+import { guarded, refuse } from "../tasks/_plan.ts";
+import { KEEPALIVED_DEFAULTS } from "./paths.ts";
+
+/** Probe line: `ipvs=1` when the kernel has IPVS (or can load it), else `ipvs=0`. */
+export const IPVS_PROBE =
+  `if [ -e /proc/net/ip_vs ] || modprobe -nq ip_vs 2>/dev/null; then echo ipvs=1; else echo ipvs=0; fi`;
+
+/** The defaults file for a kernel with or without IPVS. */
+export function daemonArgsFile(ipvs: boolean): string {
+  return [
+    "# Managed by haplay: edits are overwritten by the next deploy.",
+    "# Options to pass to keepalived (DAEMON_ARGS are appended to its command line).",
+    ipvs
+      ? 'DAEMON_ARGS=""'
+      : "# No IPVS in this kernel: VRRP only (the virtual_server blocks stay in keepalived.conf).\n" +
+        'DAEMON_ARGS="--vrrp"',
+    "",
+  ].join("\n");
+}
+
+/** Reads the ipvs fact (`1`/`0`) from probe output; undefined when absent. */
+export function ipvsFact(facts: string): boolean | undefined {
+  const m = /^ipvs=([01])$/m.exec(facts);
+  return m ? m[1] === "1" : undefined;
+}
+
+/**
+ * The DAEMON_ARGS file task. `ipvs`: true/false decide statically; "auto" decides from the
+ * host's kernel at plan time. Notifies `notify` (a restart: DAEMON_ARGS is read at start).
+ */
+export function daemonArgsTask(ipvs: boolean | "auto", notify: string[]): Task {
+  const spec = (v: boolean): FileSpec => ({
+    path: KEEPALIVED_DEFAULTS,
+    bytes: new TextEncoder().encode(daemonArgsFile(v)),
+    owner: "root",
+    group: "root",
+    mode: "0644",
+    sensitive: false,
+  });
+  return {
+    name: `keepalived DAEMON_ARGS (ipvs: ${ipvs})`,
+    module: "file",
+    resource: `file:${KEEPALIVED_DEFAULTS}`,
+    probe: `${IPVS_PROBE}\n${fileProbe(KEEPALIVED_DEFAULTS)}`,
+    plan: guarded(`file ${KEEPALIVED_DEFAULTS}`, (facts) => {
+      const have = ipvs === "auto" ? ipvsFact(facts) : ipvs;
+      if (have === undefined) {
+        return refuse("cannot tell whether the kernel has IPVS (no ipvs= fact)");
+      }
+      const p = planFile(spec(have), facts);
+      return p.kind === "ok"
+        ? p
+        : { ...p, summary: `${p.summary} (${have ? "IPVS" : "--vrrp: no IPVS"})` };
+    }),
+    notify,
+  };
+}

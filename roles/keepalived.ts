@@ -1,0 +1,89 @@
+/**
+ * Role `keepalived`: the package, DAEMON_ARGS, the validator, keepalived.conf (validated on the
+ * host before it lands), the service, and the handlers that reload/restart it and then confirm
+ * the daemon (and its VRRP child) is alive — keepalived's init.d start returns 0 even when the
+ * daemon dies at once.
+ *
+ * Split in two so a playbook can put the script user and notify scripts in between: the
+ * package first ({@link keepalivedPackageTasks}), the configuration last
+ * ({@link keepalivedTasks}), since the validator needs the script user and every included file.
+ * @module
+ */
+import { z } from "zod";
+import type { Handler, HostContext, Task } from "../engine/types.ts";
+import { apt, file, service, serviceHandler } from "../tasks/mod.ts";
+import { requireLb } from "./_context.ts";
+import { daemonArgsTask } from "./_daemon_args.ts";
+import { CHECKER_SCRIPT } from "./keepalived_check.ts";
+import { renderKeepalived } from "./keepalived_conf.ts";
+import { LbSection } from "./lb_schema.ts";
+import { CHECKER, KEEPALIVED_CONF, KEEPALIVED_PIDS } from "./paths.ts";
+
+/** The role's variables: the `haplay_lb` section (its `ipvs` and everything rendered). */
+export const KeepalivedVars = z.object({ haplay_lb: LbSection });
+
+/** Handler names of this role. */
+export const RELOAD = "reload keepalived";
+/** Restart (DAEMON_ARGS changed). */
+export const RESTART = "restart keepalived";
+
+/** Tags of every task of the LB layer's keepalived part. */
+const TAGS = ["keepalived"];
+
+/** The keepalived package. */
+export function keepalivedPackageTasks(_host: HostContext): Task[] {
+  return [apt({ name: "keepalived", state: "present", tags: TAGS })];
+}
+
+/** DAEMON_ARGS, validator, keepalived.conf, service. */
+export function keepalivedTasks(host: HostContext): Task[] {
+  const { cluster } = requireLb(host);
+  const r = renderKeepalived(cluster, host.name);
+  return [
+    daemonArgsTask(cluster.cfg.ipvs, [RESTART]),
+    file({
+      name: "keepalived config validator",
+      path: CHECKER,
+      content: CHECKER_SCRIPT,
+      mode: "0755",
+      tags: TAGS,
+    }),
+    file({
+      name: "keepalived.conf",
+      path: KEEPALIVED_CONF,
+      content: r.main,
+      mode: "0640",
+      validate: `${CHECKER} %s`,
+      sensitive: r.sensitive,
+      notify: [RELOAD],
+      tags: TAGS,
+    }),
+    service({ name: "keepalived", state: "started", enabled: true, tags: TAGS }),
+  ];
+}
+
+/** sh: wait until keepalived's VRRP child is alive (up to ~3 s), else fail with its log tail. */
+export const VRRP_CHILD_ALIVE = [
+  `_i=0; _ok=0`,
+  `while [ $_i -lt 6 ]; do`,
+  `  if [ -s ${KEEPALIVED_PIDS[1]} ] && kill -0 "$(cat ${
+    KEEPALIVED_PIDS[1]
+  })" 2>/dev/null; then _ok=1; break; fi`,
+  `  sleep 0.5; _i=$((_i + 1))`,
+  `done`,
+  `if [ $_ok != 1 ]; then`,
+  `  echo "haplay: keepalived's VRRP process is not running (config or IPVS problem?)" >&2`,
+  `  tail -n 20 /var/log/syslog /var/log/messages 2>/dev/null | grep -i keepalived | tail -n 10 >&2 || true`,
+  `  exit 1`,
+  `fi`,
+].join("\n");
+
+/** The handlers: reload / restart, each confirming the daemon and its VRRP child run. */
+export function keepalivedHandlers(_host: HostContext): Handler[] {
+  return [serviceHandler("keepalived", "reload"), serviceHandler("keepalived", "restart")].map((
+    h,
+  ) => ({
+    name: h.name,
+    run: `${h.run}\n${VRRP_CHILD_ALIVE}`,
+  }));
+}

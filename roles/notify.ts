@@ -1,0 +1,102 @@
+/**
+ * Role `notify`: keepalived's notify scripts and what they use.
+ *
+ * (a) same-box DR (seed 000): per instance, the MASTER virtual_server include, the empty
+ *     include and the active link, and the root helper `haplay-vs-switch` (reload-loop guard);
+ * (b) bypass_ipvs (seed 001): the root helper `haplay-bypass-ipvs` and iptables;
+ * (c) cloud VIP move (seed 004): a notify_master step with a timeout;
+ * (d) user hooks.
+ * Every script is root-owned 0755 in root-owned directories (not writable by the script user,
+ * as `enable_script_security` demands). Scripts of instances/states without steps are removed.
+ * @module
+ */
+import { z } from "zod";
+import type { HostContext, Task } from "../engine/types.ts";
+import { absent, apt, directory, file } from "../tasks/mod.ts";
+import { requireLb } from "./_context.ts";
+import { vsLinkTask } from "./_vs_link.ts";
+import { RELOAD } from "./keepalived.ts";
+import { renderKeepalived } from "./keepalived_conf.ts";
+import { Hooks } from "./lb_schema.ts";
+import { NOTIFY_STATES, notifySteps, swapsVirtualServers } from "./notify_plan.ts";
+import { BYPASS_IPVS_SCRIPT, notifyScriptText, VS_SWITCH_SCRIPT } from "./notify_scripts.ts";
+import { BYPASS_IPVS, HAPLAY_KEEPALIVED_DIR, notifyScript, VS_EMPTY, VS_SWITCH } from "./paths.ts";
+
+/** The role's variables: hooks and bypass_ipvs of the instances (see `lb_schema.ts`). */
+export const NotifyVars = z.object({
+  haplay_lb: z.object({
+    hooks: Hooks.optional(),
+    vrrp_instances: z.array(
+      z.object({ name: z.string(), bypass_ipvs: z.boolean().default(false) }).loose(),
+    ),
+  }).loose(),
+});
+
+const TAGS = ["keepalived", "notify"];
+
+/** Notify scripts, helpers and same-box-dr includes of a load balancer. */
+export function notifyTasks(host: HostContext): Task[] {
+  const { cluster } = requireLb(host);
+  const insts = cluster.cfg.vrrp_instances;
+  const tasks: Task[] = [
+    directory({
+      path: HAPLAY_KEEPALIVED_DIR,
+      owner: "root",
+      group: "root",
+      mode: "0755",
+      tags: TAGS,
+    }),
+  ];
+  const swapping = insts.filter((i) => swapsVirtualServers(cluster, i.name));
+  const bypass = insts.some((i) => i.bypass_ipvs);
+  tasks.push(helper(VS_SWITCH, VS_SWITCH_SCRIPT, swapping.length > 0));
+  if (bypass) tasks.push(apt({ name: "iptables", state: "present", tags: TAGS }));
+  tasks.push(helper(BYPASS_IPVS, BYPASS_IPVS_SCRIPT, bypass));
+  for (const inst of insts) {
+    const steps = notifySteps(cluster, inst);
+    for (const s of NOTIFY_STATES) {
+      const path = notifyScript(inst.name, s);
+      tasks.push(
+        steps[s].length
+          ? file({
+            name: `notify_${s} script of ${inst.name}`,
+            path,
+            content: notifyScriptText(inst.name, s, steps[s], cluster.cfg.script_user),
+            mode: "0755",
+            tags: TAGS,
+          })
+          : absent({ path, tags: TAGS }),
+      );
+    }
+  }
+  if (swapping.length) {
+    tasks.push(
+      file({
+        name: "same-box DR empty include",
+        path: VS_EMPTY,
+        content: "",
+        mode: "0644",
+        tags: TAGS,
+      }),
+    );
+    const includes = renderKeepalived(cluster, host.name).includes;
+    for (const inc of includes) {
+      tasks.push(file({
+        name: `same-box DR virtual servers ${inc.path.split("/").pop()}`,
+        path: inc.path,
+        content: inc.content,
+        mode: "0644",
+        notify: [RELOAD],
+        tags: TAGS,
+      }));
+    }
+    for (const inst of swapping) tasks.push(vsLinkTask(inst.name, [RELOAD]));
+  }
+  return tasks;
+}
+
+function helper(path: string, content: string, wanted: boolean): Task {
+  return wanted
+    ? file({ name: `helper ${path}`, path, content, mode: "0755", tags: TAGS })
+    : absent({ path, tags: TAGS });
+}

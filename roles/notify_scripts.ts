@@ -1,0 +1,98 @@
+/**
+ * Text of the scripts the `notify` role installs: one notify script per instance and state
+ * (run by keepalived as the script user) and the two root helpers they call through sudo
+ * (same-box-dr virtual_server swap, seed 001's bypass_ipvs). Pure.
+ * @module
+ */
+import { q } from "../engine/shell.ts";
+import type { NotifyState, NotifyStep } from "./notify_plan.ts";
+import { HAPLAY_KEEPALIVED_DIR, KEEPALIVED_PIDS, VS_EMPTY } from "./paths.ts";
+
+const PATH_LINE = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH";
+
+/** The sh command line of a step. */
+export function stepCommand(s: NotifyStep): string {
+  const core = s.sudo ? ["sudo", "-n", ...s.argv!].map(q).join(" ") : `sh -c ${q(s.shell!)}`;
+  return s.timeout !== undefined ? `timeout -k 5 ${s.timeout} ${core}` : core;
+}
+
+/** A notify script: logs the transition, runs every step, logs failures, exits 1 if any failed. */
+export function notifyScriptText(
+  instance: string,
+  state: NotifyState,
+  steps: NotifyStep[],
+  user: string,
+): string {
+  const tag = `${instance} ${state.toUpperCase()}`;
+  return [
+    "#!/bin/sh",
+    `# Managed by haplay: notify_${state} of vrrp_instance ${instance}.`,
+    `# keepalived runs it as ${user} (enable_script_security); steps that need root go through`,
+    "# sudo -n with the exact command lines granted in /etc/sudoers.d/haplay-keepalived.",
+    PATH_LINE,
+    "rc=0",
+    "step() {",
+    "  _what=$1; shift",
+    '  "$@" && return 0',
+    "  _rc=$?",
+    `  logger -t haplay-notify ${q(`${tag}:`)} "$_what failed (exit $_rc)" 2>/dev/null || true`,
+    "  rc=1",
+    "}",
+    `logger -t haplay-notify ${q(`${tag}: running ${steps.length} step(s)`)} 2>/dev/null || true`,
+    ...steps.flatMap((s) => [`# ${s.what}`, `step ${q(s.what)} ${stepCommand(s)}`]),
+    "exit $rc",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Root helper `haplay-vs-switch INSTANCE master|backup`: points the instance's active include at
+ * its virtual_server file (MASTER) or at the empty one, and reloads keepalived only when the
+ * link changed. The reload re-runs notify_backup/notify_master, which then find the link right
+ * and stop: no reload loop (the seed's RELOAD_FLG guard, for both directions).
+ */
+export const VS_SWITCH_SCRIPT = `#!/bin/sh
+# Managed by haplay: same-box DR virtual_server switch (run as root through sudo by notify scripts).
+# usage: haplay-vs-switch INSTANCE master|backup
+set -u
+${PATH_LINE}
+usage() { echo "usage: $0 INSTANCE master|backup" >&2; exit 2; }
+inst=\${1:-}
+case "$inst" in '' | *[!A-Za-z0-9_.-]*) usage ;; esac
+dir=${HAPLAY_KEEPALIVED_DIR}
+case "\${2:-}" in
+  master) target="$dir/vs-$inst.master.conf" ;;
+  backup) target=${VS_EMPTY} ;;
+  *) usage ;;
+esac
+link="$dir/vs-$inst.active.conf"
+[ -f "$target" ] || { echo "haplay-vs-switch: $target missing" >&2; exit 1; }
+if [ "$(readlink "$link" 2>/dev/null)" = "$target" ]; then exit 0; fi
+ln -sfn "$target" "$link.new" && mv -Tf "$link.new" "$link"
+pid=$(cat ${KEEPALIVED_PIDS[0]} 2>/dev/null || true)
+if [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null; then
+  logger -t haplay-vs-switch "$inst: virtual servers $2, keepalived reloaded" 2>/dev/null || true
+else
+  logger -t haplay-vs-switch "$inst: virtual servers $2, keepalived not running" 2>/dev/null || true
+fi
+`;
+
+/**
+ * Root helper `haplay-bypass-ipvs add|del VIP` (seed 001's bypass_ipvs.sh): on BACKUP/FAULT the
+ * LB accepts TCP for the VIP locally (nat PREROUTING REDIRECT), on MASTER it stops.
+ */
+export const BYPASS_IPVS_SCRIPT = `#!/bin/sh
+# Managed by haplay: bypass_ipvs (run as root through sudo by notify scripts).
+# usage: haplay-bypass-ipvs add|del IPV4
+set -u
+${PATH_LINE}
+usage() { echo "usage: $0 add|del IPV4" >&2; exit 2; }
+vip=\${2:-}
+case "$vip" in '' | *[!0-9.]*) usage ;; esac
+rule() { iptables -w -t nat "$1" PREROUTING -d "$vip/32" -p tcp -j REDIRECT; }
+case "\${1:-}" in
+  add) rule -C 2>/dev/null || rule -A ;;
+  del) while rule -C 2>/dev/null; do rule -D; done ;;
+  *) usage ;;
+esac
+`;
