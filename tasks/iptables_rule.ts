@@ -5,7 +5,7 @@
  * appended with `-A`; removed with `-D` (every copy). Persisted with `netfilter-persistent save`
  * when that command exists (else the summary says "not persisted").
  *
- * Rollback is surgical: it puts back `/etc/iptables/rules.v4` (`rules.v6`) and removes the
+ * Rollback is surgical: it puts back `/etc/iptables/rules.v4` and `rules.v6` and removes the
  * rule the run added, or re-inserts the rule the run removed at its former position; rules
  * changed by others since are left alone (a whole-table `iptables-restore` would clobber them).
  * The table as it was (`iptables-save -t TABLE`) is kept in the journal for reference.
@@ -132,11 +132,14 @@ export function planIptables(a: z.output<typeof IptablesRuleArgs>, facts: string
     backup: [
       `${n.save} -t ${a.table} > "$J/table.rules" 2>/dev/null || :`,
       `if ${ipt} -C ${C} ${R} 2>/dev/null; then echo 1; else echo 0; fi > "$J/rule.was"`,
-      `hp_save_path ${n.rules}`,
+      // netfilter-persistent save rewrites both files (one plugin per family).
+      `hp_save_path /etc/iptables/rules.v4 v4`,
+      `hp_save_path /etc/iptables/rules.v6 v6`,
     ].join("\n"),
     apply: [liveOk ? ":" : live, persist].filter(Boolean).join("\n"),
     restore: [
-      `hp_restore_path ${n.rules}`,
+      `hp_restore_path /etc/iptables/rules.v4 v4`,
+      `hp_restore_path /etc/iptables/rules.v6 v6`,
       `if [ "$(cat "$J/rule.was" 2>/dev/null)" = 0 ]; then`,
       `  _i=0; while ${ipt} -C ${C} ${R} 2>/dev/null && [ $_i -lt 100 ]; do ${ipt} -D ${C} ${R}; _i=$((_i + 1)); done`,
       `elif [ "$(cat "$J/rule.was" 2>/dev/null)" = 1 ] && ! ${ipt} -C ${C} ${R} 2>/dev/null; then`,

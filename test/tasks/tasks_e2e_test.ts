@@ -241,3 +241,212 @@ e2e(
     });
   },
 );
+
+e2e(
+  "tasks: loVip, netplan, iptablesRule, ipRule, ipRoute — converge, boot replay, drift, validate, rollback",
+  async () => {
+    await withLab({ name: "tk2", subnet: "198.19.221.0/24", hosts: 1 }, async (lab) => {
+      const inv = await loadInventory(lab.inventory);
+      const lines: string[] = [];
+      const log = (l: string) => lines.push(l);
+      const before = await snapshot(lab, "h1");
+      const mark = [
+        "-d",
+        "198.19.221.200/32",
+        "-p",
+        "tcp",
+        "--dport",
+        "80",
+        "-j",
+        "MARK",
+        "--set-mark",
+        "1",
+      ];
+      const tasks = () => [
+        loVip({ address: "198.19.221.200/32" }),
+        netplan({
+          name: "98-haplay-tk",
+          config: { network: { version: 2, ethernets: { eth0: { dhcp4: false } } } },
+        }),
+        iptablesRule({ table: "mangle", chain: "PREROUTING", rule: mark }),
+        iptablesRule({ chain: "INPUT", rule: ["-p", "vrrp", "-j", "ACCEPT"], position: 1 }),
+        ipRule({ priority: 100, fwmark: 1, table: 100 }),
+        ipRoute({ dest: "local 0.0.0.0/0", dev: "lo", table: 100 }),
+      ];
+      const chk = await runPlaybook(inv, [play("net", tasks)], { check: true, log });
+      assert.equal(chk.ok, true, explain(chk, lines));
+      assert.equal(changedNames(chk, "would-change").length, 6, explain(chk, lines));
+      assert.equal(await snapshot(lab, "h1"), before, "check mode touched the host");
+
+      const run1 = await runPlaybook(inv, [play("net", tasks)], { log });
+      assert.equal(run1.ok, true, explain(run1, lines));
+      assert.equal(changedNames(run1).length, 6);
+      assert.match(run1.hosts[0].tasks[1].summary, /no systemd-networkd: file only/);
+      assert.match(await on(lab, "ip -o -4 addr show dev lo"), /inet 198\.19\.221\.200\/32/);
+      assert.equal(
+        await on(lab, "stat -c '%a' /etc/netplan/99-haplay-lo.yaml /etc/netplan/98-haplay-tk.yaml"),
+        "600\n600\n",
+      );
+      assert.match(await on(lab, "cat /etc/netplan/99-haplay-lo.yaml"), /- 198\.19\.221\.200\/32/);
+      await on(lab, `iptables -w -t mangle -C PREROUTING ${mark.join(" ")}`);
+      assert.match(
+        await on(lab, "iptables -w -S INPUT | sed -n 2p"),
+        /^-A INPUT -p (vrrp|112) -j ACCEPT\n$/,
+      );
+      assert.match(await on(lab, "cat /etc/iptables/rules.v4"), /--set-xmark 0x1\/0xffffffff/);
+      assert.match(
+        await on(lab, "ip rule show pref 100"),
+        /^100:\tfrom all fwmark 0x1 lookup 100 ?\n$/,
+      );
+      assert.match(
+        await on(lab, "ip route show table 100"),
+        /^local default dev lo scope host ?\n$/,
+      );
+      // Boot replay: flush the live policy routing, run the persisted script.
+      await on(
+        lab,
+        "ip rule del pref 100; ip route flush table 100; sh /etc/haplay/policy-routing.sh",
+      );
+      assert.match(
+        await on(lab, "ip rule show pref 100; ip route show table 100"),
+        /fwmark 0x1 lookup 100[\s\S]*local default dev lo/,
+      );
+
+      const run2 = await runPlaybook(inv, [play("net", tasks)], { log });
+      assert.deepEqual(changedNames(run2), [], explain(run2, lines));
+
+      // Drift: check mode sees exactly it.
+      await on(
+        lab,
+        `ip rule del pref 100; iptables -w -t mangle -D PREROUTING ${
+          mark.join(" ")
+        }; ip addr del 198.19.221.200/32 dev lo`,
+      );
+      const drifted = await snapshot(lab, "h1");
+      const chk2 = await runPlaybook(inv, [play("net", tasks)], { check: true, log });
+      assert.deepEqual(
+        chk2.hosts[0].tasks.filter((t) => t.status === "would-change").map((t) => t.summary),
+        [
+          "add 198.19.221.200/32 to lo",
+          "append rule: mangle PREROUTING -d 198.19.221.200/32 -p tcp --dport 80 -j MARK --set-mark 1",
+          "set rule 100: from all fwmark 0x1 lookup 100",
+        ],
+        explain(chk2, lines),
+      );
+      assert.equal(await snapshot(lab, "h1"), drifted);
+
+      // netplan validation: an invalid document never lands.
+      const old = await on(lab, "sha256sum /etc/netplan/98-haplay-tk.yaml");
+      const bad = await runPlaybook(inv, [
+        play(
+          "bad",
+          () => [
+            netplan({
+              name: "98-haplay-tk",
+              config: {
+                network: { version: 2, ethernets: { eth0: { addresses: ["not-an-address"] } } },
+              },
+            }),
+          ],
+        ),
+      ], { log });
+      assert.equal(bad.ok, false);
+      assert.equal(await on(lab, "sha256sum /etc/netplan/98-haplay-tk.yaml"), old);
+      assert.equal(await on(lab, "ls -A /etc/netplan | grep -c haplay\\\\. || true"), "0\n");
+      await rollbackAll(lab, inv, 1, log);
+      assert.equal(await snapshot(lab, "h1"), drifted);
+
+      const run3 = await runPlaybook(inv, [play("net", tasks)], { log });
+      assert.equal(run3.ok, true, explain(run3, lines));
+      await rollbackAll(lab, inv, 2, log);
+      const after = await snapshot(lab, "h1");
+      assert.equal(after, before, snapshotDiff(before, after));
+    });
+  },
+);
+
+e2e(
+  "tasks: apt install from the lab repo, service + handler with alive check, rollback --purge-packages",
+  async () => {
+    await withLab(
+      { name: "tk3", subnet: "198.19.222.0/24", hosts: 1, aptRepo: true },
+      async (lab) => {
+        const inv = await loadInventory(lab.inventory);
+        const lines: string[] = [];
+        const log = (l: string) => lines.push(l);
+        // The hosts share this machine's packages: remove keepalived on the host to install it for real.
+        await on(
+          lab,
+          "DEBIAN_FRONTEND=noninteractive dpkg --purge keepalived >/dev/null 2>&1; dpkg-query -W -f='${db:Status-Abbrev}' keepalived 2>/dev/null || true",
+        );
+        const before = await snapshot(lab, "h1");
+        const conf = (prio: number) =>
+          `global_defs {\n  router_id tk3\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority ${prio}\n  virtual_ipaddress {\n    198.19.222.200/32\n  }\n}\n`;
+        const tasks = (prio: number) => () => [
+          apt({ name: "keepalived", state: "present" }),
+          file({
+            path: "/etc/keepalived/keepalived.conf",
+            content: conf(prio),
+            mode: "0640",
+            validate: "keepalived -t -f %s",
+            notify: ["reload keepalived"],
+          }),
+          service({ name: "keepalived", state: "started", enabled: true }),
+        ];
+        const handlers = () => [serviceHandler("keepalived", "reload")];
+        const chk = await runPlaybook(inv, [play("lb", tasks(100), handlers)], {
+          check: true,
+          log,
+        });
+        assert.equal(chk.ok, true, explain(chk, lines));
+        assert.match(chk.hosts[0].tasks[0].summary, /^install keepalived/);
+        assert.match(chk.hosts[0].tasks[2].summary, /not installed yet/);
+
+        const run1 = await runPlaybook(inv, [play("lb", tasks(100), handlers)], { log });
+        assert.equal(run1.ok, true, explain(run1, lines));
+        assert.match(await on(lab, "dpkg-query -W -f='${db:Status-Abbrev}' keepalived"), /^ii/);
+        const pid = (await on(lab, "cat /run/keepalived.pid")).trim();
+        await on(lab, `kill -0 ${pid}`);
+        assert.match(await on(lab, "ls /etc/rc2.d"), /S\d\dkeepalived/);
+
+        const run2 = await runPlaybook(inv, [play("lb", tasks(100), handlers)], { log });
+        assert.deepEqual(changedNames(run2), [], explain(run2, lines));
+
+        // Config change notifies the reload handler; the daemon survives it.
+        const run3 = await runPlaybook(inv, [play("lb", tasks(110), handlers)], { log });
+        assert.equal(run3.ok, true, explain(run3, lines));
+        assert.deepEqual(run3.hosts[0].handlers, ["reload keepalived"]);
+        assert.equal((await on(lab, "cat /run/keepalived.pid")).trim(), pid);
+
+        // A daemon that dies right after a "successful" start is reported.
+        await on(
+          lab,
+          "printf '#!/bin/sh\\nexit 0\\n' > /etc/init.d/hpfake && chmod 755 /etc/init.d/hpfake",
+        );
+        const dead = await runPlaybook(inv, [
+          play("dead", () => [service({ name: "hpfake", state: "started" })]),
+        ], { log });
+        assert.equal(dead.ok, false);
+        assert.match(
+          dead.hosts[0].tasks[0].error ?? dead.hosts[0].error ?? "",
+          /hpfake is not running after start/,
+          explain(dead, lines),
+        );
+        await rollbackAll(lab, inv, 1, log);
+        await on(lab, "rm -f /etc/init.d/hpfake");
+
+        // Rollback without --purge-packages keeps the package; with it, the host is as before.
+        await rollbackAll(lab, inv, 1, log); // run3: config back to prio 100
+        assert.match(await on(lab, "cat /etc/keepalived/keepalived.conf"), /priority 100/);
+        await rollbackAll(lab, inv, 1, log, true); // run1
+        assert.equal(await on(lab, "pgrep -x keepalived || echo none"), "none\n");
+        assert.doesNotMatch(
+          await on(lab, "dpkg-query -W -f='${db:Status-Abbrev}' keepalived 2>/dev/null || true"),
+          /^ii/,
+        );
+        const after = await snapshot(lab, "h1");
+        assert.equal(after, before, snapshotDiff(before, after));
+      },
+    );
+  },
+);
