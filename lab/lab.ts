@@ -27,6 +27,7 @@ import {
   pidCmdline,
   pool,
   probePids,
+  processIdentity,
   putFile,
   readIf,
   removeIf,
@@ -99,6 +100,8 @@ interface LabRecord extends Lab {
   netnsMountCreated: boolean;
   aptRepoDir?: string;
   cgroupDir?: string;
+  /** The process that brought the lab up (pid + start time, to survive pid reuse). */
+  owner?: string;
 }
 
 /** Non-root user created on every host (passwordless sudo, lab key). */
@@ -610,6 +613,34 @@ function publicLab(rec: LabRecord): Lab {
   return lab;
 }
 
+/** The parent of lab state dirs; created (when `create`) and checked to be safe. */
+async function stateParent(stateDir: string | undefined, create: boolean): Promise<string> {
+  const parent = labDir("", stateDir).replace(/\/$/, "") || "/";
+  if (create) await Deno.mkdir(parent, { recursive: true, mode: 0o755 });
+  // the default lives in /tmp: refuse a directory another user could have prepared for us
+  const pst = await Deno.lstat(parent);
+  if (!pst.isDirectory || pst.uid !== 0 || ((pst.mode ?? 0) & 0o022) !== 0) {
+    throw new LabError(
+      `state directory ${parent} must be a real directory owned by root, not group/world-writable`,
+    );
+  }
+  return parent;
+}
+
+/**
+ * Run `fn` holding an exclusive lock on `<parent>/.<name>.lock`: up and down of one lab name
+ * never interleave, even from different processes (they wait for each other).
+ */
+async function withNameLock<T>(parent: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(`${parent}/.${name}.lock`, { create: true, write: true });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close(); // releases the lock
+  }
+}
+
 /**
  * Bring a lab up: bridge, hosts (namespaces, overlay roots, sshd), client files and, with
  * `aptRepo`, the apt repository server. Host creation runs with bounded concurrency.
@@ -630,6 +661,20 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   requireRoot();
   const dir = labDir(opts.name, opts.stateDir);
   if (/\s/.test(dir)) throw new LabError(`state directory must not contain spaces: ${dir}`);
+  const parent = await stateParent(opts.stateDir, true);
+  return await withNameLock(
+    parent,
+    opts.name,
+    () => upLocked(opts, { prefix, n, init, dir, t0 }),
+  );
+}
+
+/** labUp, holding the name's lock. */
+async function upLocked(
+  opts: LabOptions,
+  p: { prefix: string; n: number; init: "lab" | "systemd"; dir: string; t0: number },
+): Promise<Lab> {
+  const { prefix, n, init, dir, t0 } = p;
   const name = opts.name;
   if (await exists(dir)) {
     throw new LabError(`lab ${name} is already up (${dir} exists); run: lab down --name ${name}`);
@@ -663,15 +708,6 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   const aptRepoDir = opts.aptRepo ? await ensureAptRepo() : undefined;
   debug(`preflight done (${Math.round(performance.now() - t0)} ms)`);
 
-  const parent = labDir("", opts.stateDir).replace(/\/$/, "");
-  await Deno.mkdir(parent, { recursive: true, mode: 0o755 });
-  // the default lives in /tmp: refuse a directory another user could have prepared for us
-  const pst = await Deno.lstat(parent);
-  if (!pst.isDirectory || pst.uid !== 0 || ((pst.mode ?? 0) & 0o022) !== 0) {
-    throw new LabError(
-      `state directory ${parent} must be a real directory owned by root, not group/world-writable`,
-    );
-  }
   try {
     await Deno.mkdir(dir, { mode: 0o700 }); // claims the name (fails if a concurrent up won)
   } catch (e) {
@@ -698,6 +734,7 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
     init,
     complete: false,
     netnsMountCreated: !(await isMountPoint(NETNS_DIR)),
+    owner: await processIdentity(Deno.pid),
     cgroupDir,
     aptRepoDir,
   };
@@ -773,7 +810,7 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
     return publicLab(rec);
   } catch (e) {
     try {
-      await labDown(name, opts.stateDir);
+      await downLocked(name, dir);
     } catch (e2) {
       throw new LabError(
         `${e instanceof Error ? e.message : e}; cleanup failed too: ${
@@ -836,6 +873,14 @@ export async function labDown(name: string, stateDir?: string): Promise<void> {
   checkName(name);
   requireRoot();
   const dir = labDir(name, stateDir);
+  if (!(await exists(dir))) return;
+  const parent = await stateParent(stateDir, false);
+  await withNameLock(parent, name, () => downLocked(name, dir));
+}
+
+/** labDown, holding the name's lock. Tolerates things vanishing meanwhile: what counts is
+ * the final check that nothing of the lab is left. */
+async function downLocked(name: string, dir: string): Promise<void> {
   if (!(await exists(dir))) return;
   const t0 = performance.now();
   const rec = await readRecord(dir);
@@ -907,16 +952,12 @@ export async function labDown(name: string, stateDir?: string): Promise<void> {
   const nss = await netnsNamed(new RegExp(`^${name}-h\\d+$`));
   const batch = [...veths.map((v) => `link del ${v}`), ...nss.map((n) => `netns del ${n}`)];
   if (batch.length) {
-    const r = await run("ip", ["-force", "-b", "-"], {
-      stdin: batch.join("\n") + "\n",
-      allowFail: true,
-    });
-    if (r.code !== 0) problems.push(`ip: ${r.stderr.trim().split("\n")[0]}`);
+    // errors (already gone) do not matter: leftovers are checked below
+    await run("ip", ["-force", "-b", "-"], { stdin: batch.join("\n") + "\n", allowFail: true });
   }
   const br = names.bridge(name);
   if ((await linkNames()).includes(br)) {
-    const r = await run("ip", ["link", "del", br], { allowFail: true });
-    if (r.code !== 0) problems.push(`ip link del ${br}: ${r.stderr.trim()}`);
+    await run("ip", ["link", "del", br], { allowFail: true });
   }
   // veth peers vanish asynchronously once their netns is gone
   await waitFor(
@@ -1040,6 +1081,19 @@ export async function labExec(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const [prog, ...args] = await labExecArgv(lab, host, cmd);
   return await run(prog, args, { stdin: opts.stdin, allowFail: true });
+}
+
+/**
+ * The process that brought lab `name` up, if that process is still running (a test run using
+ * the lab right now); undefined for labs made by a finished process (e.g. `lab up` on the
+ * command line) or labs that are not up.
+ */
+export async function labOwner(name: string, stateDir?: string): Promise<number | undefined> {
+  checkName(name);
+  const rec = await readRecord(labDir(name, stateDir));
+  const pid = Number(rec?.owner?.split(":")[0]);
+  if (!rec?.owner || !Number.isInteger(pid) || pid <= 0) return undefined;
+  return (await processIdentity(pid)) === rec.owner ? pid : undefined;
 }
 
 /** Every host of `lab` with `up`: its recorded PID 1 is alive and still the host's init. */

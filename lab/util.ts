@@ -251,6 +251,16 @@ export async function pidCmdline(pid: number): Promise<string[]> {
   return r.stdout.replace(/\0$/, "").split("\0");
 }
 
+/** `PID:STARTTIME` of a live process (stable across PID reuse), or "" when it is gone. */
+export async function processIdentity(pid: number): Promise<string> {
+  if (!Number.isInteger(pid) || pid <= 0) return "";
+  const r = await run("cat", [`/proc/${pid}/stat`], { allowFail: true });
+  if (r.code !== 0) return "";
+  const fields = r.stdout.slice(r.stdout.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return "";
+  return `${pid}:${fields[19]}`; // field 22 of stat: start time
+}
+
 /** Mount points (decoded) currently listed in /proc/self/mounts, in mount order. */
 export async function mountPoints(): Promise<string[]> {
   const text = (await run("cat", ["/proc/self/mounts"])).stdout;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type Lab, labDown, type LabOptions, labUp } from "../lab/lab.ts";
+import { type Lab, labDown, type LabOptions, labOwner, labUp } from "../lab/lab.ts";
 
 export type { Lab, LabOptions };
 
@@ -56,18 +56,34 @@ export function e2e(name: string, fn: () => Promise<void>): void {
 
 /**
  * Bring a lab up (default 3 hosts, lab init), run `fn` with it and ALWAYS tear it down after,
- * whether `fn` passed or threw. A stale lab of the same name and state directory left by an
- * interrupted run is torn down first.
+ * whether `fn` passed or threw. A stale lab of the same name and state directory left by a
+ * finished or killed run is torn down first; a lab of that name still owned by another running
+ * process (e.g. a concurrent test run) is never touched: withLab fails instead.
  */
 export async function withLab(
   opts: Partial<LabOptions> & { name: string; subnet: string },
   fn: (lab: Lab) => Promise<void>,
 ): Promise<void> {
-  await labDown(opts.name, opts.stateDir);
+  const owner = await labOwner(opts.name, opts.stateDir);
+  if (owner !== undefined && owner !== Deno.pid) {
+    throw new Error(
+      `lab ${opts.name} is in use by running process ${owner} (another test run?); ` +
+        "every test file must use its own lab names",
+    );
+  }
+  await labDown(opts.name, opts.stateDir); // stale lab of a finished/killed run
   const lab = await labUp({ hosts: 3, ...opts });
+  let failure: unknown;
   try {
     await fn(lab);
-  } finally {
-    await labDown(opts.name, opts.stateDir);
+  } catch (e) {
+    failure = e;
   }
+  try {
+    await labDown(opts.name, opts.stateDir);
+  } catch (e) {
+    if (failure === undefined) throw e;
+    console.error(`(lab ${opts.name} teardown also failed: ${(e as Error).message})`);
+  }
+  if (failure !== undefined) throw failure;
 }

@@ -520,3 +520,63 @@ e2e("lab: --init systemd hosts run real systemd", async () => {
   const t = await sh("test", ["-e", `${cgroupRoot}/haplay-lab/lt10-h1`]);
   assertEquals(t.code, 1, "cgroup of lt10-h1 left behind");
 });
+
+e2e("lab: one name at a time; withLab never takes over a lab another process uses", async () => {
+  const name = "lt11", subnet = "198.19.204.0/24";
+  await labDown(name);
+  // two concurrent ups of one name: exactly one wins, the loser leaves the winner intact
+  const res = await Promise.allSettled([
+    labUp({ name, hosts: 2, subnet }),
+    labUp({ name, hosts: 2, subnet: "198.19.203.0/24" }),
+  ]);
+  try {
+    assertEquals(res.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    const lost = res.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assertMatch(String(lost.reason), /already up/);
+    const lab = (res.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<Lab>).value;
+    assert((await labStatus(lab)).every((h) => h.up));
+    assertEquals(lab.subnet, subnet);
+
+    // a lab whose owner process still runs is never torn down by withLab
+    const recFile = `${lab.dir}/lab.json`;
+    const rec = JSON.parse(await Deno.readTextFile(recFile));
+    const stat1 = (await sh("cat", ["/proc/1/stat"])).stdout;
+    const start1 = stat1.slice(stat1.lastIndexOf(")") + 2).split(" ")[19];
+    await Deno.writeTextFile(recFile, JSON.stringify({ ...rec, owner: `1:${start1}` }));
+    await assertRejects(
+      () => withLab({ name, subnet, hosts: 1 }, () => Promise.resolve()),
+      Error,
+      "in use by running process 1",
+    );
+    assert((await labStatus(lab)).every((h) => h.up));
+    await Deno.writeTextFile(recFile, JSON.stringify(rec));
+  } finally {
+    await labDown(name);
+  }
+
+  // a lab left by a finished process (here: the CLI) is stale: withLab replaces it
+  const cli = await sh(Deno.execPath(), [
+    "run",
+    "--allow-run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-net",
+    "--allow-sys",
+    new URL("../lab/cli.ts", import.meta.url).pathname,
+    "up",
+    "--name",
+    name,
+    "--hosts",
+    "1",
+    "--subnet",
+    subnet,
+  ]);
+  assertEquals(cli.code, 0, cli.stderr);
+  const oldKey = await Deno.readTextFile(`${defaultStateDir()}/${name}/id_ed25519.pub`);
+  await withLab({ name, subnet, hosts: 1 }, async (lab) => {
+    assert((await Deno.readTextFile(`${lab.keyFile}.pub`)) !== oldKey);
+    assertEquals((await inHost(lab, "h1", "hostname")).trim(), "h1");
+  });
+  assertEquals(await labLoad(name), undefined);
+});
