@@ -249,9 +249,8 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
         blocks.map((b) => b.join("\n") + "\n").join("\n"),
     });
     parts.push([
-      `# same-box DR: ${
-        vsActive(inst)
-      } links to the file above while MASTER, to an empty one otherwise`,
+      `# same-box DR: the virtual servers of ${inst} are in ${vsMaster(inst)};`,
+      `# the notify scripts point this link at it while MASTER, at an empty file otherwise`,
       `include ${vsActive(inst)}`,
     ]);
   }

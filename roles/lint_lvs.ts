@@ -215,15 +215,24 @@ export function ruleDrSubnet(c: Cluster): Finding[] {
 export function ruleDrPort(c: Cluster): Finding[] {
   const out: Finding[] = [];
   for (const s of c.services.filter(isDr)) {
-    if (s.cfg.port === undefined) continue;
-    for (const r of s.realServers) {
-      if (r.port === undefined || r.port === s.cfg.port) continue;
+    const port = s.cfg.port;
+    if (port === undefined) continue;
+    const bad = s.realServers.filter((r) => r.port !== undefined && r.port !== port);
+    const byPath = new Map<string, typeof bad>();
+    for (const r of bad) {
+      const own = r.ref >= 0 && typeof s.cfg.real_servers?.[r.ref] === "object" &&
+        (s.cfg.real_servers[r.ref] as { port?: number }).port !== undefined;
+      const key = own ? String(r.ref) : "real_port";
+      byPath.set(key, [...(byPath.get(key) ?? []), r]);
+    }
+    for (const [key, rs] of byPath) {
       out.push({
         host: c.owner,
-        path: svcPath(s, ...(r.ref >= 0 ? ["real_servers", r.ref] : ["real_port"])),
+        path: svcPath(s, ...(key === "real_port" ? ["real_port"] : ["real_servers", Number(key)])),
         message:
-          `${WRONG}DR forwards packets unchanged: real server port ${r.port} differs from the ` +
-          `service port ${s.cfg.port}, so ${r.host ?? r.address} receives them on ${s.cfg.port}`,
+          `${WRONG}DR forwards packets unchanged: real server port ${rs[0].port} differs from ` +
+          `the service port ${port}, so ${rs.map((r) => r.host ?? r.address).join(", ")} ` +
+          `${rs.length > 1 ? "receive" : "receives"} them on ${port}`,
         severity: "warning",
       });
     }
