@@ -35,6 +35,7 @@ async function loadInputs(
   pbPath: string | undefined,
 ): Promise<{ inv: Inventory; pb: Playbook }> {
   const inv = await loadInventory(invPath);
+  for (const w of inv.warnings ?? []) err(formatIssue(w));
   const pb = await loadPlaybook(pbPath ?? DEFAULT_PLAYBOOK);
   if (pb.lint) {
     const issues = await pb.lint(inv);

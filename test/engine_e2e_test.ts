@@ -28,14 +28,16 @@ function twentyTasks(version: string, secretVar = false): Play {
           mode: i % 2 ? "0640" : "0644",
           notify: i === 19 ? ["mark"] : undefined,
         })),
-    handlers: () => [{ name: "mark", run: "date +%s%N >> /etc/haplay-e2e-handler.log" }],
+    handlers: () => [{ name: "mark", run: "date +%s%N >> /run/haplay-e2e-handler.log" }],
   };
 }
 
 async function writeInventory(lab: Lab, extra = ""): Promise<string> {
   const base = await Deno.readTextFile(lab.inventory);
   const path = `${lab.dir}/e2e-inventory.yaml`;
-  await Deno.writeTextFile(path, base.replace("  vars:\n", `  vars:\n${extra}`));
+  const keys = extra.split("\n").map((l) => l.trim().split(":")[0]).filter(Boolean);
+  const kept = base.split("\n").filter((l) => !keys.includes(l.trim().split(":")[0]));
+  await Deno.writeTextFile(path, kept.join("\n").replace("  vars:\n", `  vars:\n${extra}`));
   return path;
 }
 

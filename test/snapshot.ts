@@ -5,13 +5,16 @@
  */
 import { type Lab, labExec } from "../lab/lab.ts";
 
-/** The snapshot script: files under /etc and /usr/local (path, owner, group, mode, type,
- * link target, sha256), net sysctls, iptables, policy routing, addresses, users, groups. */
+/** The snapshot script: files under /etc and /usr/local (path, owner, group, mode, type, size,
+ * mtime, link target — directories without mtime; sha256 of every file under 512 KiB — the big ones are the machine's own
+ * binaries under /usr/local, compared by size and mtime), net sysctls, iptables, policy
+ * routing, addresses, users, groups. */
 export const SNAPSHOT_SH = `
 export LC_ALL=C
 echo '## files'
-find /etc /usr/local -xdev -printf '%p %u %g %m %y %l\\n' 2>/dev/null | sort
-find /etc /usr/local -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum
+{ find /etc /usr/local -xdev -type d -printf '%p %u %g %m d\\n'
+  find /etc /usr/local -xdev ! -type d -printf '%p %u %g %m %y %s %T@ %l\\n'; } 2>/dev/null | sort
+find /etc /usr/local -xdev -type f -size -512k -print0 2>/dev/null | sort -z | xargs -0 sha256sum
 echo '## sysctl'
 sysctl -a 2>/dev/null | grep '^net\\.' | grep -v -e nf_conntrack_count -e '\\.stable_secret' | sort
 echo '## iptables'
