@@ -52,3 +52,9 @@ export function has(cmd: string): string {
  * the temp file lives in the destination's directory, so that directory must be plain.
  */
 export const PLAIN_DIR = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * Redirections closing fds 3..9 for commands that may leave daemons behind: a daemon must not
+ * inherit the engine's descriptors (the apply script holds the host lock on fd 9).
+ */
+export const CLOSE_FDS = "3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-";

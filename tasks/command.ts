@@ -14,7 +14,7 @@ import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
 import { guarded, need, ok } from "./_plan.ts";
-import { END } from "./_sh.ts";
+import { CLOSE_FDS, END } from "./_sh.ts";
 
 /** Arguments of {@link command}. */
 export const CommandArgs = z.object({
@@ -79,7 +79,7 @@ export function planCommand(a: z.output<typeof CommandArgs>, facts: string): Pla
     a.creates ? `[ ! -e ${q(a.creates)} ]` : "",
     a.removes ? `[ -e ${q(a.removes)} ]` : "",
   ].filter(Boolean);
-  const run = `${a.chdir ? `cd ${q(a.chdir)} && ` : ""}sh -c ${q(a.cmd)}`;
+  const run = `${a.chdir ? `cd ${q(a.chdir)} && ` : ""}sh -c ${q(a.cmd)} ${CLOSE_FDS}`;
   return {
     kind: "change",
     summary: a.sensitive ? "run command (hidden)" : `run: ${a.cmd}`,

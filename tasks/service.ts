@@ -6,7 +6,8 @@
  * After start/restart/reload the snippet waits a second and checks the daemon is still alive
  * (systemd: `is-active`; init.d: the pidfile's PID, else `pgrep -x PROCESS`) — keepalived's
  * init.d start returns 0 even when the daemon dies at once. `restarted` and `reloaded`
- * always report a change (use them as handlers); `reloaded` starts a stopped daemon.
+ * always report a change (use them as handlers); `reloaded` starts a stopped daemon. Handlers
+ * (`serviceHandler`) for restart/reload act only on a running daemon.
  * The init system is detected again when the snippet runs, so snippets are self-contained.
  * @module
  */
@@ -16,7 +17,7 @@ import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
 import { guarded, need, ok } from "./_plan.ts";
-import { END, IS_SYSTEMD } from "./_sh.ts";
+import { CLOSE_FDS, END, IS_SYSTEMD } from "./_sh.ts";
 
 const serviceName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/, "must be a service name");
 
@@ -66,9 +67,8 @@ export function aliveFn(s: Alive): string {
 
 /** sh running one init action (start/stop/restart/reload) on either init system. */
 function initAction(name: string, action: string): string {
-  return `if ${IS_SYSTEMD}; then systemctl ${action} ${q(name)}; else /etc/init.d/${
-    q(name)
-  } ${action}; fi >&2`;
+  const N = q(name);
+  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
 }
 
 /** sh performing `action` with the alive checks; needs {@link aliveFn}. */
@@ -96,7 +96,7 @@ export function actionSh(s: Alive, action: "start" | "stop" | "restart" | "reloa
       return [
         `if hpt_alive; then`,
         `  if ${IS_SYSTEMD}; then systemctl stop ${N}; else /etc/init.d/${N} stop; fi >&2`,
-        `  _i=0; while hpt_alive && [ $_i -lt 10 ]; do sleep 0.5; _i=$((_i + 1)); done`,
+        `  _i=0; while hpt_alive && [ $_i -lt 20 ]; do sleep 0.5; _i=$((_i + 1)); done`,
         `  if hpt_alive; then hp_fail ${q(`${s.name} still running after stop`)}; fi`,
         `fi`,
       ].join("\n");
@@ -191,8 +191,9 @@ export function planService(a: z.output<typeof ServiceArgs>, facts: string): Pla
     restore: [
       aliveFn(a),
       `case $(cat "$J/svc.running" 2>/dev/null) in`,
-      `  0) if hpt_alive; then ${initAction(a.name, "stop")}; fi ;;`,
-      `  1) if ! hpt_alive; then ${initAction(a.name, "start")}; fi ;;`,
+      // Wait for the daemon to be gone: later restores (e.g. a package purge) depend on it.
+      `  0)\n${actionSh(a, "stop")}\n  ;;`,
+      `  1)\n${actionSh(a, "start")}\n  ;;`,
       `esac`,
       a.enabled === undefined ? "" : [
         `case $(cat "$J/svc.enabled" 2>/dev/null) in`,
@@ -249,6 +250,13 @@ export function serviceHandler(
   const s = { name, ...o };
   return {
     name: `${action} ${name}`,
-    run: `hp_fail() { echo "haplay: $*" >&2; exit 1; }\n${aliveFn(s)}\n${actionSh(s, action)}`,
+    run: `hp_fail() { echo "haplay: $*" >&2; exit 1; }\n${aliveFn(s)}\n` +
+      (action === "restart" || action === "reload"
+        // A handler applies new configuration to a running daemon; it never starts a stopped
+        // one (e.g. after a rollback that stopped it, or before the service task started it).
+        ? `if hpt_alive; then\n${actionSh(s, action)}\nelse echo ${
+          q(`haplay: ${name} not running, nothing to ${action}`)
+        } >&2; fi`
+        : actionSh(s, action)),
   };
 }

@@ -69,23 +69,30 @@ Deno.test("serviceHandler: name, alive check, self-contained", async () => {
   // A daemon that dies right after start is reported (simulated init.d script on a temp pidfile).
   const dir = await Deno.makeTempDir();
   try {
-    const s = serviceHandler("haplay-fake", "restart", {
-      pidfile: `${dir}/fake.pid`,
-      process: "haplay-nope",
-    });
-    const fake = s.run.replaceAll("/etc/init.d/haplay-fake", `${dir}/init`);
+    const opts = { pidfile: `${dir}/fake.pid`, process: "haplay-nope" };
+    const local = (action: "start" | "restart") =>
+      serviceHandler("haplay-fake", action, opts).run.replaceAll(
+        "/etc/init.d/haplay-fake",
+        `${dir}/init`,
+      );
     await Deno.writeTextFile(`${dir}/init`, "#!/bin/sh\nexit 0\n");
     await Deno.chmod(`${dir}/init`, 0o755);
-    const r = await sh(fake.replace(/if ! \[ "\$\(cat \/proc\/1\/comm[^\n]*\n/, ""));
+    // restart/reload handlers leave a stopped daemon alone.
+    const idle = await sh(local("restart"));
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.match(idle.stderr, /haplay-fake not running, nothing to restart/);
+    const r = await sh(local("start"));
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /haplay-fake is not running after restart/);
-    // ... and one that stays alive passes.
+    assert.match(r.stderr, /haplay-fake is not running after start/);
+    // ... and one that stays alive passes, and can then be restarted.
     await Deno.writeTextFile(
       `${dir}/init`,
       `#!/bin/sh\nsleep 5 >/dev/null 2>&1 &\necho $! > ${dir}/fake.pid\nexit 0\n`,
     );
-    const ok = await sh(fake.replace(/if ! \[ "\$\(cat \/proc\/1\/comm[^\n]*\n/, ""));
+    const ok = await sh(local("start"));
     assert.equal(ok.code, 0, ok.stderr);
+    const re = await sh(local("restart"));
+    assert.equal(re.code, 0, re.stderr);
   } finally {
     await sh(`kill $(cat ${dir}/fake.pid) 2>/dev/null`);
     await Deno.remove(dir, { recursive: true });
@@ -106,7 +113,10 @@ Deno.test("command: guards as data and locally, nasty commands quoted", async ()
   isOk(t.plan("creates=1\nend=1"));
   const c = change(t.plan("creates=0\nend=1"));
   assert.equal(c.summary, "run: touch /x");
-  assert.equal(c.apply, "if [ ! -e /x ]; then sh -c 'touch /x'; fi");
+  assert.equal(
+    c.apply,
+    "if [ ! -e /x ]; then sh -c 'touch /x' 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; fi",
+  );
   isOk(command({ cmd: "x", removes: "/y" }).plan("removes=0\nend=1"));
   isOk(command({ cmd: "x", unless: "true" }).plan("unless=0\nend=1"));
   isOk(command({ cmd: "x", onlyIf: "false" }).plan("onlyif=1\nend=1"));
