@@ -29,6 +29,10 @@ export interface HostReport {
   execs: number;
   handlers: string[];
   error?: string;
+  /** The play's gate verdict, when it has one and the host changed. */
+  gate?: { ok: boolean; detail: string };
+  /** Set when a failed gate rolled the host back: whether that rollback succeeded. */
+  rolledBack?: boolean;
   timings: { connectMs: number; probeMs: number; applyMs: number; totalMs: number };
 }
 

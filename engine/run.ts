@@ -19,7 +19,8 @@ import {
 import { batches, mapPool } from "./pool.ts";
 import { Progress } from "./progress.ts";
 import type { HostReport, RunReport, TaskReport } from "./report.ts";
-import type { Handler, HostContext, Plan, Play, Task } from "./types.ts";
+import type { Handler, HookContext, HostContext, Plan, Play, Task } from "./types.ts";
+import { parseRollback, rollbackScript } from "./journal.ts";
 
 /** Options of one run (the CLI flags). */
 export interface RunOptions {
@@ -164,10 +165,32 @@ export async function runPlaybook(
     return { play, items: prepare(inv, play, names, opts) };
   });
 
+  const sessionOf = (host: InventoryHost) => {
+    let s = sessions.get(host.name);
+    if (!s) {
+      s = SshSession.open(targetOf(host), {
+        acceptNewHostKeys: opts.acceptNewHostKeys,
+        sshConfigFile: opts.sshConfigFile,
+      });
+      s.catch(() => {});
+      sessions.set(host.name, s);
+    }
+    return s;
+  };
+  const hooks: HookContext = {
+    run: async (host, script) => {
+      const h = inv.hosts.get(host);
+      if (!h) throw new Error(`unknown host ${host}`);
+      return await (await sessionOf(h)).runScript(script);
+    },
+    log,
+  };
+
   try {
-    for (const { play, items } of prepared) {
-      log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${items.length}`);
-      const live = items.filter((p) => !failedHosts.has(p.host.name));
+    for (const { play, items: planned } of prepared) {
+      log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${planned.length}`);
+      let live = planned.filter((p) => !failedHosts.has(p.host.name));
+      if (play.order && live.length > 1) live = await ordered(play, live, inv, hooks, log);
       let aborted = false;
       for (const batch of batches(live, play.serial)) {
         if (aborted) {
@@ -182,24 +205,23 @@ export async function runPlaybook(
             owner,
             log,
             progress,
-            session: () => {
-              let s = sessions.get(p.host.name);
-              if (!s) {
-                s = SshSession.open(targetOf(p.host), {
-                  acceptNewHostKeys: opts.acceptNewHostKeys,
-                  sshConfigFile: opts.sshConfigFile,
-                });
-                s.catch(() => {});
-                sessions.set(p.host.name, s);
-              }
-              return s;
-            },
+            session: () => sessionOf(p.host),
           }));
+        if (play.gate && !opts.check) {
+          for (const r of res.filter((x) => x.status === "changed")) {
+            const p = batch.find((b) => b.host.name === r.host)!;
+            if (!(await gated(play, p, r, inv, hooks, sessionOf, runId, owner, log))) {
+              aborted = true;
+            }
+          }
+        }
         reports.push(...res);
         const bad = res.filter((r) => r.status === "failed" || r.status === "unreachable");
         bad.forEach((r) => failedHosts.add(r.host));
         const pct = batch.length ? (100 * bad.length) / batch.length : 0;
-        if (
+        if (aborted) {
+          log(`PLAY [${play.name}] stopped: a host failed its gate; later hosts are untouched`);
+        } else if (
           bad.length &&
           (play.maxFailPercentage !== undefined
             ? pct > play.maxFailPercentage
@@ -227,6 +249,71 @@ export async function runPlaybook(
     ),
   };
   return JSON.parse(redactor.redact(JSON.stringify(report)));
+}
+
+async function ordered(
+  play: Play,
+  live: Prepared[],
+  inv: Inventory,
+  hooks: HookContext,
+  log: (l: string) => void,
+): Promise<Prepared[]> {
+  try {
+    const names = await play.order!(live.map((p) => contextOf(inv, p.host)), hooks);
+    const rank = new Map(names.map((n, i) => [n, i]));
+    const out = [...live].sort((a, b) =>
+      (rank.get(a.host.name) ?? 1e9) - (rank.get(b.host.name) ?? 1e9)
+    );
+    log(`PLAY [${play.name}] order: ${out.map((p) => p.host.name).join(", ")}`);
+    return out;
+  } catch (e) {
+    log(`PLAY [${play.name}] order hook failed (${(e as Error).message}); inventory order kept`);
+    return live;
+  }
+}
+
+/** Run the gate on a host that changed; on failure roll it back. Returns false to stop. */
+async function gated(
+  play: Play,
+  p: Prepared,
+  r: HostReport,
+  inv: Inventory,
+  hooks: HookContext,
+  sessionOf: (h: InventoryHost) => Promise<SshSession>,
+  runId: string,
+  owner: string,
+  log: (l: string) => void,
+): Promise<boolean> {
+  let g: { ok: boolean; detail: string };
+  try {
+    g = await play.gate!(contextOf(inv, p.host), hooks);
+  } catch (e) {
+    g = { ok: false, detail: `gate error: ${(e as Error).message}` };
+  }
+  r.gate = g;
+  if (g.ok) {
+    log(`${r.host}: [gate ok] ${g.detail}`);
+    return true;
+  }
+  log(`${r.host}: [gate FAILED] ${g.detail}; rolling this host back`);
+  const nonce = newNonce();
+  try {
+    const s = await sessionOf(p.host);
+    const out = await s.runScript(rollbackScript({ nonce, runId, owner }));
+    const rb = parseRollback(out.stdout, nonce);
+    r.rolledBack = rb.finished && !rb.failed;
+    r.execs = s.execs;
+    log(
+      `${r.host}: ${r.rolledBack ? "rolled back" : "ROLLBACK FAILED"} ` +
+        `(${rb.restored.length} entries restored${rb.failed ? `; ${rb.failed.log.trim()}` : ""})`,
+    );
+  } catch (e) {
+    r.rolledBack = false;
+    log(`${r.host}: ROLLBACK FAILED: ${(e as Error).message}`);
+  }
+  r.status = "failed";
+  r.error = `gate failed: ${g.detail}; ${r.rolledBack ? "rolled back" : "rollback FAILED"}`;
+  return false;
 }
 
 function skippedReport(p: Prepared, play: string, why: string): HostReport {

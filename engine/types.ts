@@ -93,6 +93,31 @@ export interface Play {
   tasks(host: HostContext): Task[];
   /** Handlers of one host. */
   handlers?(host: HostContext): Handler[];
+  /**
+   * Order the play's hosts from live facts before batching (e.g. BACKUPs first, the current
+   * MASTER last). Returns host names; hosts it leaves out keep their place at the end.
+   */
+  order?(hosts: HostContext[], ctx: HookContext): Promise<string[]> | string[];
+  /**
+   * Checked on each host that changed, right after its apply and before the next batch. A
+   * failing gate rolls that host back from its journal and stops the play: hosts not yet
+   * touched stay untouched.
+   */
+  gate?(host: HostContext, ctx: HookContext): Promise<GateResult>;
+}
+
+/** What a play's `gate` found. */
+export interface GateResult {
+  ok: boolean;
+  detail: string;
+}
+
+/** What `order` and `gate` hooks may do: run a script as root on a host of the run. */
+export interface HookContext {
+  /** Run a POSIX sh script as root on a host over the run's own connection. */
+  run(host: string, script: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Print a progress line (redacted). */
+  log(line: string): void;
 }
 
 /** Outcome of one task on one host. */

@@ -252,3 +252,67 @@ e2e(
     });
   },
 );
+
+e2e(
+  "engine: order hook and gate - a host failing its gate is rolled back, later hosts untouched",
+  async () => {
+    await withLab({ name: "en5", subnet: "198.19.216.0/24", hosts: 3 }, async (lab) => {
+      const inv = await loadInventory(lab.inventory);
+      const before = await snapshots(lab, ["h1", "h2", "h3"]);
+      const lines: string[] = [];
+      const play: Play = {
+        name: "gated",
+        hosts: "all",
+        serial: 1,
+        tasks: (h) => [
+          file({ path: "/etc/gated.conf", content: `ok on ${h.name}\n` }),
+          file({ path: "/etc/gated-2.conf", content: `${h.name === "h1" ? "broken" : "fine"}\n` }),
+        ],
+        // Reverse order, decided from a live fact (the hostname each host reports).
+        order: async (hosts, ctx) => {
+          const names = await Promise.all(
+            hosts.map(async (h) => (await ctx.run(h.name, "hostname")).stdout.trim()),
+          );
+          return names.sort().reverse();
+        },
+        gate: async (h, ctx) => {
+          const r = await ctx.run(h.name, "cat /etc/gated-2.conf");
+          return { ok: r.stdout.trim() === "fine", detail: `gated-2.conf says ${r.stdout.trim()}` };
+        },
+      };
+      const res = await runPlaybook(inv, [play], { log: (l) => lines.push(l) });
+      assert.equal(res.ok, false);
+      assert.ok(lines.some((l) => l.includes("order: h3, h2, h1")), lines.join("\n"));
+      const by = Object.fromEntries(res.hosts.map((h) => [h.host, h]));
+      assert.equal(by.h3.status, "changed");
+      assert.equal(by.h2.status, "changed");
+      assert.equal(by.h1.status, "failed");
+      assert.equal(by.h1.rolledBack, true);
+      assert.match(by.h1.error ?? "", /gate failed: gated-2.conf says broken; rolled back/);
+      const after = await snapshots(lab, ["h1"]);
+      assert.equal(after.h1, before.h1, snapshotDiff(before.h1, after.h1));
+    });
+  },
+);
+
+e2e("engine: gate failure stops the play before the next host is touched", async () => {
+  await withLab({ name: "en6", subnet: "198.19.217.0/24", hosts: 3 }, async (lab) => {
+    const inv = await loadInventory(lab.inventory);
+    const res = await runPlaybook(inv, [{
+      name: "stop early",
+      hosts: "all",
+      serial: 1,
+      tasks: () => [file({ path: "/etc/never-fine.conf", content: "x\n" })],
+      gate: () => Promise.resolve({ ok: false, detail: "always fails" }),
+    }], { log: () => {} });
+    assert.deepEqual(res.hosts.map((h) => [h.host, h.status]), [
+      ["h1", "failed"],
+      ["h2", "skipped"],
+      ["h3", "skipped"],
+    ]);
+    for (const h of ["h1", "h2", "h3"]) {
+      const r = await labExec(lab, h, ["test", "-e", "/etc/never-fine.conf"]);
+      assert.notEqual(r.code, 0, `${h} has the file`);
+    }
+  });
+});
