@@ -60,7 +60,7 @@ for r in $sel; do
     [ -f "$J/restored" ] && continue
     _s=$(base64 < "$J/summary" | tr -d '\\n')
     if [ $CHECK = 1 ]; then printf '@@${n}:would:%s:%s:%s\\n' "$r" "$t" "$_s"; continue; fi
-    ( set -e; . "$J/restore.sh"; if [ -f "$J/tmpfiles" ]; then xargs rm -f -- < "$J/tmpfiles"; fi ) >> "$J/rollback.log" 2>&1; _rc=$?
+    ( set -e; . "$J/restore.sh"; if [ -f "$J/tmpfiles" ]; then xargs rm -f -- < "$J/tmpfiles"; fi ) >> "$J/rollback.log" 2>&1 9>&-; _rc=$?
     if [ $_rc != 0 ]; then
       printf '@@${n}:failed:%s:%s:%s\\n' "$r" "$t" "$_rc"; tail -c 2000 "$J/rollback.log" | base64 | tr -d '\\n'; echo
       return 1
@@ -72,7 +72,7 @@ for r in $sel; do
   [ $CHECK = 1 ] && continue
   for _k in $(sort -u "$R/rollback-notify"); do
     [ -f "$R/handlers/$_k" ] || continue
-    ( set -e; . "$R/handlers/$_k" ) > "$R/rollback-handler.$_k.log" 2>&1; _rc=$?
+    ( set -e; . "$R/handlers/$_k" ) > "$R/rollback-handler.$_k.log" 2>&1 9>&-; _rc=$?
     if [ $_rc = 0 ]; then printf '@@${n}:handler:%s\\n' "$_k"
     else printf '@@${n}:hfail:%s:%s\\n' "$_k" "$_rc"; tail -c 2000 "$R/rollback-handler.$_k.log" | base64 | tr -d '\\n'; echo; fi
   done

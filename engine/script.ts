@@ -8,7 +8,9 @@
  *   changed task: journal entry (summary, restore script), backup, `saved` mark, pending
  *   handlers recorded, apply, `done` mark; stops at the first failure; runs notified (and
  *   previously pending) handlers once at the end.
- * The whole body is one sh function, so a syntax error anywhere means nothing runs.
+ * The whole body is one sh function, so a syntax error anywhere means nothing runs. Every
+ * snippet runs with the host lock's fd closed (`9>&-`), so a daemon it starts cannot hold the
+ * lock after the run.
  * @module
  */
 import { PRELUDE } from "./prelude.ts";
@@ -164,19 +166,19 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     if (notify.length) {
       out.push(writeB64(`"$J/notify"`, notify.map(handlerKey).join("\n") + "\n"));
     }
-    out.push(`( set -e\n${change.backup}\n) > "$J/log" 2>&1; _rc=$?`);
+    out.push(`( set -e\n${change.backup}\n) > "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} backup $_rc; return 1; fi`);
     out.push(`: > "$J/saved"`);
     for (const h of task.notify ?? []) {
       out.push(`cp "$R/handlers/${handlerKey(h)}" "$HP/pending/${handlerKey(h)}"`);
     }
-    out.push(`( set -e\n${change.apply}\n) >> "$J/log" 2>&1; _rc=$?`);
+    out.push(`( set -e\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} apply $_rc; return 1; fi`);
     out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n'`);
   }
   // Handlers: every pending one (this run's notifications and earlier runs' leftovers).
   out.push(`for _h in $(ls "$HP/pending" 2>/dev/null); do`);
-  out.push(`  ( set -e; . "$HP/pending/$_h" ) > "$R/handler.$_h.log" 2>&1; _rc=$?`);
+  out.push(`  ( set -e; . "$HP/pending/$_h" ) > "$R/handler.$_h.log" 2>&1 9>&-; _rc=$?`);
   out.push(
     `  if [ $_rc != 0 ]; then printf '@@${n}:hfail:%s:%s\\n' "$_h" "$_rc"; tail -c 2000 "$R/handler.$_h.log" | base64 | tr -d '\\n'; echo; echo failed > "$R/state"; return 1; fi`,
   );
