@@ -259,7 +259,11 @@ async function ordered(
   log: (l: string) => void,
 ): Promise<Prepared[]> {
   try {
-    const names = await play.order!(live.map((p) => contextOf(inv, p.host)), hooks);
+    const got: Array<string | { name: string }> = await play.order!(
+      live.map((p) => contextOf(inv, p.host)),
+      hooks,
+    );
+    const names = got.map((x) => typeof x === "string" ? x : x.name);
     const rank = new Map(names.map((n, i) => [n, i]));
     const out = [...live].sort((a, b) =>
       (rank.get(a.host.name) ?? 1e9) - (rank.get(b.host.name) ?? 1e9)

@@ -95,9 +95,13 @@ export interface Play {
   handlers?(host: HostContext): Handler[];
   /**
    * Order the play's hosts from live facts before batching (e.g. BACKUPs first, the current
-   * MASTER last). Returns host names; hosts it leaves out keep their place at the end.
+   * MASTER last). Returns hosts (or their names); hosts it leaves out go last, in inventory
+   * order.
    */
-  order?(hosts: HostContext[], ctx: HookContext): Promise<string[]> | string[];
+  order?(
+    hosts: HostContext[],
+    ctx: HookContext,
+  ): Promise<Array<string | HostContext>> | Array<string | HostContext>;
   /**
    * Checked on each host that changed, right after its apply and before the next batch. A
    * failing gate rolls that host back from its journal and stops the play: hosts not yet
