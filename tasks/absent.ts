@@ -50,7 +50,7 @@ export function absentBackup(path: string): string {
   const base = q(path.slice(path.lastIndexOf("/") + 1));
   return [
     `if [ -d ${P} ] && [ ! -L ${P} ]; then`,
-    `  tar -C ${dir} --numeric-owner -cpf "$J/absent.tar" -- ${base}`,
+    `  tar -C ${dir} --format=posix --numeric-owner -cpf "$J/absent.tar" -- ${base}`,
     `  echo tree > "$J/absent.kind"`,
     `else`,
     `  hp_save_path ${P}`,

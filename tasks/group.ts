@@ -32,14 +32,23 @@ export const ACCOUNT_FILES = [
   "/etc/.pwd.lock",
 ];
 
-/** sh saving {@link ACCOUNT_FILES} into $J. */
-export const ACCOUNT_FILES_BACKUP = ACCOUNT_FILES.map((f, i) => `hp_save_path ${f} acct${i}`).join(
-  "\n",
-);
+/** The account databases themselves: rewritten by the tools, their mtime put back when equal. */
+export const ACCOUNT_DBS = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"];
 
-/** sh restoring {@link ACCOUNT_FILES} (after userdel/groupdel/usermod rewrote them). */
-export const ACCOUNT_FILES_RESTORE = ACCOUNT_FILES.map((f, i) => `hp_restore_path ${f} acct${i}`)
-  .join("\n");
+/** sh saving {@link ACCOUNT_FILES} and copies of {@link ACCOUNT_DBS} into $J. */
+export const ACCOUNT_FILES_BACKUP = [
+  ...ACCOUNT_FILES.map((f, i) => `hp_save_path ${f} acct${i}`),
+  ...ACCOUNT_DBS.map((f, i) => `cp -p ${f} "$J/db${i}" 2>/dev/null || :`),
+].join("\n");
+
+/**
+ * sh restoring {@link ACCOUNT_FILES} (after userdel/groupdel/usermod rewrote them), and the
+ * mtime of each account database whose content is back to the saved one.
+ */
+export const ACCOUNT_FILES_RESTORE = [
+  ...ACCOUNT_FILES.map((f, i) => `hp_restore_path ${f} acct${i}`),
+  ...ACCOUNT_DBS.map((f, i) => `if cmp -s "$J/db${i}" ${f}; then touch -r "$J/db${i}" ${f}; fi`),
+].join("\n");
 
 /** Arguments of {@link group}. */
 export const GroupArgs = z.object({

@@ -44,10 +44,6 @@ function play(name: string, tasks: () => Task[], handlers?: Play["handlers"]): P
   return { name, hosts: "all", tasks, handlers };
 }
 
-function statuses(r: RunReport): Record<string, string> {
-  return Object.fromEntries(r.hosts[0].tasks.map((t) => [t.name, t.status]));
-}
-
 function changedNames(r: RunReport, status = "changed"): string[] {
   return r.hosts[0].tasks.filter((t) => t.status === status).map((t) => t.name);
 }
@@ -62,7 +58,6 @@ function explain(r: RunReport, lines: string[]): string {
 }
 
 async function rollbackAll(
-  lab: Lab,
   inv: Awaited<ReturnType<typeof loadInventory>>,
   times: number,
   log: (l: string) => void,
@@ -225,18 +220,18 @@ e2e(
         sum,
       );
       assert.equal(await on(lab, "ls -A /etc/hp-tk/sub"), "app.conf\n", "no temp file left behind");
-      await rollbackAll(lab, inv, 1, log); // the failed run
+      await rollbackAll(inv, 1, log); // the failed run
       assert.equal(await snapshot(lab, "h1"), drifted);
 
       // Repair the drift (a second journal), then roll both runs back: the host is as before.
       const run3 = await runPlaybook(inv, [play("tk", tasks("1"))], { log });
       assert.equal(run3.ok, true, explain(run3, lines));
       assert.equal(changedNames(run3).length, 4);
-      await rollbackAll(lab, inv, 2, log);
+      await rollbackAll(inv, 2, log);
       const after = await snapshot(lab, "h1");
       assert.equal(after, before, snapshotDiff(before, after));
       // Idempotent rollback: nothing more to restore, nothing changes.
-      await rollbackAll(lab, inv, 1, log);
+      await rollbackAll(inv, 1, log);
       assert.equal(await snapshot(lab, "h1"), before);
     });
   },
@@ -353,12 +348,12 @@ e2e(
       assert.equal(bad.ok, false);
       assert.equal(await on(lab, "sha256sum /etc/netplan/98-haplay-tk.yaml"), old);
       assert.equal(await on(lab, "ls -A /etc/netplan | grep -c haplay\\\\. || true"), "0\n");
-      await rollbackAll(lab, inv, 1, log);
+      await rollbackAll(inv, 1, log);
       assert.equal(await snapshot(lab, "h1"), drifted);
 
       const run3 = await runPlaybook(inv, [play("net", tasks)], { log });
       assert.equal(run3.ok, true, explain(run3, lines));
-      await rollbackAll(lab, inv, 2, log);
+      await rollbackAll(inv, 2, log);
       const after = await snapshot(lab, "h1");
       assert.equal(after, before, snapshotDiff(before, after));
     });
@@ -432,13 +427,13 @@ e2e(
           /hpfake is not running after start/,
           explain(dead, lines),
         );
-        await rollbackAll(lab, inv, 1, log);
+        await rollbackAll(inv, 1, log);
         await on(lab, "rm -f /etc/init.d/hpfake");
 
         // Rollback without --purge-packages keeps the package; with it, the host is as before.
-        await rollbackAll(lab, inv, 1, log); // run3: config back to prio 100
+        await rollbackAll(inv, 1, log); // run3: config back to prio 100
         assert.match(await on(lab, "cat /etc/keepalived/keepalived.conf"), /priority 100/);
-        await rollbackAll(lab, inv, 1, log, true); // run1
+        await rollbackAll(inv, 1, log, true); // run1
         assert.equal(await on(lab, "pgrep -x keepalived || echo none"), "none\n", lines.join("\n"));
         assert.doesNotMatch(
           await on(lab, "dpkg-query -W -f='${db:Status-Abbrev}' keepalived 2>/dev/null || true"),
