@@ -8,8 +8,10 @@
  * 2. "load balancers" (`serial: 1`): keepalived package, script user and sudoers, notify
  *    scripts, sysctls, fwmark policy routing, then DAEMON_ARGS, keepalived.conf (validated on the
  *    host) and the service; handlers reload/restart keepalived and confirm it is alive. One host
- *    at a time so a bad config stops the rollout with the pair still serving; `order` asks for
- *    the lowest priority (the BACKUPs) first and the MASTER last (see {@link rollingHosts}).
+ *    at a time: `order` puts the BACKUPs first (lowest priority first) and the host holding the
+ *    VIP right now last ({@link liveOrder}); `gate` checks each changed LB (keepalived running,
+ *    config test clean) before the next is touched; a failing gate rolls that host back and
+ *    stops the rollout with the pair still serving.
  * Same-box DR hosts are in both plays. Hosts a play has nothing for get no tasks.
  *
  * `lint` checks the LB variables (schema and rules) before any host is contacted; `verify`
@@ -18,9 +20,12 @@
  */
 import type { Inventory, Issue } from "../engine/inventory.ts";
 import type { VerifyCheck, VerifyContext } from "../engine/playbook.ts";
-import type { Handler, HostContext, Play, Task } from "../engine/types.ts";
+import type { GateResult, Handler, HookContext, HostContext, Play, Task } from "../engine/types.ts";
+import { parseKv, q } from "../engine/shell.ts";
+import { KEEPALIVED_ALIVE_FNS } from "../roles/_alive_sh.ts";
+import { CHECKER, KEEPALIVED_CONF } from "../roles/paths.ts";
 import { lbView } from "../roles/_context.ts";
-import { allClusters, rollingOrder } from "../roles/cluster.ts";
+import { allClusters, instanceVips, interfaceOf, rollingOrder } from "../roles/cluster.ts";
 import { dsrFwmarkTasks } from "../roles/dsr_fwmark.ts";
 import {
   keepalivedHandlers,
@@ -59,8 +64,8 @@ export function loadBalancerHandlers(host: HostContext): Handler[] {
 }
 
 /**
- * Rolling order of hosts: load balancers by ascending VRRP priority of their first instance
- * (BACKUPs first, the expected MASTER last); other hosts keep their place before them.
+ * Rolling order from static facts: load balancers by ascending VRRP priority of their first
+ * instance (BACKUPs first, the expected MASTER last); other hosts keep their place before them.
  */
 export function rollingHosts(hosts: HostContext[]): HostContext[] {
   if (!hosts.length) return hosts;
@@ -72,17 +77,80 @@ export function rollingHosts(hosts: HostContext[]): HostContext[] {
     .map((x) => x.h);
 }
 
-/** A play with the ordering hook haplay's engine may honour (ignored where it does not). */
-type OrderedPlay = Play & { order?: (hosts: HostContext[]) => HostContext[] };
+/** sh printing `master=1` when the host holds its first instance's first VIP, else `master=0`. */
+export function holdsVipScript(host: HostContext): string | undefined {
+  const v = lbView(host);
+  const inst = v?.cluster.cfg.vrrp_instances[0];
+  if (!v || !inst) return undefined;
+  const vip = instanceVips(inst)[0];
+  const dev = vip.dev ?? interfaceOf(v.cluster.cfg, v.member, inst);
+  return `if ip -o addr show dev ${q(dev)} 2>/dev/null | grep -qF ${q(` ${vip.address}/`)}; ` +
+    `then echo master=1; else echo master=0; fi`;
+}
+
+/**
+ * The live rolling order: {@link rollingHosts}, then whichever load balancer holds the VIP right
+ * now (the current MASTER, whatever its priority) moved to the very end. One short exec per LB.
+ */
+export async function liveOrder(hosts: HostContext[], ctx: HookContext): Promise<string[]> {
+  const sorted = rollingHosts(hosts);
+  const masters = new Set<string>();
+  await Promise.all(sorted.map(async (h) => {
+    const script = holdsVipScript(h);
+    if (!script) return;
+    try {
+      const r = await ctx.run(h.name, script);
+      if (/^master=1$/m.test(r.stdout)) masters.add(h.name);
+    } catch {
+      // unreachable now: its deploy will say so; keep its static place
+    }
+  }));
+  return [
+    ...sorted.filter((h) => !masters.has(h.name)),
+    ...sorted.filter((h) => masters.has(h.name)),
+  ]
+    .map((h) => h.name);
+}
+
+/** sh: keepalived (and a child) running and the live keepalived.conf passing the validator. */
+export const GATE_SCRIPT = `${KEEPALIVED_ALIVE_FNS}
+if hp_ka_main; then echo running=1; else echo running=0; fi
+echo "children=$(hp_ka_children)"
+_out=$(${CHECKER} ${KEEPALIVED_CONF} 2>&1); echo "conftest=$?"
+printf 'conftest_out=%s\n' "$(printf '%s' "$_out" | tail -n 3 | tr '\n' ' ' | cut -c1-200)"
+`;
+
+/** Reads the gate script's output. */
+export function gateResult(stdout: string): GateResult {
+  const f = parseKv(stdout);
+  if (f.running !== "1" || !(Number(f.children) >= 1)) {
+    return { ok: false, detail: "keepalived (or its VRRP process) is not running" };
+  }
+  if (f.conftest !== "0") {
+    return { ok: false, detail: `keepalived.conf fails its test: ${f.conftest_out ?? ""}` };
+  }
+  return { ok: true, detail: "keepalived running, config test clean" };
+}
+
+/**
+ * After a load balancer changed, before the next one is touched: keepalived must run with a
+ * clean config, or the engine rolls this host back and stops the rollout.
+ */
+export async function lbGate(host: HostContext, ctx: HookContext): Promise<GateResult> {
+  if (!lbView(host)) return { ok: true, detail: "not a load balancer" };
+  const r = await ctx.run(host.name, GATE_SCRIPT);
+  return gateResult(r.stdout);
+}
 
 /** The plays. */
-export const plays: OrderedPlay[] = [
+export const plays: Play[] = [
   { name: "real servers", hosts: "all", tasks: realServerTasks },
   {
     name: "load balancers",
     hosts: "all",
     serial: 1,
-    order: rollingHosts,
+    order: liveOrder,
+    gate: lbGate,
     tasks: loadBalancerTasks,
     handlers: loadBalancerHandlers,
   },

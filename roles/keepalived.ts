@@ -17,7 +17,8 @@ import { daemonArgsTask } from "./_daemon_args.ts";
 import { CHECKER_SCRIPT } from "./keepalived_check.ts";
 import { renderKeepalived } from "./keepalived_conf.ts";
 import { LbSection } from "./lb_schema.ts";
-import { CHECKER, KEEPALIVED_CONF, KEEPALIVED_PIDS } from "./paths.ts";
+import { CHECKER, KEEPALIVED_CONF } from "./paths.ts";
+import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
 
 /** The role's variables: the `haplay_lb` section (its `ipvs` and everything rendered). */
 export const KeepalivedVars = z.object({ haplay_lb: LbSection });
@@ -62,28 +63,33 @@ export function keepalivedTasks(host: HostContext): Task[] {
   ];
 }
 
-/** sh: wait until keepalived's VRRP child is alive (up to ~3 s), else fail with its log tail. */
-export const VRRP_CHILD_ALIVE = [
+/** sh: wait until keepalived and a child (the VRRP process) run (up to ~3 s), else fail with its log. */
+export const KEEPALIVED_ALIVE = [
+  KEEPALIVED_ALIVE_FNS,
   `_i=0; _ok=0`,
   `while [ $_i -lt 6 ]; do`,
-  `  if [ -s ${KEEPALIVED_PIDS[1]} ] && kill -0 "$(cat ${
-    KEEPALIVED_PIDS[1]
-  })" 2>/dev/null; then _ok=1; break; fi`,
+  `  if hp_ka_main && [ "$(hp_ka_children)" -ge 1 ]; then _ok=1; break; fi`,
   `  sleep 0.5; _i=$((_i + 1))`,
   `done`,
   `if [ $_ok != 1 ]; then`,
-  `  echo "haplay: keepalived's VRRP process is not running (config or IPVS problem?)" >&2`,
-  `  tail -n 20 /var/log/syslog /var/log/messages 2>/dev/null | grep -i keepalived | tail -n 10 >&2 || true`,
+  `  echo "haplay: keepalived or its VRRP process is not running (config, or no IPVS without --vrrp?)" >&2`,
+  `  grep -h -i keepalived /var/log/syslog /var/log/messages 2>/dev/null | tail -n 10 >&2 || true`,
   `  exit 1`,
   `fi`,
 ].join("\n");
 
-/** The handlers: reload / restart, each confirming the daemon and its VRRP child run. */
+/**
+ * The handlers: reload, and restart (DAEMON_ARGS changed), each confirming that keepalived and
+ * its VRRP process run afterwards. Restart is stop-wait-start: Debian's init.d `restart` sleeps
+ * one second between stop and start, and a keepalived still removing its VIPs then makes the
+ * start fail ("already running") and exit.
+ */
 export function keepalivedHandlers(_host: HostContext): Handler[] {
-  return [serviceHandler("keepalived", "reload"), serviceHandler("keepalived", "restart")].map((
-    h,
-  ) => ({
-    name: h.name,
-    run: `${h.run}\n${VRRP_CHILD_ALIVE}`,
-  }));
+  const reload = serviceHandler("keepalived", "reload");
+  const stop = serviceHandler("keepalived", "stop");
+  const start = serviceHandler("keepalived", "start");
+  return [
+    { name: RELOAD, run: `${reload.run}\n${KEEPALIVED_ALIVE}` },
+    { name: RESTART, run: `${stop.run}\n${start.run}\n${KEEPALIVED_ALIVE}` },
+  ];
 }

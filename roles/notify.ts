@@ -13,7 +13,10 @@
 import { z } from "zod";
 import type { HostContext, Task } from "../engine/types.ts";
 import { absent, apt, directory, file } from "../tasks/mod.ts";
+import { q } from "../engine/shell.ts";
+import { isIpv4 } from "./_net.ts";
 import { requireLb } from "./_context.ts";
+import { type Cluster, instanceVips } from "./cluster.ts";
 import { vsLinkTask } from "./_vs_link.ts";
 import { RELOAD } from "./keepalived.ts";
 import { renderKeepalived } from "./keepalived_conf.ts";
@@ -51,7 +54,9 @@ export function notifyTasks(host: HostContext): Task[] {
   const bypass = insts.some((i) => i.bypass_ipvs);
   tasks.push(helper(VS_SWITCH, VS_SWITCH_SCRIPT, swapping.length > 0));
   if (bypass) tasks.push(apt({ name: "iptables", state: "present", tags: TAGS }));
-  tasks.push(helper(BYPASS_IPVS, BYPASS_IPVS_SCRIPT, bypass));
+  tasks.push(
+    withBypassCleanup(helper(BYPASS_IPVS, BYPASS_IPVS_SCRIPT, bypass), bypassVips(cluster)),
+  );
   for (const inst of insts) {
     const steps = notifySteps(cluster, inst);
     for (const s of NOTIFY_STATES) {
@@ -93,6 +98,33 @@ export function notifyTasks(host: HostContext): Task[] {
     for (const inst of swapping) tasks.push(vsLinkTask(inst.name, [RELOAD]));
   }
   return tasks;
+}
+
+/** Every IPv4 VIP of the instances with bypass_ipvs. */
+function bypassVips(c: Cluster): string[] {
+  return c.cfg.vrrp_instances.filter((i) => i.bypass_ipvs)
+    .flatMap((i) => instanceVips(i).filter((v) => isIpv4(v.address)).map((v) => v.address));
+}
+
+/**
+ * The REDIRECT rules bypass_ipvs adds at runtime are no task's resource: when a rollback removes
+ * the helper (the run created it) it first removes them too (the helper's restore runs after
+ * keepalived stopped, as rollback goes backwards).
+ */
+export function withBypassCleanup(t: Task, vips: string[]): Task {
+  if (!vips.length || t.module !== "file") return t;
+  const cleanup = vips.map((v) =>
+    `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} del ${q(v)} || true; fi`
+  )
+    .join("\n");
+  return {
+    ...t,
+    plan: (facts) => {
+      const p = t.plan(facts);
+      const created = /^exists=0$/m.test(facts);
+      return p.kind === "change" && created ? { ...p, restore: `${cleanup}\n${p.restore}` } : p;
+    },
+  };
 }
 
 function helper(path: string, content: string, wanted: boolean): Task {

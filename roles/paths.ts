@@ -26,8 +26,8 @@ export const NETPLAN_LO_NAME = "99-haplay-lo";
 export const SYSCTL_LB = "/etc/sysctl.d/90-haplay-lb.conf";
 /** sysctl file of the real servers. */
 export const SYSCTL_RS = "/etc/sysctl.d/90-haplay-rs.conf";
-/** keepalived's pid files (Debian defaults). */
-export const KEEPALIVED_PIDS = ["/run/keepalived.pid", "/run/keepalived_vrrp.pid"];
+/** keepalived's pid file (Debian default; 2.2.7 writes no per-child pid files there). */
+export const KEEPALIVED_PIDS = ["/run/keepalived.pid"];
 
 /** The virtual_server file of a same-box-dr instance (its MASTER content). */
 export function vsMaster(instance: string): string {

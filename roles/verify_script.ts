@@ -21,6 +21,7 @@ import {
 } from "./cluster.ts";
 import { serviceMatch } from "./redirect.ts";
 import { CHECKER, KEEPALIVED_CONF, KEEPALIVED_PIDS } from "./paths.ts";
+import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
 
 /** One health-check target probed from a load balancer. */
 export interface ProbeTarget {
@@ -109,16 +110,15 @@ export function verifyScript(p: HostVerifyPlan): string {
     "export PATH",
   ];
   if (p.cluster) {
-    const [main, vrrp] = KEEPALIVED_PIDS.map(q);
+    const main = q(KEEPALIVED_PIDS[0]);
+    const settle = settleSeconds(p.cluster);
     lines.push(
-      `alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }`,
-      `if alive ${main}; then echo running=1; else echo running=0; fi`,
+      KEEPALIVED_ALIVE_FNS,
+      `if hp_ka_main; then echo running=1; else echo running=0; fi`,
       `_age=$(ps -o etimes= -p "$(cat ${main} 2>/dev/null)" 2>/dev/null | tr -d ' ')`,
       `echo "age=$_age"`,
-      `if [ -n "$_age" ] && [ "$_age" -lt ${settleSeconds(p.cluster)} ]; then sleep $((${
-        settleSeconds(p.cluster)
-      } - _age)); fi`,
-      `if alive ${vrrp}; then echo vrrp=1; else echo vrrp=0; fi`,
+      `if [ -n "$_age" ] && [ "$_age" -lt ${settle} ]; then sleep $((${settle} - _age)); fi`,
+      `if [ "$(hp_ka_children)" -ge 1 ]; then echo vrrp=1; else echo vrrp=0; fi`,
       `_out=$(${CHECKER} ${KEEPALIVED_CONF} 2>&1); echo "conftest=$?"`,
       `printf 'conftest_out=%s\\n' "$(printf '%s' "$_out" | tail -n 5 | tr '\\n' ' ' | cut -c1-300)"`,
       `ip -o addr show 2>/dev/null | awk '{ print "addr=" $2 " " $4 }'`,
