@@ -53,8 +53,8 @@ export function labInventoryText(
     `    ansible_ssh_private_key_file: ${JSON.stringify(lab.keyFile)}`,
     `    haplay_known_hosts: ${JSON.stringify(lab.knownHosts)}`,
   ].join("\n");
-  if (/^all:\n  vars:\n/m.test(out)) {
-    out = out.replace(/^all:\n  vars:\n/m, `all:\n  vars:\n${conn}\n`);
+  if (/^all:\n {2}vars:\n/m.test(out)) {
+    out = out.replace(/^all:\n {2}vars:\n/m, `all:\n  vars:\n${conn}\n`);
   } else if (/^all:\n/m.test(out)) out = out.replace(/^all:\n/m, `all:\n  vars:\n${conn}\n`);
   else throw new Error("the inventory has no top-level 'all:' group");
   return `# moved to ${lab.subnet} for lab ${lab.name} by roles/lab_inventory.ts\n${out}`;

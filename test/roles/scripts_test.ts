@@ -210,9 +210,10 @@ Deno.test({
         sh -c 'trap "echo hup >> ${dir}/hups" HUP; while :; do sleep 0.1; done' &
         echo $! > /run/keepalived.pid
         sleep 0.3
-        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf
-        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf
-        ${dir}/switch VI_1 backup; readlink /etc/keepalived/haplay/vs-VI_1.active.conf
+        # (pauses: a shell coalesces signals that arrive while it waits for sleep)
+        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
+        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
+        ${dir}/switch VI_1 backup; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
         ${dir}/switch VI_1 backup
         ${dir}/switch 'VI_1;x' master || echo "bad name: $?"
         ${dir}/switch VI_2 master || echo "no master file: $?"
