@@ -22,7 +22,8 @@ hp_fail() { echo "haplay: $*" >&2; exit 1; }
 hp_stat() {
   if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"
   elif [ -d "$1" ]; then echo exists=1; echo type=dir
-  elif [ -e "$1" ]; then echo exists=1; echo type=file; echo "sha256=$(sha256sum < "$1" | cut -d' ' -f1)"; echo "size=$(stat -c %s -- "$1")"
+  elif [ -f "$1" ]; then echo exists=1; echo type=file; echo "sha256=$(sha256sum < "$1" | cut -d' ' -f1)"; echo "size=$(stat -c %s -- "$1")"
+  elif [ -e "$1" ]; then echo exists=1; echo type=special
   else echo exists=0; return 0; fi
   stat -c 'owner=%U
 group=%G
@@ -43,7 +44,7 @@ hp_restore_path() {
     dir) mkdir -p -- "$1"; read -r _u _g _m < "$J/path.$_k.meta"; chown "$_u:$_g" -- "$1"; chmod "$_m" -- "$1" ;;
     file)
       _d=$(dirname -- "$1"); mkdir -p -- "$_d"; _t="$_d/.haplay-restore.$$"
-      rm -rf -- "$_t"; cp -a -- "$J/path.$_k" "$_t" && mv -f -- "$_t" "$1" ;;
+      rm -rf -- "$_t"; cp -a -- "$J/path.$_k" "$_t" && mv -fT -- "$_t" "$1" ;;
   esac
 }
 hp_mkparents() {
@@ -63,9 +64,9 @@ hp_put_file() {
   if ! printf '%s' "$_b64" | base64 -d > "$_tmp"; then rm -f -- "$_tmp"; return 1; fi
   chown "$_own:$_grp" -- "$_tmp" && chmod "$_mode" -- "$_tmp" || { rm -f -- "$_tmp"; return 1; }
   if [ -n "$_val" ]; then
-    _cmd=$(printf '%s' "$_val" | sed "s|%s|$_tmp|g")
-    if ! sh -c "$_cmd" >&2; then rm -f -- "$_tmp"; echo "haplay: validate failed: $_val" >&2; return 1; fi
+    _cmd=$(printf '%s' "$_val" | sed 's|%s|"$HP_TMP"|g')
+    if ! HP_TMP=$_tmp sh -c "$_cmd" >&2; then rm -f -- "$_tmp"; echo "haplay: validate failed: $_val" >&2; return 1; fi
   fi
-  mv -f -- "$_tmp" "$_dest"
+  mv -fT -- "$_tmp" "$_dest"
 }
 `;
