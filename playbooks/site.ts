@@ -26,7 +26,7 @@ import { KEEPALIVED_ALIVE_FNS } from "../roles/_alive_sh.ts";
 import { CHECKER, KEEPALIVED_CONF } from "../roles/paths.ts";
 import { lbView } from "../roles/_context.ts";
 import { allClusters, instanceVips, interfaceOf, rollingOrder } from "../roles/cluster.ts";
-import { dsrFwmarkTasks } from "../roles/dsr_fwmark.ts";
+import { dsrFwmarkHandlers, dsrFwmarkTasks } from "../roles/dsr_fwmark.ts";
 import {
   keepalivedHandlers,
   keepalivedPackageTasks,
@@ -35,7 +35,7 @@ import {
 import { lintLb } from "../roles/lint.ts";
 import { loVipTasks } from "../roles/lo_vip.ts";
 import { notifyTasks } from "../roles/notify.ts";
-import { redirectTasks } from "../roles/redirect.ts";
+import { redirectHandlers, redirectTasks } from "../roles/redirect.ts";
 import { scriptUserTasks } from "../roles/script_user.ts";
 import { lbSysctlTasks, realServerSysctlTasks } from "../roles/sysctl.ts";
 import { verifyLb } from "../roles/verify.ts";
@@ -58,9 +58,14 @@ export function loadBalancerTasks(host: HostContext): Task[] {
   ];
 }
 
+/** Handlers of a real server. */
+export function realServerHandlers(host: HostContext): Handler[] {
+  return redirectHandlers(host);
+}
+
 /** Handlers of a load balancer. */
 export function loadBalancerHandlers(host: HostContext): Handler[] {
-  return lbView(host) ? keepalivedHandlers(host) : [];
+  return lbView(host) ? [...keepalivedHandlers(host), ...dsrFwmarkHandlers(host)] : [];
 }
 
 /**
@@ -144,7 +149,7 @@ export async function lbGate(host: HostContext, ctx: HookContext): Promise<GateR
 
 /** The plays. */
 export const plays: Play[] = [
-  { name: "real servers", hosts: "all", tasks: realServerTasks },
+  { name: "real servers", hosts: "all", tasks: realServerTasks, handlers: realServerHandlers },
   {
     name: "load balancers",
     hosts: "all",

@@ -6,10 +6,10 @@
  * @module
  */
 import { z } from "zod";
-import type { HostContext, Task } from "../engine/types.ts";
+import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { ipRoute, ipRule, iptablesRule } from "../tasks/mod.ts";
 import { lbView } from "./_context.ts";
-import { iptablesPersistentTask, serviceMatch } from "./redirect.ts";
+import { iptablesPersistentTask, saveIptablesHandler, serviceMatch } from "./redirect.ts";
 
 /** The role's variables: the section's table and rule priority. */
 export const DsrFwmarkVars = z.object({
@@ -18,6 +18,21 @@ export const DsrFwmarkVars = z.object({
     fwmark_rule_priority: z.number().int().default(100),
   }).loose(),
 });
+
+/** The dsr-fwmark services of a load balancer (empty when it is none). */
+function fwmarkServices(host: HostContext) {
+  const v = lbView(host);
+  return v
+    ? v.cluster.services.filter((s) =>
+      s.mode === "dsr-fwmark" && s.cfg.vip && s.cfg.fwmark !== undefined
+    )
+    : [];
+}
+
+/** Handlers of the role (when it has tasks). */
+export function dsrFwmarkHandlers(host: HostContext): Handler[] {
+  return fwmarkServices(host).length ? [saveIptablesHandler()] : [];
+}
 
 /** MARK rules, ip rules and the local route of a load balancer (none without dsr-fwmark). */
 export function dsrFwmarkTasks(host: HostContext): Task[] {

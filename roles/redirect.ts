@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import type { HostContext, Task } from "../engine/types.ts";
+import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { apt, iptablesRule } from "../tasks/mod.ts";
 import { realServerDuties, type ResolvedService } from "./cluster.ts";
 
@@ -20,12 +20,31 @@ export const IPTABLES_PERSISTENT_PRESEED = [
   "",
 ].join("\n");
 
+/** Handler saving the live rules with netfilter-persistent (when it is installed). */
+export const SAVE_IPTABLES = "save iptables rules";
+
+/**
+ * The handler {@link SAVE_IPTABLES}. A run that installs iptables-persistent probed its rules
+ * before the package existed, so those rules planned "not persisted": the package task notifies
+ * this handler, which saves them at the end of the same run.
+ */
+export function saveIptablesHandler(): Handler {
+  return {
+    name: SAVE_IPTABLES,
+    run:
+      "if command -v netfilter-persistent >/dev/null 2>&1; then netfilter-persistent save >&2; fi",
+  };
+}
+
 /** The iptables-persistent package task (shared by redirect and dsr_fwmark). */
 export function iptablesPersistentTask(tags: string[]): Task {
   return apt({
-    name: ["iptables", "iptables-persistent"],
+    // netfilter-persistent named too (not only pulled in): a rollback with --purge-packages
+    // then removes it along with iptables-persistent
+    name: ["iptables", "netfilter-persistent", "iptables-persistent"],
     state: "present",
     preseed: IPTABLES_PERSISTENT_PRESEED,
+    notify: [SAVE_IPTABLES],
     tags,
   });
 }
@@ -54,6 +73,11 @@ export function redirectRules(host: HostContext): { rule: string[]; family: "ipv
     out.push({ rule, family: d.service.cfg.vip.includes(":") ? "ipv6" : "ipv4" });
   }
   return out;
+}
+
+/** Handlers of the role (when it has tasks). */
+export function redirectHandlers(host: HostContext): Handler[] {
+  return redirectRules(host).length ? [saveIptablesHandler()] : [];
 }
 
 /** iptables-persistent and the REDIRECT rules (none when the host serves no REDIRECT VIP). */

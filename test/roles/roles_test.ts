@@ -72,7 +72,7 @@ Deno.test("roles: seed 001 DR pair with bypass_ipvs; REDIRECT real servers", asy
   );
   assert.deepEqual(res(realServerTasks(ctx(inv, "lb1"))), []);
   assert.deepEqual(res(realServerTasks(ctx(inv, "web1"))), [
-    "apt:iptables,iptables-persistent",
+    "apt:iptables,netfilter-persistent,iptables-persistent",
     "iptables:ipv4:nat PREROUTING -d 198.18.1.100/32 -p tcp --dport 80 -j REDIRECT",
   ]);
   assert.deepEqual(res(loadBalancerTasks(ctx(inv, "web1"))), []);
@@ -97,7 +97,7 @@ Deno.test("roles: seed 002 dsr-fwmark: MARK, ip rule, local route, rp_filter; RE
   ) assert.ok(lb.includes(r), r);
   assert.ok(!lb.includes("apt:sudo"), "no root notify steps, no sudo");
   assert.deepEqual(res(realServerTasks(ctx(inv, "w101"))), [
-    "apt:iptables,iptables-persistent",
+    "apt:iptables,netfilter-persistent,iptables-persistent",
     "iptables:ipv4:nat PREROUTING -d 198.18.2.100/32 -p tcp --dport 80 -j REDIRECT",
   ]);
 });
