@@ -107,6 +107,9 @@ export const SYSTEMCTL_SHIM = `#!/bin/sh
 # SYSTEMCTL_SKIP_REDIRECT: /lib/lsb/init-functions.d/40-systemd would bounce init.d
 # scripts back to "systemctl" once /run/systemd/system exists (netplan generate creates it).
 export SYSTEMCTL_SKIP_REDIRECT=1
+# update-rc.d mirrors init.d enablement into systemd with "systemctl --root=/ enable|disable";
+# with no systemd here that is a no-op (as if systemd were not installed).
+for a; do case $a in --root|--root=*) exit 0;; esac; done
 q=0; now=0; for a; do [ "$a" = --now ] && now=1; done
 set -- $(for a; do case $a in -q|--quiet) echo "-q";; -*) ;; *) echo "$a";; esac; done)
 [ "\${1:-}" = -q ] && { q=1; shift; }
