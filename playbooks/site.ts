@@ -12,7 +12,8 @@
  *    VIP right now last ({@link liveOrder}); `gate` checks each changed LB (keepalived running,
  *    config test clean) before the next is touched; a failing gate rolls that host back and
  *    stops the rollout with the pair still serving.
- * Same-box DR hosts are in both plays. Hosts a play has nothing for get no tasks.
+ * Same-box DR hosts get their real-server tasks in the LB play (before keepalived), so a run
+ * applies to each host in one play only. Hosts a play has nothing for get no tasks.
  *
  * `lint` checks the LB variables (schema and rules) before any host is contacted; `verify`
  * checks keepalived, VRRP ownership, real servers and health-check targets after the deploy.
@@ -40,15 +41,24 @@ import { scriptUserTasks } from "../roles/script_user.ts";
 import { lbSysctlTasks, realServerSysctlTasks } from "../roles/sysctl.ts";
 import { verifyLb } from "../roles/verify.ts";
 
-/** Tasks of a host as a real server (empty when it serves no DR VIP). */
-export function realServerTasks(host: HostContext): Task[] {
+/** The real-server tasks of any host (empty when it serves no DR VIP). */
+export function realServerRoleTasks(host: HostContext): Task[] {
   return [...realServerSysctlTasks(host), ...loVipTasks(host), ...redirectTasks(host)];
 }
 
-/** Tasks of a host as a load balancer (empty when it is none). */
+/**
+ * Tasks of the "real servers" play: the real-server tasks of hosts that are not load balancers
+ * (a same-box-dr LB gets them in its own play, so one run touches each host in one play only).
+ */
+export function realServerTasks(host: HostContext): Task[] {
+  return lbView(host) ? [] : realServerRoleTasks(host);
+}
+
+/** Tasks of a host as a load balancer (empty when it is none); same-box-dr real-server tasks first. */
 export function loadBalancerTasks(host: HostContext): Task[] {
   if (!lbView(host)) return [];
   return [
+    ...realServerRoleTasks(host),
     ...keepalivedPackageTasks(host),
     ...scriptUserTasks(host),
     ...notifyTasks(host),
@@ -58,14 +68,16 @@ export function loadBalancerTasks(host: HostContext): Task[] {
   ];
 }
 
-/** Handlers of a real server. */
+/** Handlers of the "real servers" play. */
 export function realServerHandlers(host: HostContext): Handler[] {
-  return redirectHandlers(host);
+  return lbView(host) ? [] : redirectHandlers(host);
 }
 
-/** Handlers of a load balancer. */
+/** Handlers of a load balancer (one "save iptables rules" for redirect and dsr_fwmark). */
 export function loadBalancerHandlers(host: HostContext): Handler[] {
-  return lbView(host) ? [...keepalivedHandlers(host), ...dsrFwmarkHandlers(host)] : [];
+  if (!lbView(host)) return [];
+  const extra = [...redirectHandlers(host), ...dsrFwmarkHandlers(host)];
+  return [...keepalivedHandlers(host), ...extra.slice(0, 1)];
 }
 
 /**

@@ -82,6 +82,8 @@ export const Hooks = z.strictObject({
   notify_master: z.array(HookCommand).default([]),
   notify_backup: z.array(HookCommand).default([]),
   notify_fault: z.array(HookCommand).default([]),
+  /** Run when keepalived stops (keepalived's notify_stop). */
+  notify_stop: z.array(HookCommand).default([]),
   cloud_vip: CloudVip.optional(),
 });
 

@@ -10,11 +10,11 @@ import { type Cluster, instanceVips } from "./cluster.ts";
 import type { HookCommandConfig, VrrpInstanceConfig } from "./lb_schema.ts";
 import { BYPASS_IPVS, VS_SWITCH } from "./paths.ts";
 
-/** A VRRP state with a notify script. */
-export type NotifyState = "master" | "backup" | "fault";
+/** A VRRP state (or keepalived stopping) with a notify script. */
+export type NotifyState = "master" | "backup" | "fault" | "stop";
 
 /** All notify states, in rendering order. */
-export const NOTIFY_STATES: readonly NotifyState[] = ["master", "backup", "fault"];
+export const NOTIFY_STATES: readonly NotifyState[] = ["master", "backup", "fault", "stop"];
 
 /** One command of a notify script. */
 export interface NotifyStep {
@@ -51,7 +51,7 @@ function hookStep(h: HookCommandConfig, what: string, timeout?: number): NotifyS
 
 /** The notify steps of an instance of a cluster. */
 export function notifySteps(c: Cluster, inst: VrrpInstanceConfig): NotifySteps {
-  const out: NotifySteps = { master: [], backup: [], fault: [] };
+  const out: NotifySteps = { master: [], backup: [], fault: [], stop: [] };
   if (swapsVirtualServers(c, inst.name)) {
     const sw = (arg: string): NotifyStep => ({
       what: `same-box DR: virtual servers ${arg === "master" ? "on" : "off"}`,
@@ -61,6 +61,9 @@ export function notifySteps(c: Cluster, inst: VrrpInstanceConfig): NotifySteps {
     out.master.push(sw("master"));
     out.backup.push(sw("backup"));
     out.fault.push(sw("backup"));
+    // stopping: not MASTER any more, so no virtual servers on the next start (no reload: the
+    // daemon is going away)
+    out.stop.push(sw("stop"));
   }
   if (inst.bypass_ipvs) {
     for (const v of instanceVips(inst).filter((v) => isIpv4(v.address))) {

@@ -46,29 +46,33 @@ export function notifyScriptText(
 }
 
 /**
- * Root helper `haplay-vs-switch INSTANCE master|backup`: points the instance's active include at
- * its virtual_server file (MASTER) or at the empty one, and reloads keepalived only when the
- * link changed. The reload re-runs notify_backup/notify_master, which then find the link right
+ * Root helper `haplay-vs-switch INSTANCE master|backup|stop`: points the instance's active include
+ * at its virtual_server file (MASTER) or at the empty one, and reloads keepalived only when the
+ * link changed (never for `stop`: keepalived is exiting, the next start must come up without). The reload re-runs notify_backup/notify_master, which then find the link right
  * and stop: no reload loop (the seed's RELOAD_FLG guard, for both directions).
  */
 export const VS_SWITCH_SCRIPT = `#!/bin/sh
 # Managed by haplay: same-box DR virtual_server switch (run as root through sudo by notify scripts).
-# usage: haplay-vs-switch INSTANCE master|backup
+# usage: haplay-vs-switch INSTANCE master|backup|stop   (stop: like backup, without reload)
 set -u
 ${PATH_LINE}
-usage() { echo "usage: $0 INSTANCE master|backup" >&2; exit 2; }
+usage() { echo "usage: $0 INSTANCE master|backup|stop" >&2; exit 2; }
 inst=\${1:-}
 case "$inst" in '' | *[!A-Za-z0-9_.-]*) usage ;; esac
 dir=${HAPLAY_KEEPALIVED_DIR}
 case "\${2:-}" in
   master) target="$dir/vs-$inst.master.conf" ;;
-  backup) target=${VS_EMPTY} ;;
+  backup | stop) target=${VS_EMPTY} ;;
   *) usage ;;
 esac
 link="$dir/vs-$inst.active.conf"
 [ -f "$target" ] || { echo "haplay-vs-switch: $target missing" >&2; exit 1; }
 if [ "$(readlink "$link" 2>/dev/null)" = "$target" ]; then exit 0; fi
 ln -sfn "$target" "$link.new" && mv -Tf "$link.new" "$link"
+if [ "$2" = stop ]; then
+  logger -t haplay-vs-switch "$inst: virtual servers off (keepalived stopping)" 2>/dev/null || true
+  exit 0
+fi
 pid=$(cat ${KEEPALIVED_PIDS[0]} 2>/dev/null || true)
 if [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null; then
   logger -t haplay-vs-switch "$inst: virtual servers $2, keepalived reloaded" 2>/dev/null || true

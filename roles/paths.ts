@@ -40,6 +40,9 @@ export function vsActive(instance: string): string {
 }
 
 /** The notify script of an instance for a state. */
-export function notifyScript(instance: string, state: "master" | "backup" | "fault"): string {
+export function notifyScript(
+  instance: string,
+  state: "master" | "backup" | "fault" | "stop",
+): string {
   return `${HAPLAY_KEEPALIVED_DIR}/notify-${instance}-${state}.sh`;
 }

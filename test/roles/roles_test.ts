@@ -30,7 +30,7 @@ function lbTasks(middle: string[], notifyScripts: string[], extra: string[] = []
 }
 
 const notify = (inst: string) =>
-  ["master", "backup", "fault"].map((s) => `file:${K}/notify-${inst}-${s}.sh`);
+  ["master", "backup", "fault", "stop"].map((s) => `file:${K}/notify-${inst}-${s}.sh`);
 const ARP = ["all", "eth0"].flatMap((
   i,
 ) => [`sysctl:net.ipv4.conf.${i}.arp_ignore`, `sysctl:net.ipv4.conf.${i}.arp_announce`]);
@@ -38,13 +38,11 @@ const ARP = ["all", "eth0"].flatMap((
 Deno.test("roles: seed 000 same-box DR: every node is LB and real server", async () => {
   const inv = await loadExample("000");
   for (const n of ["node1", "node2", "node3"]) {
-    assert.deepEqual(res(realServerTasks(ctx(inv, n))), [
+    assert.deepEqual(res(realServerTasks(ctx(inv, n))), [], "an LB gets them in the LB play");
+    assert.deepEqual(res(loadBalancerTasks(ctx(inv, n))), [
       ...ARP,
       "file:/etc/netplan/99-haplay-lo.yaml",
-    ]);
-    assert.deepEqual(
-      res(loadBalancerTasks(ctx(inv, n))),
-      lbTasks(["apt:sudo", "file:/etc/sudoers.d/haplay-keepalived"], [
+      ...lbTasks(["apt:sudo", "file:/etc/sudoers.d/haplay-keepalived"], [
         "file:/usr/local/sbin/haplay-vs-switch",
         "file:/usr/local/sbin/haplay-bypass-ipvs", // absent
         ...notify("LVS_SETTINGS"),
@@ -52,9 +50,9 @@ Deno.test("roles: seed 000 same-box DR: every node is LB and real server", async
         `file:${vsMaster("LVS_SETTINGS")}`,
         `file:${K}/vs-LVS_SETTINGS.active.conf`,
       ], ["sysctl:net.ipv4.ip_forward"]),
-    );
+    ]);
   }
-  const lo = realServerTasks(ctx(inv, "node2")).at(-1)!;
+  const lo = loadBalancerTasks(ctx(inv, "node2"))[4];
   assert.equal(lo.module, "loVip");
 });
 

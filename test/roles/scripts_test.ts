@@ -140,9 +140,15 @@ Deno.test("scripts: notify steps per seed, and exactly the sudo lines they need"
     "LVS_SETTINGS",
     "backup",
   ]]);
+  assert.deepEqual(s0.stop.map((s) => s.argv), [[
+    "/usr/local/sbin/haplay-vs-switch",
+    "LVS_SETTINGS",
+    "stop",
+  ]]);
   assert.deepEqual(sudoCommands(c0), [
     "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS master",
     "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS backup",
+    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS stop",
   ]);
   const c1 = lbClusterOf("lb1", (await loadExample("001")).hosts)!;
   assert.deepEqual(sudoCommands(c1), [
@@ -214,6 +220,8 @@ Deno.test({
         ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
         ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
         ${dir}/switch VI_1 backup; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
+        ${dir}/switch VI_1 master; sleep 0.4
+        ${dir}/switch VI_1 stop; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
         ${dir}/switch VI_1 backup
         ${dir}/switch 'VI_1;x' master || echo "bad name: $?"
         ${dir}/switch VI_2 master || echo "no master file: $?"
@@ -229,10 +237,12 @@ Deno.test({
           "/etc/keepalived/haplay/vs-VI_1.master.conf",
           "/etc/keepalived/haplay/vs-VI_1.master.conf",
           "/etc/keepalived/haplay/vs-empty.conf",
+          "/etc/keepalived/haplay/vs-empty.conf", // stop: off, without a reload
           "bad name: 2",
           "no master file: 1",
           "hup", // master: changed, reload
           "hup", // backup: changed, reload; the repeated calls changed nothing
+          "hup", // master again (stop then reloads nothing)
           "",
         ].join("\n"),
       );
