@@ -25,7 +25,10 @@ export interface HostReport {
   play: string;
   status: HostStatus;
   tasks: TaskReport[];
-  /** SSH exec channels opened (round trips): 1 for a no-op run, 2 for a converge. */
+  /**
+   * SSH exec channels opened on this host so far in the run (round trips; a running total
+   * across plays): 1 for a no-op run, 2 for a converge.
+   */
   execs: number;
   handlers: string[];
   error?: string;
@@ -33,6 +36,8 @@ export interface HostReport {
   gate?: { ok: boolean; detail: string };
   /** Set when a failed gate rolled the host back: whether that rollback succeeded. */
   rolledBack?: boolean;
+  /** Internal: what a play's gate script printed (consumed by the engine, never reported). */
+  gateOutput?: { code: number; stdout: string };
   timings: { connectMs: number; probeMs: number; applyMs: number; totalMs: number };
 }
 
@@ -61,16 +66,22 @@ export function recapCounts(h: HostReport): Record<string, number> {
   return { ...c, unreachable: h.status === "unreachable" ? 1 : 0, execs: h.execs };
 }
 
-/** The recap table as text lines. */
+/** The recap table as text lines: one row per host, its plays added up. */
 export function recapTable(hosts: HostReport[]): string {
-  const rows = [["host", "ok", "changed", "failed", "skipped", "unreachable", "execs"]];
+  const keys = ["ok", "changed", "failed", "skipped", "unreachable", "execs"];
+  const merged = new Map<string, Record<string, number>>();
   for (const h of hosts) {
     const c = recapCounts(h);
-    rows.push([
-      h.host,
-      ...["ok", "changed", "failed", "skipped", "unreachable", "execs"].map((k) => String(c[k])),
-    ]);
+    const m = merged.get(h.host);
+    if (!m) merged.set(h.host, c);
+    else {
+      for (const k of keys) {
+        m[k] = k === "execs" || k === "unreachable" ? Math.max(m[k], c[k]) : m[k] + c[k];
+      }
+    }
   }
+  const rows = [["host", ...keys]];
+  for (const [host, c] of merged) rows.push([host, ...keys.map((k) => String(c[k]))]);
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
 }

@@ -97,6 +97,7 @@ function safePlan(t: Task, facts: string): Plan | Error {
 /** Per-host work prepared before any host is contacted. */
 interface Prepared {
   host: InventoryHost;
+  ctx: HostContext;
   tasks: Task[];
   handlers: Handler[];
 }
@@ -125,7 +126,7 @@ export function prepare(inv: Inventory, play: Play, names: string[], opts: RunOp
         }
       }
     }
-    return { host, tasks, handlers };
+    return { host, ctx, tasks, handlers };
   });
   if (problems.length) {
     throw new Error(`play "${play.name}" cannot be planned:\n  ${problems.join("\n  ")}`);
@@ -177,19 +178,81 @@ export async function runPlaybook(
     }
     return s;
   };
-  const hooks: HookContext = {
-    run: async (host, script) => {
-      const h = inv.hosts.get(host);
-      if (!h) throw new Error(`unknown host ${host}`);
-      return await (await sessionOf(h)).runScript(script);
-    },
-    log,
+  const run = async (host: string, script: string) => {
+    const h = inv.hosts.get(host);
+    if (!h) throw new Error(`unknown host ${host}`);
+    return await (await sessionOf(h)).runScript(script);
   };
+  // Hosts changed by an earlier play of this run: their first-probe facts are stale.
+  const touched = new Set<string>();
+  const env = (p: Prepared): HostRunEnv => ({
+    opts,
+    runId,
+    owner,
+    log,
+    progress,
+    session: () => sessionOf(p.host),
+  });
 
   try {
-    for (const { play, items: planned } of prepared) {
+    // Round trip 1 for every host of every play: all probes (and order probes) at once.
+    const first = await firstProbe(prepared, inv, env, opts);
+    for (const [pi, { play, items: planned }] of prepared.entries()) {
       log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${planned.length}`);
       let live = planned.filter((p) => !failedHosts.has(p.host.name));
+      // Hosts an earlier play changed: probe them again for this play, all in one exec each.
+      const stale = live.filter((p) => touched.has(p.host.name));
+      const fresh = stale.length
+        ? await firstProbe([{ play, items: stale }], inv, env, opts)
+        : new Map<string, FirstProbeAll>();
+      const factsOf = (host: string) => {
+        const f = fresh.get(host);
+        if (f) return { f, i: 0 };
+        const g = first.get(host);
+        return g && !touched.has(host) ? { f: g, i: pi } : undefined;
+      };
+      const hooks: HookContext = {
+        run,
+        log,
+        probed: async (host) => {
+          const x = factsOf(host);
+          if (x && x.f.orderOut[x.i] !== undefined) return x.f.orderOut[x.i]!;
+          const h = inv.hosts.get(host);
+          const snippet = h && play.orderProbe?.(contextOf(inv, h));
+          return snippet ? (await run(host, snippet)).stdout : "";
+        },
+      };
+      const pre = (p: Prepared): FirstProbe | undefined => {
+        const x = factsOf(p.host.name);
+        if (!x || x.f.error) return undefined;
+        return {
+          ...x.f,
+          facts: x.f.facts[x.i],
+          rcs: x.f.rcs[x.i],
+          pending: x.f.pendingFor(x.i) ? x.f.pending : [],
+        };
+      };
+      for (const p of live.filter((p) => factsOf(p.host.name)?.f.error)) {
+        const f = factsOf(p.host.name)!.f;
+        reports.push(
+          failedReport(p, play.name, f.unreachable ? "unreachable" : "failed", f.error!),
+        );
+        failedHosts.add(p.host.name);
+      }
+      live = live.filter((p) => !failedHosts.has(p.host.name));
+      // Nothing to do for this play anywhere (known from the first probe): no more round trips.
+      const idle = live.every((p) => {
+        const f = pre(p);
+        return f && !f.pending.length &&
+          p.tasks.every((t, i) => {
+            const pl = safePlan(t, f.facts[i]);
+            return !(pl instanceof Error) && pl.kind === "ok";
+          });
+      });
+      if (idle) {
+        for (const p of live) reports.push(await runHost(p, play, env(p), pre(p)));
+        continue;
+      }
       if (play.order && live.length > 1) live = await ordered(play, live, inv, hooks, log);
       let aborted = false;
       for (const batch of batches(live, play.serial)) {
@@ -198,16 +261,13 @@ export async function runPlaybook(
           continue;
         }
         const forks = Math.max(1, opts.forks ?? Math.min(50, batch.length));
-        const res = await mapPool(batch, forks, (p) =>
-          runHost(p, play, {
-            opts,
-            runId,
-            owner,
-            log,
-            progress,
-            session: () => sessionOf(p.host),
-          }));
-        if (play.gate && !opts.check) {
+        const res = await mapPool(batch, forks, (p) => runHost(p, play, env(p), pre(p)));
+        for (const r of res) {
+          if (r.status === "changed" || r.handlers.length || r.status === "failed") {
+            touched.add(r.host);
+          }
+        }
+        if ((play.gate || play.gateScript) && !opts.check) {
           for (const r of res.filter((x) => x.status === "changed")) {
             const p = batch.find((b) => b.host.name === r.host)!;
             if (!(await gated(play, p, r, inv, hooks, sessionOf, runId, owner, log))) {
@@ -215,6 +275,7 @@ export async function runPlaybook(
             }
           }
         }
+        for (const r of res) delete r.gateOutput;
         reports.push(...res);
         const bad = res.filter((r) => r.status === "failed" || r.status === "unreachable");
         bad.forEach((r) => failedHosts.add(r.host));
@@ -290,10 +351,14 @@ async function gated(
 ): Promise<boolean> {
   let g: { ok: boolean; detail: string };
   try {
-    g = await play.gate!(contextOf(inv, p.host), hooks);
+    if (play.gateScript && r.gateOutput) {
+      g = play.gateScript.check(contextOf(inv, p.host), r.gateOutput);
+    } else if (play.gate) g = await play.gate(contextOf(inv, p.host), hooks);
+    else return true;
   } catch (e) {
     g = { ok: false, detail: `gate error: ${(e as Error).message}` };
   }
+  delete r.gateOutput;
   r.gate = g;
   if (g.ok) {
     log(`${r.host}: [gate ok] ${g.detail}`);
@@ -342,7 +407,127 @@ interface HostRunEnv {
   session: () => Promise<SshSession>;
 }
 
-async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostReport> {
+/** Facts of one host from the run's first probe, for one play. */
+interface FirstProbe {
+  facts: string[];
+  rcs: number[];
+  generation: string;
+  pending: string[];
+  /** Pending handlers belong to the first play the host is in. */
+  pendingFor(play: number): boolean;
+}
+
+/** What the first probe found on a host, for every play. */
+interface FirstProbeAll {
+  facts: string[][];
+  rcs: number[][];
+  orderOut: Array<string | undefined>;
+  generation: string;
+  pending: string[];
+  pendingFor(play: number): boolean;
+  error?: string;
+  unreachable?: boolean;
+}
+
+/** Round trip 1: per host, every task of every play and every order probe, in one exec. */
+async function firstProbe(
+  prepared: Array<{ play: Play; items: Prepared[] }>,
+  inv: Inventory,
+  env: (p: Prepared) => HostRunEnv,
+  opts: RunOptions,
+): Promise<Map<string, FirstProbeAll>> {
+  const hosts = new Map<string, Prepared>();
+  for (const { items } of prepared) {
+    for (const p of items) if (!hosts.has(p.host.name)) hosts.set(p.host.name, p);
+  }
+  const out = new Map<string, FirstProbeAll>();
+  const list = [...hosts.values()];
+  await mapPool(list, Math.max(1, opts.forks ?? Math.min(50, list.length)), async (p) => {
+    const e = env(p);
+    const name = p.host.name;
+    const ctx = contextOf(inv, p.host);
+    const firstPlay = prepared.findIndex(({ items }) => items.some((x) => x.host.name === name));
+    const tasks: Task[] = [];
+    const slices: Array<{ from: number; n: number; order?: number }> = [];
+    for (const { play, items } of prepared) {
+      const mine = items.find((x) => x.host.name === name);
+      const from = tasks.length;
+      if (mine) tasks.push(...mine.tasks);
+      const snippet = mine ? play.orderProbe?.(ctx) : undefined;
+      let order: number | undefined;
+      if (snippet) {
+        order = tasks.length;
+        tasks.push({
+          name: "order probe",
+          module: "engine",
+          resource: "",
+          probe: snippet,
+          plan: () => ({ kind: "ok", reason: "" }),
+        });
+      }
+      slices.push({ from, n: mine ? mine.tasks.length : 0, order });
+    }
+    e.progress.set(name, "connecting");
+    let session: SshSession;
+    try {
+      session = await e.session();
+    } catch (err) {
+      out.set(name, {
+        facts: [],
+        rcs: [],
+        orderOut: [],
+        generation: "0",
+        pending: [],
+        pendingFor: () => false,
+        error: (err as Error).message,
+        unreachable: true,
+      });
+      return;
+    }
+    e.progress.set(name, "probing");
+    const nonce = newNonce();
+    try {
+      const res = await session.runScript(probeScript(tasks, nonce));
+      const pr = parseProbe(res.stdout, tasks.length, nonce);
+      if (opts.verbose && res.stderr) e.log(`${name}: probe stderr:\n${res.stderr}`);
+      out.set(name, {
+        facts: slices.map((s) => pr.facts.slice(s.from, s.from + s.n)),
+        rcs: slices.map((s) => pr.rcs.slice(s.from, s.from + s.n)),
+        orderOut: slices.map((s) => s.order === undefined ? undefined : pr.facts[s.order]),
+        generation: pr.generation,
+        pending: pr.pending,
+        pendingFor: (i) => i === firstPlay && pr.pending.length > 0,
+      });
+    } catch (err) {
+      out.set(name, {
+        facts: [],
+        rcs: [],
+        orderOut: [],
+        generation: "0",
+        pending: [],
+        pendingFor: () => false,
+        error: `probe failed: ${(err as Error).message}`,
+      });
+    }
+  });
+  return out;
+}
+
+function failedReport(
+  p: Prepared,
+  play: string,
+  status: "failed" | "unreachable",
+  why: string,
+): HostReport {
+  return { ...skippedReport(p, play, why), status };
+}
+
+async function runHost(
+  p: Prepared,
+  play: Play,
+  env: HostRunEnv,
+  pre?: FirstProbe,
+): Promise<HostReport> {
   const { opts, log } = env;
   const name = p.host.name;
   const t0 = performance.now();
@@ -380,19 +565,23 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
   }
   rep.timings.connectMs = Math.round(performance.now() - t0);
 
-  // Round trip 1: every probe.
-  env.progress.set(name, "probing");
+  // Round trip 1: every probe (already done by the run's first probe when `pre` is given).
   const nonce = newNonce();
   const t1 = performance.now();
-  let probe;
-  try {
-    const res = await session.runScript(probeScript(p.tasks, nonce));
-    probe = parseProbe(res.stdout, p.tasks.length, nonce);
-    if (opts.verbose && res.stderr) log(`${name}: probe stderr:\n${res.stderr}`);
-  } catch (e) {
-    rep.status = "failed";
-    rep.error = `probe failed: ${(e as Error).message}`;
-    return finish(session);
+  let probe: { facts: string[]; generation: string; pending: string[] };
+  if (pre) {
+    probe = { facts: pre.facts, generation: pre.generation, pending: pre.pending };
+  } else {
+    env.progress.set(name, "probing");
+    try {
+      const res = await session.runScript(probeScript(p.tasks, nonce));
+      probe = parseProbe(res.stdout, p.tasks.length, nonce);
+      if (opts.verbose && res.stderr) log(`${name}: probe stderr:\n${res.stderr}`);
+    } catch (e) {
+      rep.status = "failed";
+      rep.error = `probe failed: ${(e as Error).message}`;
+      return finish(session);
+    }
   }
   rep.timings.probeMs = Math.round(performance.now() - t1);
 
@@ -451,6 +640,7 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
     pending: probe.pending,
     keepRuns: opts.keepRuns ?? 20,
     play: play.name,
+    gate: play.gateScript?.script(p.ctx),
   });
   let res;
   try {
@@ -465,6 +655,7 @@ async function runHost(p: Prepared, play: Play, env: HostRunEnv): Promise<HostRe
   const r = parseApply(res.stdout, nonce);
   if (opts.verbose && res.stderr) log(`${name}: apply stderr:\n${res.stderr}`);
   rep.handlers = r.handlersRun;
+  if (r.gate) rep.gateOutput = r.gate;
   if (r.locked !== undefined) {
     rep.status = "failed";
     rep.error = `host is locked by another run (${r.locked.trim() || "unknown holder"}); ` +

@@ -118,6 +118,8 @@ export interface ApplyContext {
   keepRuns: number;
   /** Play name, for the journal. */
   play: string;
+  /** Read-only check run after the handlers, its output framed for the controller. */
+  gate?: string;
 }
 
 function writeB64(dest: string, text: string): string {
@@ -189,6 +191,11 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     `ls -1 "$HP/runs" | sort | head -n -${ctx.keepRuns} | while read -r _old; do rm -rf "$HP/runs/$_old"; done`,
   );
   out.push(`printf '@@${n}:finished\\n'`);
+  if (ctx.gate !== undefined) {
+    out.push(`printf '@@${n}:gate-begin\\n'`);
+    out.push(`(\n${ctx.gate}\n) 2>&1 9>&-; _rc=$?`);
+    out.push(`printf '\\n@@${n}:gate-end:%s\\n' "$_rc"`);
+  }
   out.push("}");
   out.push(`hp_task_failed() {
   printf '@@${n}:failed:%s:%s:%s\\n' "$1" "$2" "$3"
@@ -209,6 +216,7 @@ export interface ApplyResult {
   handlerFailed?: { name: string; rc: number; log: string };
   locked?: string;
   moved?: string;
+  gate?: { code: number; stdout: string };
 }
 
 function decodeTail(s: string | undefined): string {
@@ -223,6 +231,15 @@ function decodeTail(s: string | undefined): string {
 /** Parse the apply script's stdout. */
 export function parseApply(stdout: string, nonce: string): ApplyResult {
   const r: ApplyResult = { started: false, finished: false, done: [], handlersRun: [] };
+  const gb = stdout.indexOf(`@@${nonce}:gate-begin\n`);
+  const ge = new RegExp(`\\n@@${nonce}:gate-end:(\\d+)\\n`).exec(stdout);
+  if (gb >= 0 && ge && ge.index >= gb) {
+    r.gate = {
+      code: Number(ge[1]),
+      stdout: stdout.slice(gb + nonce.length + 14, ge.index),
+    };
+    stdout = stdout.slice(0, gb);
+  }
   const lines = stdout.split("\n");
   const p = `@@${nonce}:`;
   for (let i = 0; i < lines.length; i++) {

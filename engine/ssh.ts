@@ -92,6 +92,8 @@ function readText(path: string): string {
 export class SshSession {
   /** Exec channels opened so far (the round trips of this run). */
   execs = 0;
+  /** The last connection-level error (reset, timeout), if any. */
+  lastError?: Error;
   private constructor(
     readonly target: SshTarget,
     private readonly ssh: NodeSSH,
@@ -186,7 +188,14 @@ export class SshSession {
       }
       const ssh = new NodeSSH();
       await ssh.connect({ ...base, host, port } as never);
-      return new SshSession({ ...target, host, port, user }, ssh, jump);
+      // A reset after connect (host gone, sshd killed) must fail the pending exec, not the
+      // process: the exec's stream reports it; the connection-level event is only noted.
+      const session = new SshSession({ ...target, host, port, user }, ssh, jump);
+      (ssh.connection as unknown as { on(e: string, f: (err: Error) => void): void })
+        .on("error", (err) => session.lastError = err);
+      (jump?.connection as unknown as { on(e: string, f: (err: Error) => void): void } | null)
+        ?.on("error", (err) => session.lastError = err);
+      return session;
     } catch (e) {
       jump?.dispose();
       if (rejection) throw rejection;
@@ -197,8 +206,15 @@ export class SshSession {
   /** Run one command on a fresh exec channel, feeding `stdin`. */
   exec(command: string, stdin?: string): Promise<ExecResult> {
     this.execs++;
-    const conn = this.ssh.connection as Client;
+    const conn = this.ssh.connection as Client | null;
+    if (!conn) return Promise.reject(this.lastError ?? new Error("connection closed"));
     return new Promise((resolve, reject) => {
+      const ev = conn as unknown as {
+        once(e: string, f: () => void): void;
+        removeListener(e: string, f: () => void): void;
+      };
+      const onGone = () => reject(this.lastError ?? new Error("connection closed during exec"));
+      ev.once("close", onGone);
       conn.exec(command, (err, stream) => {
         if (err) return reject(err);
         const out: Uint8Array[] = [];
@@ -212,6 +228,7 @@ export class SshSession {
           signal = sig ?? undefined;
         });
         stream.on("close", () => {
+          ev.removeListener("close", onGone);
           const dec = (parts: Uint8Array[]) => new TextDecoder().decode(Buffer.concat(parts));
           resolve({ code, signal, stdout: dec(out), stderr: dec(errs) });
         });

@@ -108,6 +108,19 @@ export interface Play {
    * touched stay untouched.
    */
   gate?(host: HostContext, ctx: HookContext): Promise<GateResult>;
+  /**
+   * A gate that costs no round trip: its sh script runs at the end of the host's apply script
+   * (after the handlers) and `check` reads what it printed. Takes precedence over `gate`.
+   */
+  gateScript?: {
+    script(host: HostContext): string | undefined;
+    check(host: HostContext, out: { code: number; stdout: string }): GateResult;
+  };
+  /**
+   * A read-only sh snippet per host whose output `order` reads through `ctx.probed(host)`. It
+   * runs inside the run's first probe round trip, so ordering costs no extra exec.
+   */
+  orderProbe?(host: HostContext): string | undefined;
 }
 
 /** What a play's `gate` found. */
@@ -122,6 +135,11 @@ export interface HookContext {
   run(host: string, script: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Print a progress line (redacted). */
   log(line: string): void;
+  /**
+   * Output of the play's `orderProbe` on a host: from the run's first probe when the host has
+   * not changed since, otherwise run again now.
+   */
+  probed(host: string): Promise<string>;
 }
 
 /** Outcome of one task on one host. */

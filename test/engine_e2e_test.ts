@@ -316,3 +316,59 @@ e2e("engine: gate failure stops the play before the next host is touched", async
     }
   });
 });
+
+e2e(
+  "engine: several plays share one probe round trip; order probes and gate scripts cost no exec",
+  async () => {
+    await withLab({ name: "en7", subnet: "198.19.218.0/24", hosts: 3 }, async (lab) => {
+      const inv = await loadInventory(lab.inventory);
+      const names = lab.hosts.map((h) => h.name);
+      const plays = (v: string): Play[] => [
+        {
+          name: "one",
+          hosts: "all",
+          tasks: (h) => [file({ path: "/etc/p1.conf", content: `${h.name} ${v}\n` })],
+        },
+        {
+          name: "two",
+          hosts: "h2:h3",
+          serial: 1,
+          tasks: () => [file({ path: "/etc/p2.conf", content: `${v}\n` })],
+          orderProbe: () => "cat /etc/hostname",
+          order: async (hosts, ctx) => {
+            const seen = await Promise.all(hosts.map((h) => ctx.probed(h.name)));
+            return seen.map((s) => s.trim()).sort().reverse();
+          },
+          gateScript: {
+            script: () => "cat /etc/p2.conf",
+            check: (h, out) => ({
+              ok: out.stdout.trim() === v,
+              detail: `${h.name} serves ${out.stdout.trim()}`,
+            }),
+          },
+        },
+      ];
+      const lines: string[] = [];
+      const c1 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
+      const r1 = await runPlaybook(inv, plays("v1"), { log: (l) => lines.push(l) });
+      const c2 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
+      assert.equal(r1.ok, true, lines.join("\n"));
+      assert.ok(lines.includes("PLAY [two] order: h3, h2"), lines.join("\n"));
+      assert.ok(lines.some((l) => l.startsWith("h3: [gate ok] h3 serves v1")), lines.join("\n"));
+      // h1: probe + apply(play one); h2, h3: probe + apply(one) + probe + apply-with-gate(two).
+      assert.deepEqual(c2.map((c, i) => c - c1[i]), [2, 4, 4]);
+      const r2 = await runPlaybook(inv, plays("v1"), { log: () => {} });
+      const c3 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
+      assert.equal(r2.changed, false);
+      assert.deepEqual(c3.map((c, i) => c - c2[i]), [1, 1, 1], "a no-op run is 1 exec per host");
+      // A gate script that fails rolls the host back and stops the play.
+      const bad = plays("v2");
+      bad[1].gateScript!.check = () => ({ ok: false, detail: "refused" });
+      const r3 = await runPlaybook(inv, bad, { log: () => {} });
+      const h3 = r3.hosts.find((h) => h.host === "h3" && h.play === "two")!;
+      assert.equal(h3.rolledBack, true);
+      assert.equal(r3.hosts.find((h) => h.host === "h2" && h.play === "two")!.status, "skipped");
+      assert.equal((await labExec(lab, "h3", ["cat", "/etc/p2.conf"])).stdout, "v1\n");
+    });
+  },
+);
