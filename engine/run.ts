@@ -270,7 +270,7 @@ export async function runPlaybook(
         if ((play.gate || play.gateScript) && !opts.check) {
           for (const r of res.filter((x) => x.status === "changed")) {
             const p = batch.find((b) => b.host.name === r.host)!;
-            if (!(await gated(play, p, r, inv, hooks, sessionOf, runId, owner, log))) {
+            if (!(await gated(play, p, r, hooks, sessionOf, runId, owner, log))) {
               aborted = true;
             }
           }
@@ -342,7 +342,6 @@ async function gated(
   play: Play,
   p: Prepared,
   r: HostReport,
-  inv: Inventory,
   hooks: HookContext,
   sessionOf: (h: InventoryHost) => Promise<SshSession>,
   runId: string,
@@ -351,10 +350,13 @@ async function gated(
 ): Promise<boolean> {
   let g: { ok: boolean; detail: string };
   try {
-    if (play.gateScript && r.gateOutput) {
-      g = play.gateScript.check(contextOf(inv, p.host), r.gateOutput);
-    } else if (play.gate) g = await play.gate(contextOf(inv, p.host), hooks);
-    else return true;
+    g = { ok: true, detail: "" };
+    if (play.gateScript && r.gateOutput) g = play.gateScript.check(p.ctx, r.gateOutput);
+    if (g.ok && play.gate) {
+      const more = await play.gate(p.ctx, hooks);
+      g = { ok: more.ok, detail: [g.detail, more.detail].filter(Boolean).join("; ") };
+    }
+    if (!g.detail) return true;
   } catch (e) {
     g = { ok: false, detail: `gate error: ${(e as Error).message}` };
   }

@@ -110,7 +110,8 @@ export interface Play {
   gate?(host: HostContext, ctx: HookContext): Promise<GateResult>;
   /**
    * A gate that costs no round trip: its sh script runs at the end of the host's apply script
-   * (after the handlers) and `check` reads what it printed. Takes precedence over `gate`.
+   * (after the handlers) and `check` reads what it printed. When both are given, `gate` runs
+   * only after `gateScript` passed.
    */
   gateScript?: {
     script(host: HostContext): string | undefined;

@@ -113,11 +113,10 @@ export async function liveOrder(hosts: HostContext[], ctx: HookContext): Promise
   const sorted = rollingHosts(hosts);
   const masters = new Set<string>();
   await Promise.all(sorted.map(async (h) => {
-    const script = holdsVipScript(h);
-    if (!script) return;
+    if (!holdsVipScript(h)) return;
     try {
-      const r = await ctx.run(h.name, script);
-      if (/^master=1$/m.test(r.stdout)) masters.add(h.name);
+      // the play's orderProbe (holdsVipScript), answered by the run's first probe round trip
+      if (/^master=1$/m.test(await ctx.probed(h.name))) masters.add(h.name);
     } catch {
       // unreachable now: its deploy will say so; keep its static place
     }
@@ -151,12 +150,50 @@ export function gateResult(stdout: string): GateResult {
 
 /**
  * After a load balancer changed, before the next one is touched: keepalived must run with a
- * clean config, or the engine rolls this host back and stops the rollout.
+ * clean config, or the engine rolls this host back and stops the rollout. Runs at the end of
+ * the host's own apply script (no extra round trip).
  */
+export const lbGateScript = {
+  script: (host: HostContext): string | undefined => lbView(host) ? GATE_SCRIPT : undefined,
+  check: (host: HostContext, out: { stdout: string }): GateResult =>
+    lbView(host) ? gateResult(out.stdout) : { ok: true, detail: "not a load balancer" },
+};
+
+/** The same gate as a hook (one exec): for playbooks that check a host outside its apply. */
 export async function lbGate(host: HostContext, ctx: HookContext): Promise<GateResult> {
   if (!lbView(host)) return { ok: true, detail: "not a load balancer" };
   const r = await ctx.run(host.name, GATE_SCRIPT);
   return gateResult(r.stdout);
+}
+
+/**
+ * The VRRP part of the gate: once keepalived settled (up to 8 s), the first VIP of the host's
+ * first instance is held by exactly one load balancer of its cluster. One short exec per peer.
+ */
+export async function vipGate(host: HostContext, ctx: HookContext): Promise<GateResult> {
+  const v = lbView(host);
+  if (!v) return { ok: true, detail: "not a load balancer" };
+  const inst = v.cluster.cfg.vrrp_instances[0];
+  if (!inst) return { ok: true, detail: "no VRRP instance" };
+  const vip = instanceVips(inst)[0].address;
+  const members = v.cluster.members.map((m) => m.name);
+  let holders: string[] = [];
+  for (let attempt = 0; attempt < 16; attempt++) {
+    holders = [];
+    for (const m of members) {
+      const peer = host.all.get(m);
+      const script = peer && holdsVipScript({ ...peer, all: host.all });
+      if (!script) continue;
+      const r = await ctx.run(m, script).catch(() => ({ stdout: "" }));
+      if (/^master=1$/m.test(r.stdout)) holders.push(m);
+    }
+    if (holders.length === 1) return { ok: true, detail: `VIP ${vip} held by ${holders[0]} only` };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return {
+    ok: false,
+    detail: `VIP ${vip} held by ${holders.length ? holders.join(" and ") : "no load balancer"}`,
+  };
 }
 
 /** The plays. */
@@ -167,7 +204,9 @@ export const plays: Play[] = [
     hosts: "all",
     serial: 1,
     order: liveOrder,
-    gate: lbGate,
+    orderProbe: holdsVipScript,
+    gateScript: lbGateScript,
+    gate: vipGate,
     tasks: loadBalancerTasks,
     handlers: loadBalancerHandlers,
   },
