@@ -337,3 +337,27 @@ export function ruleSameSection(c: Cluster, sections: Map<string, unknown>): Fin
       severity: "warning" as const,
     }));
 }
+
+/** keepalived ignores weighted track scripts of instances in a sync group (and -t says so). */
+export function ruleSyncWeights(c: Cluster): Finding[] {
+  const synced = new Set(c.cfg.sync_groups.flatMap((g) => g.instances));
+  const weight = new Map(c.cfg.vrrp_scripts.map((s) => [s.name, s.weight ?? 0]));
+  const out: Finding[] = [];
+  c.cfg.vrrp_instances.forEach((inst, i) => {
+    if (!synced.has(inst.name)) return;
+    inst.track_scripts.forEach((t, j) => {
+      const name = typeof t === "string" ? t : t.name;
+      const w = typeof t === "string" ? weight.get(name) ?? 0 : t.weight;
+      if (w === 0) return;
+      out.push({
+        host: c.owner,
+        path: instPath(i, "track_scripts", j),
+        message: `${inst.name} is in a sync group, where keepalived ignores track scripts with a ` +
+          `weight (${name}: ${w}); track it with weight 0 ({ name: ${name}, weight: 0 }): a failure ` +
+          `then puts the whole group in FAULT`,
+        severity: "error",
+      });
+    });
+  });
+  return out;
+}

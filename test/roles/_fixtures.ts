@@ -21,6 +21,9 @@ export function examplePath(seed: string): string {
 /** Every example inventory's seed number. */
 export const SEEDS = ["000", "001", "002", "003", "004"];
 
+/** Path of the documented production inventory. */
+export const PROD = fileURLToPath(new URL("../../inventory/prod.yaml", import.meta.url));
+
 /** Loads an example inventory. */
 export function loadExample(seed: string): Promise<Inventory> {
   return loadInventory(examplePath(seed), { env: TEST_ENV });

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import type { Issue } from "../../engine/inventory.ts";
 import { lintLb, WRONG } from "../../roles/lint.ts";
-import { inventoryFrom, loadExample, SEEDS } from "./_fixtures.ts";
+import { loadInventory } from "../../engine/inventory.ts";
+import { inventoryFrom, loadExample, PROD, SEEDS } from "./_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
 type Doc = any;
@@ -109,6 +110,8 @@ Deno.test("lint: the base inventory and every example are clean of errors and wr
       seed,
     );
   }
+  const prod = lintLb(await loadInventory(PROD, { env: { HAPLAY_VRRP_PASS: "pw-12345" } }));
+  assert.deepEqual(prod.map((i) => i.message), [], "prod.yaml is clean");
 });
 
 Deno.test("lint: schema errors are positioned; unknown keys get a suggestion", async () => {
@@ -357,6 +360,25 @@ Deno.test("lint: track_scripts and sync_groups must name existing things", async
   expectNone(good.issues, /no vrrp_/);
   const own = await lint((d) => (inst(d).track_interfaces = ["eth0"]));
   expectOne(own.issues, "warning", /VI_1 runs on eth0 already/);
+});
+
+Deno.test("lint: weighted track scripts are ignored in sync groups", async () => {
+  const two = (d: Doc, track: unknown) => {
+    lb(d).vrrp_scripts = [{ name: "chk", script: "/usr/bin/true", weight: -20 }];
+    inst(d).track_scripts = [track];
+    lb(d).vrrp_instances.push({
+      name: "VI_2",
+      virtual_router_id: 52,
+      virtual_ipaddress: ["198.18.5.101/24"],
+    });
+    lb(d).sync_groups = [{ name: "G", instances: ["VI_1", "VI_2"] }];
+  };
+  expectOne(
+    (await lint((d) => two(d, "chk"))).issues,
+    "error",
+    /VI_1 is in a sync group, .* \(chk: -20\)/,
+  );
+  expectNone((await lint((d) => two(d, { name: "chk", weight: 0 }))).issues, /sync group/);
 });
 
 Deno.test("lint: service shape per mode, and duplicate virtual servers", async () => {
