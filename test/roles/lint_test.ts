@@ -314,7 +314,7 @@ Deno.test("lint: DR real servers must be on the LB's subnet", async () => {
 });
 
 Deno.test("lint: VIP address families must not mix in one instance", async () => {
-  const mixed = await lint((d) => inst(d).virtual_ipaddress.push("2001:db8::100/64"));
+  const mixed = await lint((d) => inst(d).virtual_ipaddress.push("::ffff:198.18.5.100/64"));
   expectOne(mixed.issues, "error", /IPv4 and IPv6 addresses mixed in VI_1/);
   expectNone((await lint()).issues, /mixed/);
 });
@@ -433,13 +433,13 @@ Deno.test("lint: DR cannot change ports", async () => {
 
 Deno.test("lint: vip_method lo is IPv4 only", async () => {
   const v6 = await lint((d) => {
-    inst(d).virtual_ipaddress = ["2001:db8::100/64"];
-    lb(d).services[0].vip = "2001:db8::100";
+    inst(d).virtual_ipaddress = ["::ffff:198.18.5.100/64"];
+    lb(d).services[0].vip = "::ffff:198.18.5.100";
   });
   expectOne(v6.issues, "error", /vip_method lo supports IPv4 VIPs only/);
   const redirect = await lint((d) => {
-    inst(d).virtual_ipaddress = ["2001:db8::100/64"];
-    Object.assign(lb(d).services[0], { vip: "2001:db8::100", vip_method: "redirect" });
+    inst(d).virtual_ipaddress = ["::ffff:198.18.5.100/64"];
+    Object.assign(lb(d).services[0], { vip: "::ffff:198.18.5.100", vip_method: "redirect" });
   });
   expectNone(redirect.issues, /IPv4 VIPs only/);
 });
