@@ -34,7 +34,9 @@ export interface HostReport {
   error?: string;
   /** The play's gate verdict, when it has one and the host changed. */
   gate?: { ok: boolean; detail: string };
-  /** Set when a failed gate rolled the host back: whether that rollback succeeded. */
+  /** True once the apply script started on the host (its journal has this run). */
+  applied?: boolean;
+  /** Set when a failed gate (or, in a rolling play, a failed apply) rolled the host back. */
   rolledBack?: boolean;
   /** Internal: what a play's gate script printed (consumed by the engine, never reported). */
   gateOutput?: { code: number; stdout: string };

@@ -268,6 +268,14 @@ export async function runPlaybook(
           }
         }
         if ((play.gate || play.gateScript) && !opts.check) {
+          // A rolling play never leaves a host half-changed: a failed apply is rolled back too.
+          for (const r of res.filter((x) => x.status === "failed" && x.applied)) {
+            const p = batch.find((b) => b.host.name === r.host)!;
+            log(`${r.host}: apply failed in a rolling play; rolling this host back`);
+            await rollbackHost(p, r, sessionOf, runId, owner, log);
+            r.error = `${r.error}; ${r.rolledBack ? "rolled back" : "rollback FAILED"}`;
+            aborted = true;
+          }
           for (const r of res.filter((x) => x.status === "changed")) {
             const p = batch.find((b) => b.host.name === r.host)!;
             if (!(await gated(play, p, r, hooks, sessionOf, runId, owner, log))) {
@@ -367,6 +375,21 @@ async function gated(
     return true;
   }
   log(`${r.host}: [gate FAILED] ${g.detail}; rolling this host back`);
+  await rollbackHost(p, r, sessionOf, runId, owner, log);
+  r.status = "failed";
+  r.error = `gate failed: ${g.detail}; ${r.rolledBack ? "rolled back" : "rollback FAILED"}`;
+  return false;
+}
+
+/** Undo this run on one host from its journal (gate failure, or a failed apply when rolling). */
+async function rollbackHost(
+  p: Prepared,
+  r: HostReport,
+  sessionOf: (h: InventoryHost) => Promise<SshSession>,
+  runId: string,
+  owner: string,
+  log: (l: string) => void,
+): Promise<void> {
   const nonce = newNonce();
   try {
     const s = await sessionOf(p.host);
@@ -382,9 +405,6 @@ async function gated(
     r.rolledBack = false;
     log(`${r.host}: ROLLBACK FAILED: ${(e as Error).message}`);
   }
-  r.status = "failed";
-  r.error = `gate failed: ${g.detail}; ${r.rolledBack ? "rolled back" : "rollback FAILED"}`;
-  return false;
 }
 
 function skippedReport(p: Prepared, play: string, why: string): HostReport {
@@ -649,12 +669,14 @@ async function runHost(
     res = await session.runScript(script);
   } catch (e) {
     rep.status = "failed";
+    rep.applied = true;
     rep.error = `apply interrupted: ${(e as Error).message}; the host journal has run ${env.runId}`;
     markUnknown(rep, items);
     return finish(session);
   }
   rep.timings.applyMs = Math.round(performance.now() - t2);
   const r = parseApply(res.stdout, nonce);
+  if (r.started) rep.applied = true;
   if (opts.verbose && res.stderr) log(`${name}: apply stderr:\n${res.stderr}`);
   rep.handlers = r.handlersRun;
   if (r.gate) rep.gateOutput = r.gate;

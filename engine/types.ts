@@ -105,7 +105,8 @@ export interface Play {
   /**
    * Checked on each host that changed, right after its apply and before the next batch. A
    * failing gate rolls that host back from its journal and stops the play: hosts not yet
-   * touched stay untouched.
+   * touched stay untouched. A play with a gate is "rolling": a host whose apply fails is rolled
+   * back too.
    */
   gate?(host: HostContext, ctx: HookContext): Promise<GateResult>;
   /**

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { apt, file, service, serviceHandler } from "../tasks/mod.ts";
+import { enabledAtBootSh } from "../tasks/service.ts";
 import { requireLb } from "./_context.ts";
 import { daemonArgsTask } from "./_daemon_args.ts";
 import { CHECKER_SCRIPT } from "./keepalived_check.ts";
@@ -88,8 +89,22 @@ export function keepalivedHandlers(_host: HostContext): Handler[] {
   const reload = serviceHandler("keepalived", "reload");
   const stop = serviceHandler("keepalived", "stop");
   const start = serviceHandler("keepalived", "start");
+  // In a rollback (HAPLAY_ROLLBACK=1) a keepalived that is not running is started again only
+  // when it is enabled at boot and has a config (it may have died on the config the rollback
+  // just removed); otherwise (a fresh install being undone) it stays stopped.
+  const rollbackGuard = [
+    `if [ "\${HAPLAY_ROLLBACK:-0}" = 1 ]; then`,
+    KEEPALIVED_ALIVE_FNS,
+    `  if ! hp_ka_main; then`,
+    `    if ${enabledAtBootSh("keepalived")} && [ -s ${KEEPALIVED_CONF} ]; then`,
+    `      ( ${start.run}\n${KEEPALIVED_ALIVE}\n ) || exit 1`,
+    `    else echo "haplay: keepalived not running and not enabled: left stopped" >&2; fi`,
+    `    exit 0`,
+    `  fi`,
+    `fi`,
+  ].join("\n");
   return [
-    { name: RELOAD, run: `${reload.run}\n${KEEPALIVED_ALIVE}` },
-    { name: RESTART, run: `${stop.run}\n${start.run}\n${KEEPALIVED_ALIVE}` },
+    { name: RELOAD, run: `${rollbackGuard}\n${reload.run}\n${KEEPALIVED_ALIVE}` },
+    { name: RESTART, run: `${rollbackGuard}\n${stop.run}\n${start.run}\n${KEEPALIVED_ALIVE}` },
   ];
 }

@@ -16,7 +16,7 @@ export { iptablesRule, type IptablesRuleInput } from "./iptables_rule.ts";
 export { lineInFile, type LineInFileInput } from "./line_in_file.ts";
 export { loVip, type LoVipInput } from "./lo_vip.ts";
 export { netplan, type NetplanInput, netplanYaml } from "./netplan.ts";
-export { service, serviceHandler, type ServiceInput } from "./service.ts";
+export { enabledAtBootSh, service, serviceHandler, type ServiceInput } from "./service.ts";
 export { sudoers, type SudoersInput } from "./sudoers.ts";
 export { sysctl, type SysctlInput } from "./sysctl.ts";
 export { render, type Template, template, type TemplateInput } from "./template.ts";

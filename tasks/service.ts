@@ -226,12 +226,20 @@ export function service(args: ServiceInput): Task {
   }, a);
 }
 
+/** sh condition: NAME is enabled at boot (systemd unit, or an init.d S link in rc2..5). */
+export function enabledAtBootSh(name: string): string {
+  const N = q(name);
+  return `{ if ${IS_SYSTEMD}; then systemctl -q is-enabled ${N} 2>/dev/null; ` +
+    `else ls /etc/rc[2345].d/S*${N} >/dev/null 2>&1; fi; }`;
+}
+
 /**
  * A handler (`"<action> <name>"`, e.g. "reload keepalived") with the same alive check.
  *
  * @example
  * serviceHandler("keepalived", "reload")
  */
+
 export function serviceHandler(
   name: string,
   action: "start" | "stop" | "restart" | "reload",
@@ -254,9 +262,13 @@ export function serviceHandler(
       (action === "restart" || action === "reload"
         // A handler applies new configuration to a running daemon; it never starts a stopped
         // one (e.g. after a rollback that stopped it, or before the service task started it).
-        ? `if hpt_alive; then\n${actionSh(s, action)}\nelse echo ${
-          q(`haplay: ${name} not running, nothing to ${action}`)
-        } >&2; fi`
+        ? `if hpt_alive; then\n${actionSh(s, action)}\n` +
+          // After a rollback an enabled daemon must run again (e.g. it died on the config the
+          // rollback just removed); a disabled or uninstalled one stays stopped.
+          `elif [ "\${HAPLAY_ROLLBACK:-0}" = 1 ] && ${enabledAtBootSh(name)}; then\n` +
+          `${actionSh(s, "start")}\nelse echo ${
+            q(`haplay: ${name} not running, nothing to ${action}`)
+          } >&2; fi`
         : actionSh(s, action)),
   };
 }
