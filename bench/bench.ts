@@ -1,0 +1,174 @@
+/**
+ * haplay vs Ansible, on the namespace lab (issue 9).
+ *
+ * ```sh
+ * deno task bench [--hosts 10,50] [--runs 3] [--phases direct,rtt50] [--hosts 200]
+ * ```
+ *
+ * For each size and run, in alternation (haplay first on even runs, Ansible first on odd ones),
+ * each tool deploys example 001 on a freshly recreated lab (scenarios: converge, no-op re-run,
+ * 20 templated files), then again behind 25 ms-per-direction proxies (converge and no-op over a
+ * 50 ms round trip). Sizes above 50 run the memory-only mode (haplay converge and no-op).
+ * Writes `bench/results.json` and the table to stdout, and with `--docs` into `docs/bench.md`.
+ * Logs of every run stay in `--log-dir` (default a temp dir, printed).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { labDown } from "../lab/lab.ts";
+import { type Ctx, deployedDiff, directPhase, memoryPhase, rttPhase } from "./scenarios.ts";
+import { goals, markdown, summarize } from "./results.ts";
+import { REPO } from "./tools.ts";
+import { machineInfo } from "./machine.ts";
+import { updateDocs } from "./docs.ts";
+
+/** `m` of the run indices 0..n-1, spread out (m = 1: the middle one). */
+export function spread(n: number, m: number): Set<number> {
+  return new Set(Array.from({ length: m }, (_, k) => Math.round(((k + 0.5) * n) / m - 0.5)));
+}
+
+/** The first of 198.19.249.0/24 .. 198.19.240.0/24 with no address on this machine. */
+async function freeSubnet(): Promise<string> {
+  const r = await new Deno.Command("ip", { args: ["-4", "-o", "addr", "show"], stdout: "piped" })
+    .output();
+  const used = new TextDecoder().decode(r.stdout);
+  for (let x = 249; x >= 240; x--) {
+    if (!used.includes(` 198.19.${x}.`)) return `198.19.${x}.0/24`;
+  }
+  throw new Error("no free subnet in 198.19.240.0/24 .. 198.19.249.0/24");
+}
+
+const USAGE =
+  `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
+  [--tools haplay,ansible]
+  [--lab bn1] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
+  sizes above 50 hosts (max 200) run the memory-only mode: haplay converge + no-op, peak RSS`;
+
+/** Entry point; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({
+      args: argv,
+      options: {
+        hosts: { type: "string", default: "10,50" },
+        runs: { type: "string", default: "3" },
+        "ansible-runs": { type: "string", default: "1" },
+        tools: { type: "string", default: "haplay,ansible" },
+        phases: { type: "string", default: "direct,rtt50" },
+        lab: { type: "string", default: "bn1" },
+        subnet: { type: "string", default: "auto" },
+        out: { type: "string", default: `${REPO}/bench/results.json` },
+        "log-dir": { type: "string" },
+        docs: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 4;
+  }
+  if (a.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const sizes = a.hosts.split(",").map(Number);
+  const runs = Number(a.runs);
+  const phases = a.phases.split(",");
+  const tools = a.tools.split(",");
+  const ansibleRuns = Math.min(runs, Number(a["ansible-runs"]));
+  const ansibleAt = spread(runs, ansibleRuns);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 200) || !(runs >= 1)) {
+    console.error(`--hosts: 4..200 each; --runs >= 1\n${USAGE}`);
+    return 4;
+  }
+  if (a.subnet === "auto") a.subnet = await freeSubnet();
+  if (!/^[a-z][a-z0-9]{0,6}$/.test(a.lab) || !/^198\.19\.24\d\.0\/24$/.test(a.subnet)) {
+    console.error(`--lab: a lab name; --subnet: 198.19.240.0/24 .. 198.19.249.0/24\n${USAGE}`);
+    return 4;
+  }
+  const logDir = a["log-dir"] ?? await Deno.makeTempDir({ prefix: "haplay-bench-" });
+  await Deno.mkdir(logDir, { recursive: true });
+  const t0 = performance.now();
+  const ctx: Ctx = {
+    labName: a.lab,
+    subnet: a.subnet,
+    logDir,
+    samples: [],
+    baselines: new Map(),
+    resets: { count: 0, mismatches: [] },
+    deployed: new Map(),
+    log: (m) =>
+      console.error(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`),
+  };
+  ctx.log(`logs in ${logDir}`);
+  const info = await machineInfo();
+  let failed = false;
+  try {
+    for (const size of sizes) {
+      for (let run = 0; run < runs; run++) {
+        if (size > 50) {
+          await memoryPhase(ctx, size, run);
+          continue;
+        }
+        const order =
+          (run % 2 === 0 ? ["haplay", "ansible"] as const : ["ansible", "haplay"] as const)
+            .filter((t) => tools.includes(t) && (t !== "ansible" || ansibleAt.has(run)));
+        for (const phase of phases) {
+          for (const tool of order) {
+            if (phase === "direct") await directPhase(ctx, size, run, tool);
+            else if (phase === "rtt50") await rttPhase(ctx, size, run, tool);
+            else throw new Error(`unknown phase ${phase}`);
+          }
+        }
+      }
+    }
+  } catch (e) {
+    failed = true;
+    ctx.log(`ERROR: ${(e as Error).stack ?? e}`);
+  } finally {
+    await labDown(ctx.labName).catch((e) => ctx.log(`lab down failed: ${e}`));
+  }
+  const all = summarize(ctx.samples);
+  const rows = all.filter((r) => r.size <= 50);
+  const memory = all.filter((r) => r.size > 50);
+  const gs = goals(rows, memory);
+  const md = markdown(rows, memory, gs);
+  const sameWork = Object.fromEntries(
+    sizes.map((s) => [s, deployedDiff(ctx, s)]).filter(([, d]) => d),
+  );
+  const result = {
+    date: new Date().toISOString(),
+    machine: info,
+    config: {
+      sizes,
+      runs,
+      ansibleRuns,
+      phases,
+      tools,
+      lab: ctx.labName,
+      subnet: ctx.subnet,
+      logDir,
+    },
+    durationS: Math.round((performance.now() - t0) / 1000),
+    resets: ctx.resets,
+    sameWork,
+    rows: all,
+    goals: gs,
+    samples: ctx.samples,
+  };
+  await Deno.writeTextFile(a.out, JSON.stringify(result, null, 2) + "\n");
+  console.log(md);
+  console.log(
+    `total ${result.durationS} s; ${ctx.resets.count} lab resets, ` +
+      `${
+        ctx.resets.mismatches.length
+          ? `MISMATCHES: ${ctx.resets.mismatches.join("; ")}`
+          : "every baseline identical"
+      }`,
+  );
+  console.log(`results: ${a.out}; logs: ${logDir}`);
+  if (a.docs) await updateDocs(`${REPO}/docs/bench.md`, md, result);
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,291 @@
+/**
+ * Benchmark results: the samples, their medians per size/scenario/tool, the goals of issue 9,
+ * and their rendering as a Markdown table.
+ * @module
+ */
+
+/** The scenarios. */
+export type Scenario =
+  | "converge"
+  | "rerun"
+  | "noop"
+  | "templates"
+  | "converge-rtt50"
+  | "rerun-rtt50"
+  | "noop-rtt50";
+
+/** What was measured. */
+export type Tool = "haplay" | "haplay-inproc" | "ansible" | "floor" | "floor-inproc";
+
+/** Min / median / max of a per-host count. */
+export interface PerHost {
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** One measured run. */
+export interface Sample {
+  size: number;
+  run: number;
+  scenario: Scenario;
+  tool: Tool;
+  wallMs: number;
+  peakRssKb?: number;
+  peakPssKb?: number;
+  cpuMs?: number;
+  machineBusy?: number;
+  /** Exec channels per host, from each host's sshd log. */
+  sshdExecs?: PerHost;
+  /** The same, host by host. */
+  execsByHost?: Record<string, number>;
+  /** SSH logins per host, from each host's sshd log. */
+  sshdLogins?: PerHost;
+  /** haplay only: execs per host from its report (the gate's exec is not counted there). */
+  reportExecs?: PerHost;
+  /** Tasks (haplay) or task results (Ansible) reported changed. */
+  changed?: number;
+  ok: boolean;
+  note?: string;
+}
+
+/** Medians of one size and scenario. */
+export interface Row {
+  size: number;
+  scenario: Scenario;
+  runs: number;
+  haplayMs?: number;
+  haplayInprocMs?: number;
+  ansibleMs?: number;
+  ratio?: number;
+  floorMs?: number;
+  floorInprocMs?: number;
+  haplayVsFloor?: number;
+  haplayInprocVsFloor?: number;
+  haplayExecs?: PerHost;
+  haplayReportExecs?: PerHost;
+  ansibleExecs?: PerHost;
+  haplayLogins?: PerHost;
+  ansibleLogins?: PerHost;
+  haplayRssMb?: number;
+  ansibleRssMb?: number;
+  haplayPssMb?: number;
+  ansiblePssMb?: number;
+  haplayCpuS?: number;
+  ansibleCpuS?: number;
+  notes: string[];
+}
+
+/** Median of numbers (undefined when empty). */
+export function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** min/max/mean of per-host values. */
+export function perHost(values: number[]): PerHost {
+  if (!values.length) return { min: 0, max: 0, mean: 0 };
+  return {
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: Math.round(10 * values.reduce((a, b) => a + b, 0) / values.length) / 10,
+  };
+}
+
+const SCENARIOS: Scenario[] = [
+  "converge",
+  "rerun",
+  "noop",
+  "templates",
+  "converge-rtt50",
+  "rerun-rtt50",
+  "noop-rtt50",
+];
+
+/** The medians of every (size, scenario) measured. */
+export function summarize(samples: Sample[]): Row[] {
+  const rows: Row[] = [];
+  const sizes = [...new Set(samples.map((s) => s.size))].sort((a, b) => a - b);
+  for (const size of sizes) {
+    for (const scenario of SCENARIOS) {
+      const of = (t: Tool) =>
+        samples.filter((s) => s.size === size && s.scenario === scenario && s.tool === t);
+      const med = (t: Tool, f: (s: Sample) => number | undefined) =>
+        median(of(t).map(f).filter((x): x is number => x !== undefined));
+      if (!of("haplay").length && !of("ansible").length) continue;
+      const mb = (kb?: number) => kb === undefined ? undefined : Math.round(kb / 1024);
+      const s = (ms?: number) => ms === undefined ? undefined : Math.round(ms / 100) / 10;
+      const r: Row = {
+        size,
+        scenario,
+        runs: Math.max(of("haplay").length, of("ansible").length),
+        haplayMs: med("haplay", (x) => x.wallMs),
+        haplayInprocMs: med("haplay-inproc", (x) => x.wallMs),
+        ansibleMs: med("ansible", (x) => x.wallMs),
+        floorMs: med("floor", (x) => x.wallMs),
+        floorInprocMs: med("floor-inproc", (x) => x.wallMs),
+        haplayExecs: maxPerHost(of("haplay").map((x) => x.sshdExecs)),
+        haplayReportExecs: maxPerHost(of("haplay").map((x) => x.reportExecs)),
+        ansibleExecs: maxPerHost(of("ansible").map((x) => x.sshdExecs)),
+        haplayLogins: maxPerHost(of("haplay").map((x) => x.sshdLogins)),
+        ansibleLogins: maxPerHost(of("ansible").map((x) => x.sshdLogins)),
+        haplayRssMb: mb(maxOf(of("haplay").map((x) => x.peakRssKb))),
+        ansibleRssMb: mb(maxOf(of("ansible").map((x) => x.peakRssKb))),
+        haplayPssMb: mb(maxOf(of("haplay").map((x) => x.peakPssKb))),
+        ansiblePssMb: mb(maxOf(of("ansible").map((x) => x.peakPssKb))),
+        haplayCpuS: s(med("haplay", (x) => x.cpuMs)),
+        ansibleCpuS: s(med("ansible", (x) => x.cpuMs)),
+        notes: [
+          ...new Set(
+            samples.filter((x) => x.size === size && x.scenario === scenario && x.note).map((x) =>
+              `${x.tool}: ${x.note}`
+            ),
+          ),
+        ],
+      };
+      if (r.haplayMs !== undefined && r.ansibleMs) r.ratio = round3(r.haplayMs / r.ansibleMs);
+      if (r.haplayMs !== undefined && r.floorMs) r.haplayVsFloor = round3(r.haplayMs / r.floorMs);
+      if (r.haplayInprocMs !== undefined && r.floorInprocMs) {
+        r.haplayInprocVsFloor = round3(r.haplayInprocMs / r.floorInprocMs);
+      }
+      rows.push(r);
+    }
+  }
+  return rows;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function maxOf(xs: Array<number | undefined>): number | undefined {
+  const v = xs.filter((x): x is number => x !== undefined);
+  return v.length ? Math.max(...v) : undefined;
+}
+
+/** Worst case over runs: min of mins, max of maxes, mean of means. */
+function maxPerHost(xs: Array<PerHost | undefined>): PerHost | undefined {
+  const v = xs.filter((x): x is PerHost => !!x);
+  if (!v.length) return undefined;
+  return {
+    min: Math.min(...v.map((x) => x.min)),
+    max: Math.max(...v.map((x) => x.max)),
+    mean: Math.round(10 * v.reduce((a, x) => a + x.mean, 0) / v.length) / 10,
+  };
+}
+
+/** One goal of issue 9 and whether the measurement meets it. */
+export interface Goal {
+  goal: string;
+  met: boolean | undefined;
+  measured: string;
+}
+
+/** The goals of issue 9 against the rows. */
+export function goals(rows: Row[], memory: Row[]): Goal[] {
+  const out: Goal[] = [];
+  const at50 = rows.filter((r) => r.size === 50 && r.ratio !== undefined);
+  if (at50.length) {
+    out.push({
+      goal: "50 hosts: haplay wall time <= 0.1x Ansible's in every scenario",
+      met: at50.every((r) => r.ratio! <= 0.1),
+      measured: at50.map((r) => `${r.scenario} ${r.ratio!.toFixed(3)}x`).join(", "),
+    });
+  }
+  for (const [scn, limit] of [["noop", 1.3], ["noop-rtt50", 1.5]] as const) {
+    const rs = rows.filter((r) => r.scenario === scn && r.haplayVsFloor !== undefined);
+    if (!rs.length) continue;
+    out.push({
+      goal: `${scn}: haplay <= ${limit}x the floor (CLI vs floor CLI; in-process vs in-process)`,
+      met: rs.every((r) => r.haplayVsFloor! <= limit),
+      measured: rs.map((r) =>
+        `${r.size} hosts: ${r.haplayVsFloor!.toFixed(2)}x CLI` +
+        (r.haplayInprocVsFloor !== undefined
+          ? `, ${r.haplayInprocVsFloor.toFixed(2)}x in-process`
+          : "")
+      ).join("; "),
+    });
+  }
+  const noop = rows.filter((r) => r.scenario.startsWith("noop") && r.haplayExecs);
+  if (noop.length) {
+    out.push({
+      goal: "no-op run: 1 exec per host (sshd log)",
+      met: noop.every((r) => r.haplayExecs!.max <= 1),
+      measured: noop.map((r) =>
+        `${r.size}/${r.scenario}: max ${r.haplayExecs!.max}, mean ${r.haplayExecs!.mean}`
+      ).join("; "),
+    });
+  }
+  const conv = rows.filter((r) => !r.scenario.startsWith("noop") && r.haplayExecs);
+  if (conv.length) {
+    out.push({
+      goal: "converge: <= 3 execs per host (sshd log)",
+      met: conv.every((r) => r.haplayExecs!.max <= 3),
+      measured: conv.map((r) =>
+        `${r.size}/${r.scenario}: max ${r.haplayExecs!.max}, mean ${r.haplayExecs!.mean}`
+      ).join("; "),
+    });
+  }
+  const m200 = memory.filter((r) => r.size >= 200 && r.haplayRssMb !== undefined);
+  if (m200.length) {
+    out.push({
+      goal: "200 hosts: haplay controller peak RSS <= 150 MB",
+      met: m200.every((r) => r.haplayRssMb! <= 150),
+      measured: m200.map((r) => `${r.scenario} ${r.haplayRssMb} MB`).join(", "),
+    });
+  }
+  return out;
+}
+
+const sec = (ms?: number) => ms === undefined ? "–" : (ms / 1000).toFixed(2);
+const ph = (p?: PerHost) =>
+  p === undefined ? "–" : p.min === p.max ? `${p.max}` : `${p.min}–${p.max}`;
+const n = (x?: number, suffix = "") => x === undefined ? "–" : `${x}${suffix}`;
+
+/** The results as Markdown: the time table, the resources table, the goals. */
+export function markdown(rows: Row[], memory: Row[], gs: Goal[]): string {
+  const lines = [
+    "| hosts | scenario | haplay CLI s | haplay in-process s | Ansible s | haplay/Ansible | floor CLI s | floor in-process s | haplay/floor (CLI, in-process) |",
+    "| ----: | -------- | -----------: | ------------------: | --------: | -------------: | ----------: | -----------------: | -----------------------------: |",
+  ];
+  for (const r of rows) {
+    const vs = r.haplayVsFloor === undefined
+      ? "–"
+      : `${r.haplayVsFloor.toFixed(2)}, ${r.haplayInprocVsFloor?.toFixed(2) ?? "–"}`;
+    lines.push(
+      `| ${r.size} | ${r.scenario} | ${sec(r.haplayMs)} | ${sec(r.haplayInprocMs)} | ${
+        sec(r.ansibleMs)
+      } | ` +
+        `${r.ratio?.toFixed(3) ?? "–"} | ${sec(r.floorMs)} | ${sec(r.floorInprocMs)} | ${vs} |`,
+    );
+  }
+  lines.push(
+    "",
+    "| hosts | scenario | SSH execs/host haplay (sshd; report) | SSH execs/host Ansible | logins/host haplay, Ansible | peak RSS MB haplay, Ansible | peak PSS MB haplay, Ansible | CPU s haplay, Ansible |",
+    "| ----: | -------- | -----------------------------------: | ---------------------: | --------------------------: | --------------------------: | --------------------------: | --------------------: |",
+  );
+  for (const r of [...rows, ...memory]) {
+    lines.push(
+      `| ${r.size} | ${r.scenario} | ${ph(r.haplayExecs)}; ${ph(r.haplayReportExecs)} | ${
+        ph(r.ansibleExecs)
+      } | ` +
+        `${ph(r.haplayLogins)}, ${ph(r.ansibleLogins)} | ${n(r.haplayRssMb)}, ${
+          n(r.ansibleRssMb)
+        } | ` +
+        `${n(r.haplayPssMb)}, ${n(r.ansiblePssMb)} | ${n(r.haplayCpuS)}, ${n(r.ansibleCpuS)} |`,
+    );
+  }
+  const notes = [...rows, ...memory].flatMap((r) =>
+    r.notes.map((x) => `- ${r.size}/${r.scenario}: ${x}`)
+  );
+  if (notes.length) lines.push("", "Notes:", "", ...notes);
+  lines.push("", "| goal (issue 9) | met | measured |", "| --- | --- | --- |");
+  for (const g of gs) {
+    lines.push(
+      `| ${g.goal} | ${g.met === undefined ? "–" : g.met ? "yes" : "**no**"} | ${g.measured} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
