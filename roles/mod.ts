@@ -50,3 +50,8 @@ export {
 export { loVips, loVipTasks, LoVipVars } from "./lo_vip.ts";
 export { redirectRules, redirectTasks, RedirectVars } from "./redirect.ts";
 export { dsrFwmarkTasks, DsrFwmarkVars } from "./dsr_fwmark.ts";
+export { verifyLb } from "./verify.ts";
+export { hostChecks, verifyPlans, verifyScript, vrrpChecks } from "./verify_script.ts";
+export { labInventoryText, writeLabInventory } from "./lab_inventory.ts";
+export { redirectHandlers, saveIptablesHandler } from "./redirect.ts";
+export { dsrFwmarkHandlers } from "./dsr_fwmark.ts";
