@@ -9,9 +9,10 @@
  *    scripts, sysctls, fwmark policy routing, then DAEMON_ARGS, keepalived.conf (validated on the
  *    host) and the service; handlers reload/restart keepalived and confirm it is alive. One host
  *    at a time: `order` puts the BACKUPs first (lowest priority first) and the host holding the
- *    VIP right now last ({@link liveOrder}); `gate` checks each changed LB (keepalived running,
- *    config test clean) before the next is touched; a failing gate rolls that host back and
- *    stops the rollout with the pair still serving.
+ *    VIP right now last ({@link liveOrder}, from `orderProbe` in the first probe); each changed LB
+ *    is gated before the next is touched (`gateScript`: keepalived running, config test clean;
+ *    `gate`: exactly one LB holds the VIP); a failing gate rolls that host back and stops the
+ *    rollout with the pair still serving.
  * Same-box DR hosts get their real-server tasks in the LB play (before keepalived), so a run
  * applies to each host in one play only. Hosts a play has nothing for get no tasks.
  *
@@ -167,8 +168,11 @@ export async function lbGate(host: HostContext, ctx: HookContext): Promise<GateR
 }
 
 /**
- * The VRRP part of the gate: once keepalived settled (up to 8 s), the first VIP of the host's
- * first instance is held by exactly one load balancer of its cluster. One short exec per peer.
+ * The VRRP part of the gate: the first VIP of the host's first instance is held by exactly one
+ * load balancer of its cluster, steadily for 1 s, once VRRP had time to settle after the change
+ * (keepalived's master-down interval, 3 × advert_int + 1 s: a host that no longer hears its
+ * MASTER, e.g. after a virtual_router_id change, claims the VIP only then). Up to 6 s more for
+ * an election in progress. One short exec per peer and sample.
  */
 export async function vipGate(host: HostContext, ctx: HookContext): Promise<GateResult> {
   const v = lbView(host);
@@ -177,8 +181,11 @@ export async function vipGate(host: HostContext, ctx: HookContext): Promise<Gate
   if (!inst) return { ok: true, detail: "no VRRP instance" };
   const vip = instanceVips(inst)[0].address;
   const members = v.cluster.members.map((m) => m.name);
+  const settleMs = (3 * (inst.advert_int ?? 1) + 1) * 1000;
+  const start = Date.now();
+  let stableSince: number | undefined;
   let holders: string[] = [];
-  for (let attempt = 0; attempt < 16; attempt++) {
+  while (Date.now() - start < settleMs + 6000) {
     holders = [];
     for (const m of members) {
       const peer = host.all.get(m);
@@ -187,8 +194,14 @@ export async function vipGate(host: HostContext, ctx: HookContext): Promise<Gate
       const r = await ctx.run(m, script).catch(() => ({ stdout: "" }));
       if (/^master=1$/m.test(r.stdout)) holders.push(m);
     }
-    if (holders.length === 1) return { ok: true, detail: `VIP ${vip} held by ${holders[0]} only` };
-    await new Promise((r) => setTimeout(r, 500));
+    const now = Date.now();
+    if (holders.length === 1) {
+      stableSince ??= now;
+      if (now - start >= settleMs && now - stableSince >= 1000) {
+        return { ok: true, detail: `VIP ${vip} held by ${holders[0]} only` };
+      }
+    } else stableSince = undefined;
+    await new Promise((r) => setTimeout(r, 300));
   }
   return {
     ok: false,
