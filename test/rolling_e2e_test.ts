@@ -1,0 +1,237 @@
+/**
+ * Rolling deploys of a live LB pair (seed 001 on a lab): a probe loop hits a service bound on
+ * the VIP every 100 ms while the pair is redeployed with a real config change, while
+ * mastership moves, and while two kinds of broken change are stopped on the first host.
+ * Lab ro1 on 198.18.210.0/24.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { e2e, withLab } from "./lab_fixture.ts";
+import { type Lab, labExec } from "../lab/lab.ts";
+import { loadInventory } from "../engine/inventory.ts";
+import { runPlaybook } from "../engine/run.ts";
+import { plays } from "../playbooks/site.ts";
+import { labInventoryText } from "../roles/lab_inventory.ts";
+import { snapshot, snapshotDiff } from "./snapshot.ts";
+
+const EXAMPLE = fileURLToPath(
+  new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url),
+);
+
+/** Probes http://VIP:PORT/ every `everyMs` from this machine until stopped. */
+function probeLoop(url: string, everyMs = 100) {
+  let ok = 0;
+  let failed = 0;
+  const failures: string[] = [];
+  const answers = new Map<string, number>();
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        const body = (await r.text()).trim();
+        if (r.ok) {
+          ok++;
+          answers.set(body, (answers.get(body) ?? 0) + 1);
+        } else {
+          failed++;
+          failures.push(`HTTP ${r.status}`);
+        }
+      } catch (e) {
+        failed++;
+        failures.push((e as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t))));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { ok, failed, failures, answers };
+    },
+  };
+}
+
+async function sh(lab: Lab, host: string, cmd: string): Promise<string> {
+  return (await labExec(lab, host, ["sh", "-c", cmd])).stdout.trim();
+}
+
+async function holders(lab: Lab, vip: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of ["h1", "h2"]) {
+    if ((await sh(lab, h, "ip -o -4 addr show dev eth0")).includes(` ${vip}/`)) out.push(h);
+  }
+  return out;
+}
+
+async function until(what: string, ms: number, pred: () => Promise<boolean>) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Samples the VIP holder every 100 ms; counts how often the (single) holder changed. */
+function holderWatch(lab: Lab, vip: string) {
+  const seen: string[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      seen.push((await holders(lab, vip)).join("+") || "none");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      const changes = seen.filter((s, i) => i > 0 && s !== seen[i - 1]);
+      return { seen, changes };
+    },
+  };
+}
+
+const pid = (lab: Lab, h: string) => sh(lab, h, "cat /run/keepalived.pid");
+
+e2e(
+  "rolling: redeploys keep the VIP answering; broken changes stop on the first host",
+  async () => {
+    Deno.env.set("HAPLAY_VRRP_PASS", "ro" + crypto.randomUUID().slice(0, 6));
+    await withLab(
+      { name: "ro1", subnet: "198.18.210.0/24", hosts: 4, aptRepo: true },
+      async (lab) => {
+        const vip = "198.18.210.100";
+        const base = labInventoryText(await Deno.readTextFile(EXAMPLE), lab);
+        const inventory = async (name: string, text: string) => {
+          const path = `${lab.dir}/${name}.yaml`;
+          await Deno.writeTextFile(path, text);
+          return await loadInventory(path);
+        };
+        // The service on the VIP: each LB answers its own name on :8080 (any address).
+        for (const h of ["h1", "h2"]) {
+          await sh(
+            lab,
+            h,
+            "mkdir -p /srv/vip && hostname > /srv/vip/index.html && " +
+              "{ busybox httpd -p 8080 -h /srv/vip </dev/null >/dev/null 2>&1 & }",
+          );
+        }
+        const log: string[] = [];
+        const r0 = await runPlaybook(await inventory("v0", base), plays, {
+          log: (l) => log.push(l),
+        });
+        assert.equal(r0.ok, true, log.join("\n"));
+        await until(
+          "one VIP holder (h1)",
+          15000,
+          async () => (await holders(lab, vip)).join() === "h1",
+        );
+
+        // 1. A real config change on both LBs, rolled one at a time: reload, not restart; 0 failures.
+        const pids = [await pid(lab, "h1"), await pid(lab, "h2")];
+        let probe = probeLoop(`http://${vip}:8080/`);
+        await new Promise((r) => setTimeout(r, 500));
+        const v1 = base.replace("persistence_timeout: 50", "persistence_timeout: 60");
+        const r1 = await runPlaybook(await inventory("v1", v1), plays, { log: (l) => log.push(l) });
+        await new Promise((r) => setTimeout(r, 1500));
+        let stats = await probe.stop();
+        assert.equal(r1.ok, true, log.join("\n"));
+        const lbRuns = r1.hosts.filter((h) =>
+          h.play === "load balancers" && h.status === "changed"
+        );
+        assert.deepEqual(lbRuns.map((h) => h.host).sort(), ["lb1", "lb2"]);
+        assert.ok(lbRuns.every((h) => h.handlers.includes("reload keepalived")));
+        assert.ok(lbRuns.every((h) => h.gate?.ok), JSON.stringify(lbRuns.map((h) => h.gate)));
+        assert.deepEqual(
+          r1.hosts.filter((h) => h.play === "load balancers" && h.host.startsWith("lb")).map((h) =>
+            h.host
+          ),
+          ["lb2", "lb1"],
+          "BACKUP first, MASTER last",
+        );
+        assert.deepEqual(
+          [await pid(lab, "h1"), await pid(lab, "h2")],
+          pids,
+          "reloaded, not restarted",
+        );
+        assert.equal(
+          stats.failed,
+          0,
+          `failed probes during the rolling redeploy: ${stats.failures}`,
+        );
+        assert.ok(stats.ok >= 20, `only ${stats.ok} probes`);
+        console.log(`rolling config change: ${stats.ok} probes, ${stats.failed} failed`);
+
+        // 2. Mastership moves (lb2's priority 50 -> 150): the VIP moves exactly once.
+        const v2 = v1.replace(/(lb2: \{[^}]*vrrp_priority: )50/, "$1150");
+        assert.notEqual(v2, v1);
+        probe = probeLoop(`http://${vip}:8080/`);
+        const watch = holderWatch(lab, vip);
+        const r2 = await runPlaybook(await inventory("v2", v2), plays, { log: (l) => log.push(l) });
+        await until("the VIP on h2", 10000, async () => (await holders(lab, vip)).join() === "h2");
+        await new Promise((r) => setTimeout(r, 1000));
+        const moves = await watch.stop();
+        stats = await probe.stop();
+        assert.equal(r2.ok, true, log.join("\n"));
+        assert.deepEqual(moves.changes.filter((c) => c !== "h1+h2"), ["h2"], moves.seen.join(" "));
+        assert.ok(stats.failed <= 1, `failed probes while mastership moved: ${stats.failures}`);
+        console.log(`mastership move: VIP moved once, ${stats.ok} probes, ${stats.failed} failed`);
+
+        // 3. Broken change (lint bypassed): ipvs forced on a kernel without IPVS - keepalived dies
+        //    on restart. The first LB (lb1, not the VIP holder) fails, is rolled back and runs
+        //    again; lb2 is never touched; the VIP keeps answering.
+        const lb1Before = await snapshot(lab, "h1");
+        const h2Pid = await pid(lab, "h2");
+        const v3 = v2.replace("      mode: dr\n", "      mode: dr\n      ipvs: true\n");
+        assert.notEqual(v3, v2);
+        probe = probeLoop(`http://${vip}:8080/`);
+        const r3 = await runPlaybook(await inventory("v3", v3), plays, { log: (l) => log.push(l) });
+        stats = await probe.stop();
+        const by3 = Object.fromEntries(
+          r3.hosts.filter((h) => h.play === "load balancers").map((h) => [h.host, h]),
+        );
+        assert.equal(r3.ok, false);
+        assert.equal(by3.lb1.status, "failed");
+        assert.equal(by3.lb1.rolledBack, true, by3.lb1.error);
+        assert.equal(by3.lb2.status, "skipped");
+        assert.equal(await pid(lab, "h2"), h2Pid, "lb2 was touched");
+        assert.ok(await pid(lab, "h1"), "keepalived runs again on lb1 after the rollback");
+        const lb1After = await snapshot(lab, "h1");
+        assert.equal(lb1After, lb1Before, snapshotDiff(lb1Before, lb1After));
+        assert.equal(stats.failed, 0, `failed probes: ${stats.failures}`);
+        console.log(
+          `broken DAEMON_ARGS: lb1 rolled back, lb2 untouched, ${stats.failed} failed probes`,
+        );
+
+        // 4. A change that splits the pair midway (virtual_router_id 1 -> 2): the first LB's gate
+        //    sees the VIP on both and rolls it back; the second is never touched.
+        const v4 = v2.replace("virtual_router_id: 1\n", "virtual_router_id: 2\n");
+        assert.notEqual(v4, v2);
+        probe = probeLoop(`http://${vip}:8080/`);
+        const r4 = await runPlaybook(await inventory("v4", v4), plays, { log: (l) => log.push(l) });
+        stats = await probe.stop();
+        const by4 = Object.fromEntries(
+          r4.hosts.filter((h) => h.play === "load balancers").map((h) => [h.host, h]),
+        );
+        assert.equal(by4.lb1.status, "failed");
+        assert.equal(by4.lb1.gate?.ok, false);
+        assert.match(by4.lb1.gate?.detail ?? "", /held by (lb1 and lb2|lb2 and lb1)/);
+        assert.equal(by4.lb1.rolledBack, true);
+        assert.equal(by4.lb2.status, "skipped");
+        await until(
+          "a single VIP holder again",
+          10000,
+          async () => (await holders(lab, vip)).length === 1,
+        );
+        assert.equal(stats.failed, 0, `failed probes: ${stats.failures}`);
+        console.log(
+          `split-brain change: gate failed on lb1, rolled back, ${stats.failed} failed probes`,
+        );
+      },
+    );
+  },
+);
