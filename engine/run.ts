@@ -185,6 +185,8 @@ export async function runPlaybook(
   };
   // Hosts changed by an earlier play of this run: their first-probe facts are stale.
   const touched = new Set<string>();
+  // Journal entries are numbered per host across the run's plays.
+  const offsets = new Map<string, number>();
   const env = (p: Prepared): HostRunEnv => ({
     opts,
     runId,
@@ -192,12 +194,18 @@ export async function runPlaybook(
     log,
     progress,
     session: () => sessionOf(p.host),
+    journalOffset: offsets.get(p.host.name) ?? 0,
   });
 
   try {
     // Round trip 1 for every host of every play: all probes (and order probes) at once.
     const first = await firstProbe(prepared, inv, env, opts);
     for (const [pi, { play, items: planned }] of prepared.entries()) {
+      if (pi > 0) {
+        for (const p of prepared[pi - 1].items) {
+          offsets.set(p.host.name, (offsets.get(p.host.name) ?? 0) + p.tasks.length);
+        }
+      }
       log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${planned.length}`);
       let live = planned.filter((p) => !failedHosts.has(p.host.name));
       // Hosts an earlier play changed: probe them again for this play, all in one exec each.
@@ -427,6 +435,8 @@ interface HostRunEnv {
   log: (line: string) => void;
   progress: Progress;
   session: () => Promise<SshSession>;
+  /** Journal entries this host already got from earlier plays of the run. */
+  journalOffset: number;
 }
 
 /** Facts of one host from the run's first probe, for one play. */
@@ -663,6 +673,7 @@ async function runHost(
     keepRuns: opts.keepRuns ?? 20,
     play: play.name,
     gate: play.gateScript?.script(p.ctx),
+    journalOffset: env.journalOffset,
   });
   let res;
   try {

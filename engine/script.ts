@@ -120,6 +120,8 @@ export interface ApplyContext {
   play: string;
   /** Read-only check run after the handlers, its output framed for the controller. */
   gate?: string;
+  /** Added to task indexes to name journal entries: entries of a run's plays never collide. */
+  journalOffset?: number;
 }
 
 function writeB64(dest: string, text: string): string {
@@ -159,7 +161,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   }
   out.push(`printf '@@${n}:started\\n'`);
   for (const { index, task, change } of items) {
-    const id = String(index).padStart(4, "0");
+    const id = String(index + (ctx.journalOffset ?? 0)).padStart(4, "0");
     const notify = change.restoreNotify ?? task.notify ?? [];
     out.push(`J="$R/tasks/${id}"; mkdir -m 700 "$J"`);
     out.push(writeB64(`"$J/summary"`, `${task.name}: ${change.summary}\n`));

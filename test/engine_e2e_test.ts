@@ -357,6 +357,13 @@ e2e(
       assert.ok(lines.some((l) => l.startsWith("h3: [gate ok] h3 serves v1")), lines.join("\n"));
       // h1: probe + apply(play one); h2, h3: probe + apply(one) + probe + apply-with-gate(two).
       assert.deepEqual(c2.map((c, i) => c - c1[i]), [2, 4, 4]);
+      // Both plays' changes are in the run's journal on h2, neither overwrote the other.
+      const j = await labExec(lab, "h2", [
+        "sh",
+        "-c",
+        `cat /var/lib/haplay/runs/${r1.runId}/tasks/*/resource`,
+      ]);
+      assert.equal(j.stdout, "file:/etc/p1.conf\nfile:/etc/p2.conf\n");
       const r2 = await runPlaybook(inv, plays("v1"), { log: () => {} });
       const c3 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
       assert.equal(r2.changed, false);
