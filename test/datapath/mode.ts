@@ -1,0 +1,218 @@
+/**
+ * One data-path scenario on a running VM lab: network set-up, deploy with haplay (site
+ * playbook), verify, round robin, health-check removal and return, VRRP failover under load and
+ * failback, then rollback and the snapshot comparison. Every phase fills its cell of the
+ * results row; the first failure is rethrown after rollback and clean-up ran.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadInventory } from "../../engine/inventory.ts";
+import { rollbackHosts } from "../../engine/rollback.ts";
+import { runPlaybook } from "../../engine/run.ts";
+import { plays } from "../../playbooks/site.ts";
+import { lintLb } from "../../roles/lint.ts";
+import { verifyLb } from "../../roles/verify.ts";
+import { vmSh } from "../../vmlab/exec.ts";
+import { withVmConnection } from "../../vmlab/inventory.ts";
+import type { VmLab } from "../../vmlab/types.ts";
+import { holders, ipvsReals, runEach, snapshotChanges, snapshots, until } from "./fixture.ts";
+import { alternates, type Answer, curls, outage, tallyText } from "./probe.ts";
+import type { ModeResult } from "./results.ts";
+import type { Scenario } from "./scenarios.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Seconds since `t0`, one decimal. */
+function since(t0: number): number {
+  return Math.round((performance.now() - t0) / 100) / 10;
+}
+
+function bodies(a: Answer[]): Set<string> {
+  return new Set(a.map((x) => x.body ?? "FAIL"));
+}
+
+/** `A.B.C.D:PORT` of a guest's data address and the scenario's port. */
+function realAddr(lab: VmLab, host: string, url: string): string {
+  const h = lab.hosts.find((x) => x.name === host)!;
+  const port = new URL(url).port || "80";
+  return `${h.data.split("/")[0]}:${port}`;
+}
+
+/** OutPkts of the first virtual service in `ipvsadm -Ln --stats` of `host`. */
+async function outPackets(lab: VmLab, host: string): Promise<number> {
+  await sleep(2200); // the counters are refreshed by IPVS' 2 s estimator
+  const out = await vmSh(lab, host, "ipvsadm -Ln --stats");
+  const line = out.split("\n").find((l) => /^(TCP|UDP|FWM)\s/.test(l));
+  assert.ok(line, `no virtual service on ${host}:\n${out}`);
+  const f = line.trim().split(/\s+/);
+  const n = f[4];
+  const mult = n.endsWith("K") ? 1e3 : n.endsWith("M") ? 1e6 : 1;
+  return parseFloat(n) * mult;
+}
+
+/** What runMode needs besides the lab and the scenario. */
+export interface ModeContext {
+  /** Directory of the scenario inventories. */
+  inventoryDir: string;
+  /** The guests' snapshots taken after boot. */
+  baseline: Record<string, string>;
+  /** VRRP password (env HAPLAY_VRRP_PASS of the inventories). */
+  password: string;
+  /** Progress lines. */
+  log: (line: string) => void;
+}
+
+/** Runs scenario `sc`, filling `row`; throws the first failure after cleaning up. */
+export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: ModeResult) {
+  const t0 = performance.now();
+  const lines: string[] = [];
+  const hlog = (l: string) => lines.push(l);
+  const tail = () => lines.slice(-25).join("\n");
+  const path = `${lab.dir}/${sc.inventory}`;
+  await Deno.writeTextFile(
+    path,
+    withVmConnection(await Deno.readTextFile(`${c.inventoryDir}/${sc.inventory}`), lab),
+  );
+  const inv = await loadInventory(path, { env: { HAPLAY_VRRP_PASS: c.password } });
+  const errors = lintLb(inv).filter((i) => i.severity === "error");
+  assert.deepEqual(errors.map((i) => `${i.path}: ${i.message}`), [], `lint of ${sc.inventory}`);
+  const webHosts = [...new Set([...sc.servers, "web1", "web2"])];
+  await runEach(lab, Object.fromEntries(webHosts.map((h) => [h, "/etc/init.d/vmlab-web start"])));
+  await runEach(lab, sc.envUp);
+  let failure: unknown;
+  let phase = "deploy";
+  try {
+    const td = performance.now();
+    const rep = await runPlaybook(inv, plays, { log: hlog });
+    row.deployS = since(td);
+    c.log(`${sc.mode}: deployed in ${row.deployS} s (ok=${rep.ok})`);
+    assert.equal(rep.ok, true, `deploy failed:\n${tail()}`);
+    phase = "verify";
+    const checks = await verifyLb({ inventory: inv, log: hlog });
+    assert.deepEqual(checks.filter((x) => !x.ok), [], `verify after deploy:\n${tail()}`);
+
+    phase = "balanced";
+    let master = "";
+    await until(`one MASTER holding ${sc.vrrpVip}`, 20_000, async () => {
+      const h = await holders(lab, sc.directors, sc.vrrpVip);
+      master = h[0];
+      return h.length === 1;
+    });
+    const both = sc.servers.map((s) => realAddr(lab, s, sc.url));
+    await until(`${both.join(", ")} in ${master}'s IPVS table`, 30_000, async () => {
+      const r = await ipvsReals(lab, master);
+      return both.every((a) => r.includes(a));
+    });
+    const a1 = await curls(lab, sc.url, 20);
+    const out = await outPackets(lab, master);
+    const via = sc.replies === "director"
+      ? `replies via ${master} (OutPkts ${out})`
+      : `replies bypass ${master} (OutPkts ${out})`;
+    row.balanced = `${tallyText(a1)}, ${
+      alternates(a1) ? "alternating" : "NOT alternating"
+    }; ${via}`;
+    c.log(`${sc.mode}: ${row.balanced}`);
+    assert.deepEqual([...bodies(a1)].sort(), [...sc.servers].sort(), `answers: ${tallyText(a1)}`);
+    assert.ok(alternates(a1), `round robin: ${a1.map((x) => x.body).join(" ")}`);
+    if (sc.replies === "director") assert.ok(out > 0, "NAT: replies must pass the director");
+    else assert.equal(out, 0, "replies must not pass the director");
+
+    phase = "health";
+    const victim = sc.victim === master ? sc.servers.find((s) => s !== master)! : sc.victim;
+    const other = sc.servers.find((s) => s !== victim)!;
+    const vAddr = realAddr(lab, victim, sc.url);
+    await vmSh(lab, victim, "/etc/init.d/vmlab-web stop");
+    const outS = await until(
+      `${vAddr} removed from ${master}'s IPVS`,
+      45_000,
+      async () => !(await ipvsReals(lab, master)).includes(vAddr),
+    );
+    const a2 = await curls(lab, sc.url, 10);
+    await vmSh(lab, victim, "/etc/init.d/vmlab-web start");
+    const backS = await until(
+      `${vAddr} back in ${master}'s IPVS`,
+      45_000,
+      async () => (await ipvsReals(lab, master)).includes(vAddr),
+    );
+    const a3 = await curls(lab, sc.url, 6);
+    row.health = `${victim} web stopped: out after ${outS} s, then ${tallyText(a2)}; ` +
+      `started: back after ${backS} s, then ${tallyText(a3)}`;
+    c.log(`${sc.mode}: ${row.health}`);
+    assert.deepEqual([...bodies(a2)], [other], `with ${victim} down: ${tallyText(a2)}`);
+    assert.deepEqual(
+      [...bodies(a3)].sort(),
+      [...sc.servers].sort(),
+      `${victim} back: ${tallyText(a3)}`,
+    );
+
+    phase = "failover";
+    const peer = sc.directors.find((d) => d !== master)!;
+    const loop = curls(lab, sc.url, 0, 24, 0.1);
+    await sleep(6000);
+    await vmSh(lab, master, "/etc/init.d/keepalived stop");
+    const movedS = await until(`${sc.vrrpVip} to move to ${peer}`, 20_000, async () => {
+      const h = await holders(lab, sc.directors, sc.vrrpVip);
+      return h.length === 1 && h[0] === peer;
+    }); // counted from the moment the stop command returned
+    const a4 = await loop;
+    const o = outage(a4);
+    const tailAnswers = a4.slice(-6);
+    row.failover = `${master} → ${peer} (VIP moved ${movedS} s after the stop returned): ` +
+      `${o.failed} of ${o.total} requests failed, gap ${o.gapS} s`;
+    c.log(`${sc.mode}: ${row.failover}`);
+    assert.ok(a4.length >= 10, `too few requests during failover (${a4.length})`);
+    assert.ok(
+      tailAnswers.every((x) => x.body !== null),
+      `service did not resume: ${tallyText(a4)}`,
+    );
+    assert.deepEqual(
+      [...bodies(a4.slice(-Math.min(8, a4.length)))].sort(),
+      [...sc.servers].sort(),
+      `after failover both servers answer: ${tallyText(a4.slice(-8))}`,
+    );
+
+    phase = "failback";
+    await vmSh(lab, master, "/etc/init.d/keepalived start");
+    const backMs = await until(`${sc.vrrpVip} back on ${master}`, 30_000, async () => {
+      const h = await holders(lab, sc.directors, sc.vrrpVip);
+      return h.length === 1 && h[0] === master;
+    });
+    const a5 = await curls(lab, sc.url, 4);
+    row.failover += `; failback to ${master} in ${backMs} s, then ${tallyText(a5)}`;
+    assert.ok(a5.every((x) => x.body !== null), `after failback: ${tallyText(a5)}`);
+  } catch (e) {
+    failure = e;
+    const msg = `FAILED (${phase}): ${(e as Error).message.split("\n")[0]}`;
+    if (phase === "deploy" || phase === "verify") row.balanced = msg;
+    else if (phase === "balanced") row.balanced = msg;
+    else if (phase === "health") row.health = msg;
+    else row.failover = msg;
+  }
+
+  // always: rollback, the scenario's network down, the snapshot comparison
+  try {
+    const rb = await rollbackHosts(inv, { log: hlog });
+    const bad = rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`);
+    await runEach(lab, sc.envDown);
+    const now = await snapshots(lab);
+    const diffs = Object.keys(c.baseline).flatMap((h) =>
+      snapshotChanges(c.baseline[h], now[h]).map((l) => `${h} ${l}`)
+    );
+    row.rollback = bad.length
+      ? `FAILED: ${bad.join("; ")}`
+      : diffs.length
+      ? `FAILED: ${diffs.length} snapshot lines differ`
+      : "all 5 guests equal to their snapshot";
+    c.log(`${sc.mode}: rollback: ${row.rollback}`);
+    assert.deepEqual(bad, [], "rollback failed");
+    assert.deepEqual(diffs.slice(0, 40), [], "guests differ from their snapshot after rollback");
+  } catch (e) {
+    if (!row.rollback.startsWith("FAILED")) {
+      row.rollback = `FAILED: ${(e as Error).message.split("\n")[0]}`;
+    }
+    failure ??= e;
+  }
+  row.totalS = since(t0);
+  row.ok = failure === undefined;
+  if (failure !== undefined) throw failure;
+}

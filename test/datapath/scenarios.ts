@@ -1,0 +1,136 @@
+/**
+ * The data-path scenarios: one per LVS mode, each an inventory of `inventories/` plus what the
+ * test must set up around haplay on the vmlab topology (routes of the client and the real
+ * servers: the network an operator has, not what haplay deploys) and what it expects.
+ *
+ * Topology (vmlab/topology.ts): lan 198.18.10.0/24 (lb1 .11, lb2 .12, web1 .13, web2 .14),
+ * client 198.18.11.15/24 on the same bridge in another subnet, so every path between client and
+ * servers is a route the scenario chooses:
+ * - NAT: real servers reach 198.18.11.0/24 only via the floating gateway 198.18.10.254 (a VIP of
+ *   the directors): replies must pass the director. The client-side VIP is in the client's own
+ *   subnet.
+ * - DR (lo / REDIRECT), same-box DR: client and servers on-link to each other's subnet: replies
+ *   go straight back, bypassing the director.
+ * - DSR fwmark: like DR, and the client routes the service address (outside both subnets) via
+ *   the directors' VRRP address.
+ * @module
+ */
+
+/** One mode's scenario. */
+export interface Scenario {
+  /** Mode label of the results table. */
+  mode: string;
+  /** Inventory file under `inventories/`. */
+  inventory: string;
+  /** URL the client requests. */
+  url: string;
+  /** Address that moves with VRRP MASTER (shows who is MASTER). */
+  vrrpVip: string;
+  /** The directors (VRRP members). */
+  directors: string[];
+  /** Host names expected to answer (the real servers). */
+  servers: string[];
+  /** The real server whose web server the health-check step stops (not the MASTER). */
+  victim: string;
+  /** Replies pass the director (`director`: NAT) or go straight to the client (`direct`). */
+  replies: "director" | "direct";
+  /** Shell commands per host setting the scenario's network up (before the snapshot). */
+  envUp: Record<string, string>;
+  /** Shell commands per host undoing {@link envUp}. */
+  envDown: Record<string, string>;
+}
+
+const ONLINK_UP: Record<string, string> = {
+  client: "ip route replace 198.18.10.0/24 dev eth0",
+  web1: "ip route replace 198.18.11.0/24 dev eth0",
+  web2: "ip route replace 198.18.11.0/24 dev eth0",
+};
+const ONLINK_DOWN: Record<string, string> = {
+  client: "ip route del 198.18.10.0/24 dev eth0",
+  web1: "ip route del 198.18.11.0/24 dev eth0",
+  web2: "ip route del 198.18.11.0/24 dev eth0",
+};
+
+/** The five modes, in the order the test runs them. */
+export const SCENARIOS: Scenario[] = [
+  {
+    mode: "NAT",
+    inventory: "nat.yaml",
+    url: "http://198.18.11.100/",
+    vrrpVip: "198.18.11.100",
+    directors: ["lb1", "lb2"],
+    servers: ["web1", "web2"],
+    victim: "web2",
+    replies: "director",
+    envUp: {
+      web1: "ip route replace 198.18.11.0/24 via 198.18.10.254",
+      web2: "ip route replace 198.18.11.0/24 via 198.18.10.254",
+    },
+    envDown: {
+      web1: "ip route del 198.18.11.0/24 via 198.18.10.254",
+      web2: "ip route del 198.18.11.0/24 via 198.18.10.254",
+    },
+  },
+  {
+    mode: "DR (VIP on lo)",
+    inventory: "dr-lo.yaml",
+    url: "http://198.18.10.100/",
+    vrrpVip: "198.18.10.100",
+    directors: ["lb1", "lb2"],
+    servers: ["web1", "web2"],
+    victim: "web2",
+    replies: "direct",
+    envUp: ONLINK_UP,
+    envDown: ONLINK_DOWN,
+  },
+  {
+    mode: "DR (REDIRECT)",
+    inventory: "dr-redirect.yaml",
+    url: "http://198.18.10.101/",
+    vrrpVip: "198.18.10.101",
+    directors: ["lb1", "lb2"],
+    servers: ["web1", "web2"],
+    victim: "web2",
+    replies: "direct",
+    envUp: ONLINK_UP,
+    envDown: ONLINK_DOWN,
+  },
+  {
+    mode: "DSR (fwmark)",
+    inventory: "dsr-fwmark.yaml",
+    url: "http://198.18.12.100/",
+    vrrpVip: "198.18.10.10",
+    directors: ["lb1", "lb2"],
+    servers: ["web1", "web2"],
+    victim: "web2",
+    replies: "direct",
+    envUp: {
+      ...ONLINK_UP,
+      client: `${ONLINK_UP.client} && ip route replace 198.18.12.100/32 via 198.18.10.10`,
+    },
+    envDown: {
+      ...ONLINK_DOWN,
+      client: `ip route del 198.18.12.100/32 via 198.18.10.10; ${ONLINK_DOWN.client}`,
+    },
+  },
+  {
+    mode: "same-box DR",
+    inventory: "same-box-dr.yaml",
+    url: "http://198.18.10.5:8000/",
+    vrrpVip: "198.18.10.5",
+    directors: ["lb1", "lb2"],
+    servers: ["lb1", "lb2"],
+    victim: "lb2",
+    replies: "direct",
+    envUp: {
+      client: ONLINK_UP.client,
+      lb1: "ip route replace 198.18.11.0/24 dev eth0",
+      lb2: "ip route replace 198.18.11.0/24 dev eth0",
+    },
+    envDown: {
+      client: ONLINK_DOWN.client,
+      lb1: "ip route del 198.18.11.0/24 dev eth0",
+      lb2: "ip route del 198.18.11.0/24 dev eth0",
+    },
+  },
+];
