@@ -710,9 +710,10 @@ async function runHost(
     if (r.done.includes(it.index)) continue;
     if (r.failed?.index === it.index) {
       t.status = "failed";
-      t.error = `${r.failed.phase} failed (exit ${r.failed.rc})${
-        r.failed.log ? `:\n${r.failed.log.trimEnd()}` : ""
-      }`;
+      // The task's own log, or (when even that could not be written, e.g. a full disk) what
+      // the apply script itself printed on stderr.
+      const why = r.failed.log.trim() || res.stderr.trim().split("\n").slice(-5).join("\n");
+      t.error = `${r.failed.phase} failed (exit ${r.failed.rc})${why ? `:\n${why}` : ""}`;
       log(`${name}: [failed] ${t.name}: ${t.error}`);
     } else {
       t.status = "skipped";
