@@ -43,3 +43,17 @@ export {
   type VerifyCheck,
   type VerifyContext,
 } from "./engine/playbook.ts";
+export {
+  checkHostVars,
+  formatIssue,
+  type Inventory,
+  InventoryError,
+  type InventoryHost,
+  type Issue,
+  loadInventory,
+} from "./engine/inventory.ts";
+export { selectHosts } from "./engine/patterns.ts";
+export { Redactor, redactor, Secret } from "./engine/secrets.ts";
+export * from "./tasks/mod.ts";
+export * from "./roles/mod.ts";
+export * as site from "./playbooks/site.ts";
