@@ -7,7 +7,7 @@
 import type { Inventory, InventoryHost } from "./inventory.ts";
 import { selectHosts } from "./patterns.ts";
 import { redactor } from "./secrets.ts";
-import { SshSession } from "./ssh.ts";
+import { SshSession, type SshTarget } from "./ssh.ts";
 import {
   type ApplyItem,
   applyScript,
@@ -57,7 +57,7 @@ export function newRunId(): string {
 }
 
 /** The SSH target of an inventory host. */
-export function targetOf(h: InventoryHost) {
+export function targetOf(h: InventoryHost): SshTarget {
   const v = h.vars;
   const has = (...k: string[]) => k.some((x) => x in v);
   return {
