@@ -461,6 +461,16 @@ interface FirstProbeAll {
   unreachable?: boolean;
 }
 
+/** What a host that could not be probed has. */
+const NO_FACTS: FirstProbeAll = {
+  facts: [],
+  rcs: [],
+  orderOut: [],
+  generation: "0",
+  pending: [],
+  pendingFor: () => false,
+};
+
 /** Round trip 1: per host, every task of every play and every order probe, in one exec. */
 async function firstProbe(
   prepared: Array<{ play: Play; items: Prepared[] }>,
@@ -504,16 +514,7 @@ async function firstProbe(
     try {
       session = await e.session();
     } catch (err) {
-      out.set(name, {
-        facts: [],
-        rcs: [],
-        orderOut: [],
-        generation: "0",
-        pending: [],
-        pendingFor: () => false,
-        error: (err as Error).message,
-        unreachable: true,
-      });
+      out.set(name, { ...NO_FACTS, error: (err as Error).message, unreachable: true });
       return;
     }
     e.progress.set(name, "probing");
@@ -531,15 +532,7 @@ async function firstProbe(
         pendingFor: (i) => i === firstPlay && pr.pending.length > 0,
       });
     } catch (err) {
-      out.set(name, {
-        facts: [],
-        rcs: [],
-        orderOut: [],
-        generation: "0",
-        pending: [],
-        pendingFor: () => false,
-        error: `probe failed: ${(err as Error).message}`,
-      });
+      out.set(name, { ...NO_FACTS, error: `probe failed: ${(err as Error).message}` });
     }
   });
   return out;
