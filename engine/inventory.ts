@@ -926,7 +926,7 @@ function formatExpectation(format: string, value: unknown, pattern?: string): st
     case "ipv6":
       return "must be an IPv6 address";
     case "cidrv4":
-      return "must be an IPv4 network like 10.0.0.0/24";
+      return "must be an IPv4 network like 198.18.0.0/24";
     case "cidrv6":
       return "must be an IPv6 network like fd00::/64";
     case "regex":

@@ -70,7 +70,7 @@ Deno.test("precedence: all < parent < child < host; siblings alphabetical; files
   // group_vars/all/*.yaml override inline all vars, not deeper groups' inline vars.
   assert.equal(v("bastion", "tier"), "all-file");
   assert.equal(v("lb1", "tier"), "lvs");
-  assert.deepEqual(v("bastion", "ntp"), ["10.0.0.3", "10.0.0.4"], "20-ntp.yml after 10-base");
+  assert.deepEqual(v("bastion", "ntp"), ["198.18.0.3", "198.18.0.4"], "20-ntp.yml after 10-base");
   // group_vars/lvs.yaml overrides lvs's inline vars; host vars beat everything.
   assert.equal(v("lb1", "lvs_mode"), "dr");
   assert.equal(v("lb3", "lvs_mode"), "tun");
@@ -191,7 +191,7 @@ Deno.test("checkHostVars: messages and positions, nested nodes, required", async
   const issues = checkHostVars(inv, ["lb1", "lb2", "lb3", "web1"], LvsSchema);
   assert.deepEqual(issues.map((i) => rel(PROD, i)), [
     "prod.yaml:20:26 all.children.lvs.hosts.lb1.vrrp_priority: must be 1..254, got 300",
-    "prod.yaml:26:24 all.children.lvs.hosts.lb1.vips[1].address: must be an IP address, got '10.0.0.300'",
+    "prod.yaml:26:24 all.children.lvs.hosts.lb1.vips[1].address: must be an IP address, got '198.18.0.300'",
     "prod.yaml:35:13 all.children.lvs.children.lvs_edge.hosts.lb3.vrrp_priority: required",
     "prod.yaml:36:25 all.children.lvs.children.lvs_edge.hosts.lb3.lvs_mode: must be one of nat, dr, got 'tun'",
     "prod.yaml:42:9 all.children.web.hosts.web1.lvs_mode: required",
