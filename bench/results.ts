@@ -33,8 +33,14 @@ export interface Sample {
   wallMs: number;
   peakRssKb?: number;
   peakPssKb?: number;
+  /** Controller CPU (the tool's reaped process tree). */
   cpuMs?: number;
+  /** CPU spent inside the lab hosts during the run (sshd sessions and all they ran). */
+  hostCpuMs?: number;
+  /** Share of this machine's CPU busy during the run, all processes (0..1). */
   machineBusy?: number;
+  /** 1-minute load average when the run started (other users' work included). */
+  load1?: number;
   /** Exec channels per host, from each host's sshd log. */
   sshdExecs?: PerHost;
   /** The same, host by host. */
@@ -73,6 +79,12 @@ export interface Row {
   ansiblePssMb?: number;
   haplayCpuS?: number;
   ansibleCpuS?: number;
+  haplayHostCpuS?: number;
+  ansibleHostCpuS?: number;
+  /** Ratio of total CPU (controller + hosts), haplay / Ansible. */
+  cpuRatio?: number;
+  /** Median load average at the start of the runs. */
+  load1?: number;
   notes: string[];
 }
 
@@ -137,6 +149,12 @@ export function summarize(samples: Sample[]): Row[] {
         ansiblePssMb: mb(maxOf(of("ansible").map((x) => x.peakPssKb))),
         haplayCpuS: s(med("haplay", (x) => x.cpuMs)),
         ansibleCpuS: s(med("ansible", (x) => x.cpuMs)),
+        haplayHostCpuS: s(med("haplay", (x) => x.hostCpuMs)),
+        ansibleHostCpuS: s(med("ansible", (x) => x.hostCpuMs)),
+        load1: median(
+          samples.filter((x) => x.size === size && x.scenario === scenario && x.load1 !== undefined)
+            .map((x) => x.load1!),
+        ),
         notes: [
           ...new Set(
             samples.filter((x) => x.size === size && x.scenario === scenario && x.note).map((x) =>
@@ -146,6 +164,10 @@ export function summarize(samples: Sample[]): Row[] {
         ],
       };
       if (r.haplayMs !== undefined && r.ansibleMs) r.ratio = round3(r.haplayMs / r.ansibleMs);
+      const tot = (a?: number, b?: number) =>
+        a === undefined || b === undefined ? undefined : a + b;
+      const hc = tot(r.haplayCpuS, r.haplayHostCpuS), ac = tot(r.ansibleCpuS, r.ansibleHostCpuS);
+      if (hc !== undefined && ac) r.cpuRatio = round3(hc / ac);
       if (r.haplayMs !== undefined && r.floorMs) r.haplayVsFloor = round3(r.haplayMs / r.floorMs);
       if (r.haplayInprocMs !== undefined && r.floorInprocMs) {
         r.haplayInprocVsFloor = round3(r.haplayInprocMs / r.floorInprocMs);
@@ -263,8 +285,8 @@ export function markdown(rows: Row[], memory: Row[], gs: Goal[]): string {
   }
   lines.push(
     "",
-    "| hosts | scenario | SSH execs/host haplay (sshd; report) | SSH execs/host Ansible | logins/host haplay, Ansible | peak RSS MB haplay, Ansible | peak PSS MB haplay, Ansible | CPU s haplay, Ansible |",
-    "| ----: | -------- | -----------------------------------: | ---------------------: | --------------------------: | --------------------------: | --------------------------: | --------------------: |",
+    "| hosts | scenario | SSH execs/host haplay (sshd; report) | SSH execs/host Ansible | logins/host haplay, Ansible | peak RSS MB haplay, Ansible | peak PSS MB haplay, Ansible | CPU s controller+hosts haplay | CPU s controller+hosts Ansible | CPU haplay/Ansible | load |",
+    "| ----: | -------- | -----------------------------------: | ---------------------: | --------------------------: | --------------------------: | --------------------------: | ----------------------------: | -----------------------------: | -----------------: | ---: |",
   );
   for (const r of [...rows, ...memory]) {
     lines.push(
@@ -274,7 +296,10 @@ export function markdown(rows: Row[], memory: Row[], gs: Goal[]): string {
         `${ph(r.haplayLogins)}, ${ph(r.ansibleLogins)} | ${n(r.haplayRssMb)}, ${
           n(r.ansibleRssMb)
         } | ` +
-        `${n(r.haplayPssMb)}, ${n(r.ansiblePssMb)} | ${n(r.haplayCpuS)}, ${n(r.ansibleCpuS)} |`,
+        `${n(r.haplayPssMb)}, ${n(r.ansiblePssMb)} | ${n(r.haplayCpuS)}+${n(r.haplayHostCpuS)} | ` +
+        `${n(r.ansibleCpuS)}+${n(r.ansibleHostCpuS)} | ${r.cpuRatio?.toFixed(3) ?? "–"} | ${
+          n(r.load1)
+        } |`,
     );
   }
   const notes = [...rows, ...memory].flatMap((r) =>

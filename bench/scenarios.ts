@@ -23,6 +23,7 @@ import {
   upperState,
 } from "./lab_env.ts";
 import { startProxies } from "./proxies.ts";
+import { hostCpuDelta, hostCpuMs } from "./host_cpu.ts";
 import { type PerHost, perHost, type Sample, type Scenario, type Tool } from "./results.ts";
 import { ansible, floorCli, floorInProcess, haplayCli, haplayInProcess, REPO } from "./tools.ts";
 
@@ -138,7 +139,16 @@ async function runOne(
   const { lab, inv, size, run, forks } = env;
   const base = `${ctx.logDir}/${size}-${run}-${scenario}-${tool}`;
   const before = await labSshd(lab, inv.hosts);
-  const s: Sample = { size, run, scenario, tool, wallMs: 0, ok: false };
+  const cpu0 = await hostCpuMs(lab);
+  const s: Sample = {
+    size,
+    run,
+    scenario,
+    tool,
+    wallMs: 0,
+    ok: false,
+    load1: Math.round(Deno.loadavg()[0] * 10) / 10,
+  };
   if (tool === "haplay") {
     const r = await haplayCli(inv.haplay, forks, base, {
       playbook: kind === "templates" ? TEMPLATES_PLAYBOOK : undefined,
@@ -194,6 +204,7 @@ async function runOne(
     s.wallMs = await floorInProcess(inv.haplay, forks);
     s.ok = true;
   }
+  s.hostCpuMs = hostCpuDelta(cpu0, await hostCpuMs(lab));
   const d = await sshdDelta(lab, inv.hosts, before);
   s.sshdExecs = d.execs;
   s.sshdLogins = d.logins;
@@ -204,7 +215,9 @@ async function runOne(
       (s.wallMs / 1000).toFixed(2).padStart(7)
     } s  execs/host ${s.sshdExecs.max}  changed ${s.changed ?? "-"}${
       s.peakRssKb ? `  rss ${Math.round(s.peakRssKb / 1024)} MB` : ""
-    }${s.ok ? "" : "  FAILED"}`,
+    }  cpu ${((s.cpuMs ?? 0) / 1000).toFixed(1)}+${
+      (s.hostCpuMs / 1000).toFixed(1)
+    } s  load ${s.load1}${s.ok ? "" : "  FAILED"}`,
   );
   return s;
 }
@@ -226,7 +239,7 @@ async function convergeAndNoop(ctx: Ctx, env: Env, tool: "haplay" | "ansible", r
   return noop.ok;
 }
 
-/** Same-work check: deployed state of the first hosts, as both tools left it. */
+/** Same-work check: deployed state of the first hosts, as both tools left it (first converge). */
 const COMPARE_SKIP = [
   /^var\/lib\/haplay\//,
   /^root\/\.ansible\//,
@@ -245,7 +258,7 @@ function normalize(path: string, text: string): string {
 }
 
 async function recordDeployed(ctx: Ctx, env: Env, tool: string) {
-  if (env.run !== 0 || ctx.deployed.has(`${env.size}/${tool}`)) return;
+  if (ctx.deployed.has(`${env.size}/${tool}`)) return;
   const m = new Map<string, UpperState>();
   for (const h of env.inv.hosts.slice(0, 3)) {
     const st = await upperState(env.lab, h.labHost, COMPARE_SKIP, normalize);
