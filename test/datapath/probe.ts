@@ -52,7 +52,7 @@ export async function curls(
   pauseS = 0,
 ): Promise<Answer[]> {
   const r = await vmExec(lab, "client", curlLoop(url, count, seconds, pauseS), {
-    timeoutMs: (count * 3 + seconds + 30) * 1000,
+    timeoutMs: (count * 8 + seconds + 60) * 1000, // generous: guests crawl on a busy machine
   });
   if (r.code !== 0) throw new Error(`curl loop on client failed (${r.code}): ${r.stderr.trim()}`);
   return parseAnswers(r.stdout);
