@@ -40,8 +40,8 @@ async function freeSubnet(): Promise<string> {
 const USAGE =
   `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
   [--tools haplay,ansible]
-  [--lab bn1] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
-  sizes above 50 hosts (max 200) run the memory-only mode: haplay converge + no-op, peak RSS`;
+  [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
+  sizes above 50 hosts (max 200) run the memory-only mode once: haplay converge + no-op, peak RSS`;
 
 /** Entry point; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -60,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: "string", default: `${REPO}/bench/results.json` },
         "log-dir": { type: "string" },
         docs: { type: "boolean", default: false },
+        "keep-lab": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -107,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const size of sizes) {
       for (let run = 0; run < runs; run++) {
         if (size > 50) {
-          await memoryPhase(ctx, size, run);
+          if (run === 0) await memoryPhase(ctx, size, run); // once: it is about memory
           continue;
         }
         const order =
@@ -126,16 +127,18 @@ export async function main(argv: string[]): Promise<number> {
     failed = true;
     ctx.log(`ERROR: ${(e as Error).stack ?? e}`);
   } finally {
-    await labDown(ctx.labName).catch((e) => ctx.log(`lab down failed: ${e}`));
+    if (a["keep-lab"]) {
+      ctx.log(`lab ${ctx.labName} kept up: deno task lab down --name ${ctx.labName}`);
+    } else await labDown(ctx.labName).catch((e) => ctx.log(`lab down failed: ${e}`));
   }
   const all = summarize(ctx.samples);
   const rows = all.filter((r) => r.size <= 50);
   const memory = all.filter((r) => r.size > 50);
   const gs = goals(rows, memory);
-  const md = markdown(rows, memory, gs);
   const sameWork = Object.fromEntries(
     sizes.map((s) => [s, deployedDiff(ctx, s)]).filter(([, d]) => d),
   );
+  const md = markdown(rows, memory, gs, sameWork);
   const result = {
     date: new Date().toISOString(),
     machine: info,

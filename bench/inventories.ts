@@ -71,12 +71,34 @@ interface ExampleVars {
 
 const envTag = { tag: "!env", resolve: (s: string) => ({ env: s }) };
 
+/**
+ * Move VIPs of `text` (an inventory moved onto `lab`) that are lab host addresses (the
+ * example's `.100` is a host from 90 hosts on) to free addresses from `.254` down.
+ */
+export function freeVips(text: string, lab: Pick<Lab, "subnet" | "hosts">): string {
+  const prefix = lab.subnet.replace(/\.\d+\/24$/, "");
+  const taken = new Set([`${prefix}.1`, ...lab.hosts.map((h) => h.ip)]);
+  const esc = prefix.replace(/\./g, "\\.");
+  const vips = new Set(
+    [...text.matchAll(new RegExp(`(?:vip: |virtual_ipaddress: \\[|- )(${esc}\\.\\d+)`, "g"))]
+      .map((m) => m[1]),
+  );
+  let next = 254;
+  for (const v of vips) {
+    if (!taken.has(v)) continue;
+    while (taken.has(`${prefix}.${next}`) || vips.has(`${prefix}.${next}`)) next--;
+    const to = `${prefix}.${next--}`;
+    text = text.replace(new RegExp(`(?<![\\d.])${v.replace(/\./g, "\\.")}(?![\\d])`, "g"), to);
+  }
+  return text;
+}
+
 /** The example moved onto `lab` (addresses), parsed: its head text and its values. */
 export function mappedExample(
   text: string,
   lab: Pick<Lab, "name" | "subnet" | "hosts" | "keyFile" | "knownHosts">,
 ) {
-  const mapped = labInventoryText(text, lab);
+  const mapped = freeVips(labInventoryText(text, lab), lab);
   const doc = parse(mapped, { customTags: [envTag] }) as {
     all: {
       vars: { haplay_lb: ExampleVars };

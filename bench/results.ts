@@ -266,8 +266,14 @@ const ph = (p?: PerHost) =>
   p === undefined ? "–" : p.min === p.max ? `${p.max}` : `${p.min}–${p.max}`;
 const n = (x?: number, suffix = "") => x === undefined ? "–" : `${x}${suffix}`;
 
+/** Per size and host: paths whose deployed state differs between the tools. */
+export type SameWork = Record<
+  string,
+  Record<string, { onlyHaplay: string[]; onlyAnsible: string[]; differ: string[] }> | undefined
+>;
+
 /** The results as Markdown: the time table, the resources table, the goals. */
-export function markdown(rows: Row[], memory: Row[], gs: Goal[]): string {
+export function markdown(rows: Row[], memory: Row[], gs: Goal[], same: SameWork = {}): string {
   const lines = [
     "| hosts | scenario | haplay CLI s | haplay in-process s | Ansible s | haplay/Ansible | floor CLI s | floor in-process s | haplay/floor (CLI, in-process) |",
     "| ----: | -------- | -----------: | ------------------: | --------: | -------------: | ----------: | -----------------: | -----------------------------: |",
@@ -306,6 +312,24 @@ export function markdown(rows: Row[], memory: Row[], gs: Goal[]): string {
     r.notes.map((x) => `- ${r.size}/${r.scenario}: ${x}`)
   );
   if (notes.length) lines.push("", "Notes:", "", ...notes);
+  for (const [size, hosts] of Object.entries(same)) {
+    if (!hosts) continue;
+    lines.push(
+      "",
+      `Same work (${size} hosts, deployed state after the first converge of each tool):`,
+      "",
+    );
+    for (const [h, d] of Object.entries(hosts)) {
+      const parts = [
+        d.differ.length ? `differ: ${d.differ.map((p) => `\`${p}\``).join(", ")}` : "",
+        d.onlyHaplay.length ? `only haplay: ${d.onlyHaplay.map((p) => `\`${p}\``).join(", ")}` : "",
+        d.onlyAnsible.length
+          ? `only Ansible: ${d.onlyAnsible.map((p) => `\`${p}\``).join(", ")}`
+          : "",
+      ].filter(Boolean);
+      lines.push(`- ${h}: ${parts.length ? parts.join("; ") : "identical"}`);
+    }
+  }
   lines.push("", "| goal (issue 9) | met | measured |", "| --- | --- | --- |");
   for (const g of gs) {
     lines.push(

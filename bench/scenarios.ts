@@ -53,7 +53,8 @@ interface Env {
   inv: Inventories;
   size: number;
   run: number;
-  forks: number;
+  /** Hosts in flight (both tools); undefined: haplay's default (memory mode, haplay only). */
+  forks?: number;
 }
 
 /** Recreate the lab, give it the baseline, verify it matches the first baseline of this size. */
@@ -136,7 +137,8 @@ async function runOne(
   kind: Kind,
   gen = "1",
 ): Promise<Sample> {
-  const { lab, inv, size, run, forks } = env;
+  const { lab, inv, size, run } = env;
+  const forks = env.forks ?? Math.min(50, size);
   const base = `${ctx.logDir}/${size}-${run}-${scenario}-${tool}`;
   const before = await labSshd(lab, inv.hosts);
   const cpu0 = await hostCpuMs(lab);
@@ -150,7 +152,7 @@ async function runOne(
     load1: Math.round(Deno.loadavg()[0] * 10) / 10,
   };
   if (tool === "haplay") {
-    const r = await haplayCli(inv.haplay, forks, base, {
+    const r = await haplayCli(inv.haplay, env.forks, base, {
       playbook: kind === "templates" ? TEMPLATES_PLAYBOOK : undefined,
       env: { BENCH_GEN: gen },
     });
@@ -302,10 +304,13 @@ export async function rttPhase(ctx: Ctx, size: number, run: number, tool: "hapla
   }
 }
 
-/** Memory-only mode (large sizes): haplay converge and no-op, peak RSS. */
+/**
+ * Memory-only mode (large sizes): haplay converge and no-op, peak RSS, with haplay's default
+ * forks (all hosts up to 50 in flight; every connection stays open to the end of the run).
+ */
 export async function memoryPhase(ctx: Ctx, size: number, run: number) {
   const { lab, inv } = await reset(ctx, size, false);
-  const env: Env = { lab, inv, size, run, forks: size };
+  const env: Env = { lab, inv, size, run };
   await convergeAndNoop(ctx, env, "haplay", false);
 }
 

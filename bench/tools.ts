@@ -70,10 +70,13 @@ export interface HaplayCliRun {
   log: string;
 }
 
-/** Run the haplay CLI (deploy) on `inventory` with `playbook` (default: the site playbook). */
+/**
+ * Run the haplay CLI (deploy) on `inventory` with `playbook` (default: the site playbook) and
+ * `--forks` (omitted: the engine's default, all hosts up to 50 in flight).
+ */
 export async function haplayCli(
   inventory: string,
-  forks: number,
+  forks: number | undefined,
   logBase: string,
   opts: { playbook?: string; env?: Record<string, string> } = {},
 ): Promise<HaplayCliRun> {
@@ -87,8 +90,7 @@ export async function haplayCli(
     inventory,
     ...(opts.playbook ? [opts.playbook] : []),
     "--no-verify",
-    "--forks",
-    String(forks),
+    ...(forks ? ["--forks", String(forks)] : []),
     "--report",
     report,
   ];
