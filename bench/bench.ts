@@ -16,10 +16,9 @@
 import { parseArgs } from "node:util";
 import { labDown } from "../lab/lab.ts";
 import { type Ctx, deployedDiff, directPhase, memoryPhase, rttPhase } from "./scenarios.ts";
-import { goals, markdown, summarize } from "./results.ts";
+import { publish, rerender } from "./report.ts";
 import { REPO } from "./tools.ts";
 import { machineInfo } from "./machine.ts";
-import { updateDocs } from "./docs.ts";
 
 /** `m` of the run indices 0..n-1, spread out (m = 1: the middle one). */
 export function spread(n: number, m: number): Set<number> {
@@ -40,7 +39,7 @@ async function freeSubnet(): Promise<string> {
 const USAGE =
   `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
   [--tools haplay,ansible]
-  [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
+  [--render RESULTS.json] [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
   sizes above 50 hosts (max 200) run the memory-only mode once: haplay converge + no-op, peak RSS`;
 
 /** Entry point; returns the exit code. */
@@ -61,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
         "log-dir": { type: "string" },
         docs: { type: "boolean", default: false },
         "keep-lab": { type: "boolean", default: false },
+        render: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -70,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (a.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (a.render) {
+    await rerender(a.render, a.out, a.docs);
     return 0;
   }
   const sizes = a.hosts.split(",").map(Number);
@@ -131,46 +135,32 @@ export async function main(argv: string[]): Promise<number> {
       ctx.log(`lab ${ctx.labName} kept up: deno task lab down --name ${ctx.labName}`);
     } else await labDown(ctx.labName).catch((e) => ctx.log(`lab down failed: ${e}`));
   }
-  const all = summarize(ctx.samples);
-  const rows = all.filter((r) => r.size <= 50);
-  const memory = all.filter((r) => r.size > 50);
-  const gs = goals(rows, memory);
   const sameWork = Object.fromEntries(
     sizes.map((s) => [s, deployedDiff(ctx, s)]).filter(([, d]) => d),
   );
-  const md = markdown(rows, memory, gs, sameWork);
-  const result = {
-    date: new Date().toISOString(),
-    machine: info,
-    config: {
-      sizes,
-      runs,
-      ansibleRuns,
-      phases,
-      tools,
-      lab: ctx.labName,
-      subnet: ctx.subnet,
-      logDir,
+  await publish(
+    {
+      date: new Date().toISOString(),
+      machine: info,
+      config: {
+        sizes,
+        runs,
+        ansibleRuns,
+        phases,
+        tools,
+        lab: ctx.labName,
+        subnet: ctx.subnet,
+        logDir,
+      },
+      durationS: Math.round((performance.now() - t0) / 1000),
+      resets: ctx.resets,
+      sameWork,
+      samples: ctx.samples,
     },
-    durationS: Math.round((performance.now() - t0) / 1000),
-    resets: ctx.resets,
-    sameWork,
-    rows: all,
-    goals: gs,
-    samples: ctx.samples,
-  };
-  await Deno.writeTextFile(a.out, JSON.stringify(result, null, 2) + "\n");
-  console.log(md);
-  console.log(
-    `total ${result.durationS} s; ${ctx.resets.count} lab resets, ` +
-      `${
-        ctx.resets.mismatches.length
-          ? `MISMATCHES: ${ctx.resets.mismatches.join("; ")}`
-          : "every baseline identical"
-      }`,
+    a.out,
+    a.docs,
   );
-  console.log(`results: ${a.out}; logs: ${logDir}`);
-  if (a.docs) await updateDocs(`${REPO}/docs/bench.md`, md, result);
+  console.log(`logs: ${logDir}`);
   return failed ? 1 : 0;
 }
 

@@ -68,6 +68,8 @@ export interface Row {
   floorInprocMs?: number;
   haplayVsFloor?: number;
   haplayInprocVsFloor?: number;
+  /** CPU (controller + hosts) of the haplay CLI no-op / of the floor CLI. */
+  haplayCpuVsFloor?: number;
   haplayExecs?: PerHost;
   haplayReportExecs?: PerHost;
   ansibleExecs?: PerHost;
@@ -168,6 +170,8 @@ export function summarize(samples: Sample[]): Row[] {
         a === undefined || b === undefined ? undefined : a + b;
       const hc = tot(r.haplayCpuS, r.haplayHostCpuS), ac = tot(r.ansibleCpuS, r.ansibleHostCpuS);
       if (hc !== undefined && ac) r.cpuRatio = round3(hc / ac);
+      const fc = tot(s(med("floor", (x) => x.cpuMs)), s(med("floor", (x) => x.hostCpuMs)));
+      if (hc !== undefined && fc) r.haplayCpuVsFloor = round3(hc / fc);
       if (r.haplayMs !== undefined && r.floorMs) r.haplayVsFloor = round3(r.haplayMs / r.floorMs);
       if (r.haplayInprocMs !== undefined && r.floorInprocMs) {
         r.haplayInprocVsFloor = round3(r.haplayInprocMs / r.floorInprocMs);
@@ -226,7 +230,8 @@ export function goals(rows: Row[], memory: Row[]): Goal[] {
         `${r.size} hosts: ${r.haplayVsFloor!.toFixed(2)}x CLI` +
         (r.haplayInprocVsFloor !== undefined
           ? `, ${r.haplayInprocVsFloor.toFixed(2)}x in-process`
-          : "")
+          : "") +
+        (r.haplayCpuVsFloor !== undefined ? `, ${r.haplayCpuVsFloor.toFixed(2)}x in CPU` : "")
       ).join("; "),
     });
   }

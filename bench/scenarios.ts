@@ -201,7 +201,13 @@ async function runOne(
     }
   } else if (tool === "floor") {
     const m = await floorCli(inv.haplay, forks, base);
-    Object.assign(s, { wallMs: m.wallMs, peakRssKb: m.peakRssKb, ok: m.code === 0 });
+    Object.assign(s, {
+      wallMs: m.wallMs,
+      peakRssKb: m.peakRssKb,
+      cpuMs: m.cpuMs,
+      machineBusy: m.machineBusy,
+      ok: m.code === 0,
+    });
   } else {
     s.wallMs = await floorInProcess(inv.haplay, forks);
     s.ok = true;
