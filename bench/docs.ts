@@ -8,7 +8,7 @@ export const BEGIN = "<!-- bench:results:begin -->";
 /** End marker. */
 export const END = "<!-- bench:results:end -->";
 
-/** Replace the generated part of `path` with `md` and a line about the run. */
+/** Replace the generated part of `path` with `md` and a line about the run, then `deno fmt` it. */
 export async function updateDocs(
   path: string,
   md: string,
@@ -33,4 +33,6 @@ export async function updateDocs(
     path,
     `${text.slice(0, a + BEGIN.length)}\n\n${head}\n\n${md}\n${text.slice(b)}`,
   );
+  // keep the file as `deno fmt` wants it (tables aligned), like every other file of the repo
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", path], stdout: "null" }).output();
 }
