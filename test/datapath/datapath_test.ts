@@ -58,5 +58,7 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const md = resultsMarkdown(rows, about);
   console.log("\n" + md);
   await Deno.writeTextFile(`${here}results.md`, md);
+  // keep the committed file `deno fmt` clean (tables are aligned by the formatter)
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", `${here}results.md`] }).output();
   assert.deepEqual(rows.filter((r) => !r.ok).map((r) => r.mode), [], "modes that failed");
 });
