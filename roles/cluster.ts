@@ -128,9 +128,16 @@ export function instanceVips(i: VrrpInstanceConfig): Vip[] {
 
 /** Parses a host's LB-layer vars, or undefined when they do not validate (lint reports it). */
 export function lbVarsOf(h: HostLike): LbHostVarsConfig | undefined {
+  // Parsed once per vars object: every host's task list reads every host's LB vars, so without
+  // this, planning is quadratic in the number of hosts (inventories are not mutated).
+  if (parsedVars.has(h.vars)) return parsedVars.get(h.vars);
   const r = LbHostVars.safeParse(h.vars);
-  return r.success ? r.data : undefined;
+  const out = r.success ? r.data : undefined;
+  parsedVars.set(h.vars, out);
+  return out;
 }
+const parsedVars = new WeakMap<object, LbHostVarsConfig | undefined>();
+const clustersOf = new WeakMap<HostMap, Cluster[]>();
 
 /** The data-plane address of a host: `data_address`, else `haplay_host`/`ansible_host` if an IP. */
 export function addressOf(
@@ -217,6 +224,8 @@ export function clusterOf(hostName: string, all: HostMap): Cluster | undefined {
 
 /** Every distinct cluster of an inventory, keyed by LB group (first definition wins). */
 export function allClusters(all: HostMap): Cluster[] {
+  const known = clustersOf.get(all);
+  if (known) return known;
   const seen = new Map<string, Cluster>();
   for (const h of all.values()) {
     const v = lbVarsOf(h)?.haplay_lb;
@@ -226,7 +235,9 @@ export function allClusters(all: HostMap): Cluster[] {
     const c = clusterOf(first, all);
     if (c) seen.set(v.lb_group, c);
   }
-  return [...seen.values()];
+  const out = [...seen.values()];
+  clustersOf.set(all, out);
+  return out;
 }
 
 /** The cluster whose LB group the host is a member of, when it is a load balancer. */
