@@ -157,7 +157,7 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
 
     phase = "failover";
     const peer = sc.directors.find((d) => d !== master)!;
-    const loop = curls(lab, sc.url, 0, 24, 0.1);
+    const loop = curls(lab, sc.url, 0, 24, 0.1, 1);
     await sleep(6000);
     await vmSh(lab, master, "/etc/init.d/keepalived stop");
     const movedS = await until(`${sc.vrrpVip} to move to ${peer}`, 20_000, async () => {

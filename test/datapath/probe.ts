@@ -15,15 +15,25 @@ export interface Answer {
 
 /**
  * sh: curl `url` `count` times (or until `seconds` passed when count is 0), one line per
- * request: `START END BODY` or `START END FAIL`. Each request has 1 s to connect and 2 s total.
+ * request: `START END BODY` or `START END FAIL`. Each request has `connectS` to connect and
+ * twice that in total (a starved TCG guest answers slowly: the plain checks are generous, the
+ * failover loop is short so the gap is measured tightly).
  */
-export function curlLoop(url: string, count: number, seconds = 0, pauseS = 0): string {
+export function curlLoop(
+  url: string,
+  count: number,
+  seconds = 0,
+  pauseS = 0,
+  connectS = 3,
+): string {
   const cond = count > 0 ? `[ "$i" -lt ${count} ]` : `[ "$(date +%s)" -lt "$end" ]`;
   return [
     `i=0; end=$(( $(date +%s) + ${seconds} ))`,
     `while ${cond}; do`,
     `  s=$(date +%s.%N)`,
-    `  if b=$(curl -fsS --connect-timeout 1 -m 2 ${url} 2>/dev/null); then :; else b=FAIL; fi`,
+    `  if b=$(curl -fsS --connect-timeout ${connectS} -m ${
+      2 * connectS
+    } ${url} 2>/dev/null); then :; else b=FAIL; fi`,
     `  echo "$s $(date +%s.%N) $(echo $b | tr -d ' ')"`,
     `  i=$((i + 1))`,
     pauseS > 0 ? `  sleep ${pauseS}` : "",
@@ -50,9 +60,10 @@ export async function curls(
   count: number,
   seconds = 0,
   pauseS = 0,
+  connectS = 3,
 ): Promise<Answer[]> {
-  const r = await vmExec(lab, "client", curlLoop(url, count, seconds, pauseS), {
-    timeoutMs: (count * 8 + seconds + 60) * 1000, // generous: guests crawl on a busy machine
+  const r = await vmExec(lab, "client", curlLoop(url, count, seconds, pauseS, connectS), {
+    timeoutMs: (count * (2 * connectS + 2) + seconds + 60) * 1000,
   });
   if (r.code !== 0) throw new Error(`curl loop on client failed (${r.code}): ${r.stderr.trim()}`);
   return parseAnswers(r.stdout);
