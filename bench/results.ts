@@ -224,8 +224,12 @@ export function goals(rows: Row[], memory: Row[]): Goal[] {
     const rs = rows.filter((r) => r.scenario === scn && r.haplayVsFloor !== undefined);
     if (!rs.length) continue;
     out.push({
-      goal: `${scn}: haplay <= ${limit}x the floor (CLI vs floor CLI; in-process vs in-process)`,
-      met: rs.every((r) => r.haplayVsFloor! <= limit),
+      goal: `${scn}: haplay <= ${limit}x the floor (CLI vs floor CLI and in-process vs in-process)`,
+      // both ways must hold: the CLI ratio alone swings with the machine's load
+      met: rs.every((r) =>
+        r.haplayVsFloor! <= limit &&
+        (r.haplayInprocVsFloor === undefined || r.haplayInprocVsFloor <= limit)
+      ),
       measured: rs.map((r) =>
         `${r.size} hosts: ${r.haplayVsFloor!.toFixed(2)}x CLI` +
         (r.haplayInprocVsFloor !== undefined
