@@ -41,7 +41,7 @@ function hostId(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, text: string): boolean {
-  const re = "^" + pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(
+  const re = "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(
     /\?/g,
     ".",
   ) + "$";

@@ -84,6 +84,8 @@ Deno.test("known_hosts: match, mismatch, unknown, revoked, hashed, ports", () =>
   assert.equal(verifyHostKey(kh, ["h9"], 22, k1), "unknown");
   assert.equal(verifyHostKey(kh, ["198.19.9.9"], 2222, k2), "match");
   assert.equal(verifyHostKey(kh, ["h3"], 22, k2), "revoked");
+  const plainPort = parseKnownHosts(knownHostsLine(["h5"], 2222, k1));
+  assert.equal(verifyHostKey(plainPort, ["h5"], 2222, k1), "match");
 });
 
 Deno.test("ssh_config: first match wins, IdentityFile accumulates, ProxyJump", () => {
