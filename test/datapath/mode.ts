@@ -185,6 +185,11 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       const h = await holders(lab, sc.directors, sc.vrrpVip);
       return h.length === 1 && h[0] === master;
     });
+    // same-box: the returning MASTER loads its virtual server from notify_master: let it settle
+    await until(`${both.join(", ")} back in ${master}'s IPVS table`, 60_000, async () => {
+      const r = await ipvsReals(lab, master);
+      return both.every((a) => hasIp(r, a));
+    });
     const a5 = await curls(lab, sc.url, 4);
     row.failover += `; failback to ${master} in ${backMs} s, then ${tallyText(a5)}`;
     assert.ok(a5.every((x) => x.body !== null), `after failback: ${tallyText(a5)}`);
