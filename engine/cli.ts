@@ -21,11 +21,12 @@ export const DEFAULT_PLAYBOOK = fileURLToPath(new URL("../playbooks/site.ts", im
 const USAGE = `usage:
   deno task deploy   <inventory> [playbook] [--check] [--diff] [--forks N] [--limit PATTERN]
                      [--tags a,b] [--skip-tags a,b] [--accept-new-host-keys] [--report FILE]
-                     [--keep-runs N] [--no-verify] [-v]
+                     [--keep-runs N] [--no-verify] [--timeout SECONDS] [-v]
   deno task plan     <inventory> [playbook]           (deploy --check --diff)
   deno task rollback <inventory> [--run ID] [--limit PATTERN] [--check] [--purge-packages]
   deno task history  <inventory> [--limit PATTERN]
-  deno task verify   <inventory> [playbook] [--limit PATTERN]`;
+  deno task verify   <inventory> [playbook] [--limit PATTERN]
+every command also takes --ssh-config FILE and --timeout SECONDS (SSH connect, default 15)`;
 
 const out = (l: string) => console.log(redactor.redact(l));
 const err = (l: string) => console.error(redactor.redact(l));
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         run: { type: "string" },
         "purge-packages": { type: "boolean" },
         "ssh-config": { type: "string" },
+        timeout: { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -83,6 +85,11 @@ export async function main(argv: string[]): Promise<number> {
   if (o.help || !cmd || !invPath) {
     (o.help ? out : err)(USAGE);
     return o.help ? 0 : 4;
+  }
+  const timeoutMs = o.timeout ? Math.round(Number(o.timeout) * 1000) : undefined;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+    err(`--timeout: expected a number of seconds, got "${o.timeout}"`);
+    return 4;
   }
   const list = (s?: string) => s ? s.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
   try {
@@ -100,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         verbose: o.verbose,
         keepRuns: o["keep-runs"] ? Number(o["keep-runs"]) : undefined,
         sshConfigFile: o["ssh-config"],
+        timeoutMs,
         log: out,
       });
       let verified = true;
@@ -110,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
           limit: o.limit,
           log: out,
           sshConfigFile: o["ssh-config"],
+          timeoutMs,
         });
         full.verify = checks;
         for (const c of checks) {
@@ -141,6 +150,7 @@ export async function main(argv: string[]): Promise<number> {
         limit: o.limit,
         log: out,
         sshConfigFile: o["ssh-config"],
+        timeoutMs,
       });
       for (const c of checks) out(`${c.host}: [${c.ok ? "ok" : "FAILED"}] ${c.check}: ${c.detail}`);
       return checks.every((c) => c.ok) ? 0 : 1;
@@ -154,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
         purgePackages: o["purge-packages"],
         forks: o.forks ? Number(o.forks) : undefined,
         sshConfigFile: o["ssh-config"],
+        timeoutMs,
         log: out,
       });
       if (o.report) {
@@ -163,7 +174,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === "history") {
       const inv = await loadInventory(invPath);
-      const res = await historyHosts(inv, { limit: o.limit, sshConfigFile: o["ssh-config"] });
+      const res = await historyHosts(inv, {
+        limit: o.limit,
+        sshConfigFile: o["ssh-config"],
+        timeoutMs,
+      });
       for (const h of res) {
         if (h.error) {
           out(`${h.host}: unreachable - ${h.error}`);

@@ -21,6 +21,8 @@ export interface VerifyContext {
   limit?: string;
   log: (line: string) => void;
   sshConfigFile?: string;
+  /** SSH connect + handshake timeout per host, in ms (default 15000). */
+  timeoutMs?: number;
 }
 
 /** A loaded playbook. */

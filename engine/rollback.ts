@@ -27,6 +27,8 @@ export interface RollbackOptions {
   forks?: number;
   acceptNewHostKeys?: boolean;
   sshConfigFile?: string;
+  /** SSH connect + handshake timeout per host, in ms (default 15000). */
+  timeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -40,7 +42,13 @@ export interface HostRollback {
 
 async function eachHost<T>(
   inv: Inventory,
-  o: { limit?: string; forks?: number; acceptNewHostKeys?: boolean; sshConfigFile?: string },
+  o: {
+    limit?: string;
+    forks?: number;
+    acceptNewHostKeys?: boolean;
+    sshConfigFile?: string;
+    timeoutMs?: number;
+  },
   fn: (s: SshSession, host: string) => Promise<T>,
 ): Promise<Array<{ host: string; value?: T; error?: string }>> {
   const names = selectHosts(inv, o.limit ?? "all");
@@ -111,7 +119,7 @@ export async function rollbackHosts(
 /** The journal history of each host. */
 export async function historyHosts(
   inv: Inventory,
-  o: { limit?: string; forks?: number; sshConfigFile?: string } = {},
+  o: { limit?: string; forks?: number; sshConfigFile?: string; timeoutMs?: number } = {},
 ): Promise<Array<{ host: string; runs?: HistoryEntry[]; error?: string }>> {
   const res = await eachHost(inv, o, async (s) => {
     const nonce = newNonce();

@@ -48,6 +48,8 @@ export interface RunOptions {
   keepRuns?: number;
   /** ssh_config file to honour (default ~/.ssh/config). */
   sshConfigFile?: string;
+  /** SSH connect + handshake timeout per host, in ms (default 15000). */
+  timeoutMs?: number;
 }
 
 /** A fresh sortable run id. */
@@ -150,6 +152,12 @@ export async function runPlaybook(
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const sessions = new Map<string, Promise<SshSession>>();
+  const connected = new Map<string, SshSession>();
+  // Execs of sessions already closed (a host done with the run is disconnected early).
+  const closedExecs = new Map<string, number>();
+  const pendingCloses: Promise<void>[] = [];
+  const execsOf = (host: string) =>
+    (closedExecs.get(host) ?? 0) + (connected.get(host)?.execs ?? 0);
   const failedHosts = new Set<string>();
   const reports: HostReport[] = [];
   const owner = `${
@@ -172,11 +180,22 @@ export async function runPlaybook(
       s = SshSession.open(targetOf(host), {
         acceptNewHostKeys: opts.acceptNewHostKeys,
         sshConfigFile: opts.sshConfigFile,
+        timeoutMs: opts.timeoutMs,
       });
-      s.catch(() => {});
+      s.then((x) => connected.set(host.name, x), () => {});
       sessions.set(host.name, s);
     }
     return s;
+  };
+  const closeSession = (host: string) => {
+    const s = sessions.get(host);
+    if (!s) return;
+    sessions.delete(host);
+    pendingCloses.push(s.then((x) => {
+      closedExecs.set(host, (closedExecs.get(host) ?? 0) + x.execs);
+      connected.delete(host);
+      x.close();
+    }, () => {}));
   };
   const run = async (host: string, script: string) => {
     const h = inv.hosts.get(host);
@@ -194,12 +213,32 @@ export async function runPlaybook(
     log,
     progress,
     session: () => sessionOf(p.host),
+    execs: () => execsOf(p.host.name),
     journalOffset: offsets.get(p.host.name) ?? 0,
   });
+
+  // The last play in which a host has tasks (or runs pending handlers, in its first play):
+  // after it, its connection is closed, which keeps a big run's memory down.
+  const lastUse = new Map<string, number>();
+  prepared.forEach(({ items }, pi) => {
+    for (const p of items) {
+      if (!lastUse.has(p.host.name)) lastUse.set(p.host.name, -1);
+      if (p.tasks.length) lastUse.set(p.host.name, pi);
+    }
+  });
+  const closeDone = (after: number, first: Map<string, FirstProbeAll>) => {
+    for (const [host, last] of lastUse) {
+      const f = first.get(host);
+      const firstPlay = prepared.findIndex(({ items }) => items.some((x) => x.host.name === host));
+      const use = f?.pending.length ? Math.max(last, firstPlay) : last;
+      if (use <= after) closeSession(host);
+    }
+  };
 
   try {
     // Round trip 1 for every host of every play: all probes (and order probes) at once.
     const first = await firstProbe(prepared, inv, env, opts);
+    closeDone(-1, first);
     for (const [pi, { play, items: planned }] of prepared.entries()) {
       if (pi > 0) {
         for (const p of prepared[pi - 1].items) {
@@ -208,8 +247,9 @@ export async function runPlaybook(
       }
       log(`PLAY [${play.name}] ${opts.check ? "(check mode) " : ""}hosts: ${planned.length}`);
       let live = planned.filter((p) => !failedHosts.has(p.host.name));
-      // Hosts an earlier play changed: probe them again for this play, all in one exec each.
-      const stale = live.filter((p) => touched.has(p.host.name));
+      // Hosts an earlier play changed: probe them again for this play, all in one exec each
+      // (those without tasks in it have nothing to probe).
+      const stale = live.filter((p) => touched.has(p.host.name) && p.tasks.length);
       const fresh = stale.length
         ? await firstProbe([{ play, items: stale }], inv, env, opts)
         : new Map<string, FirstProbeAll>();
@@ -231,13 +271,22 @@ export async function runPlaybook(
         },
       };
       const pre = (p: Prepared): FirstProbe | undefined => {
+        const g = first.get(p.host.name);
+        if (!p.tasks.length && g && !g.error && !fresh.has(p.host.name)) {
+          // nothing to probe: an earlier play's changes do not matter here
+          return { ...g, facts: [], rcs: [], pending: g.pendingFor(pi) ? g.pending : [] };
+        }
         const x = factsOf(p.host.name);
         if (!x || x.f.error) return undefined;
+        // connect and probe times belong to the play whose probe it was
+        const own = x.i === 0 && fresh.has(p.host.name) || x.f.firstPlay === pi;
         return {
           ...x.f,
           facts: x.f.facts[x.i],
           rcs: x.f.rcs[x.i],
           pending: x.f.pendingFor(x.i) ? x.f.pending : [],
+          connectMs: own ? x.f.connectMs : 0,
+          probeMs: own ? x.f.probeMs : 0,
         };
       };
       for (const p of live.filter((p) => factsOf(p.host.name)?.f.error)) {
@@ -292,6 +341,7 @@ export async function runPlaybook(
           }
         }
         for (const r of res) delete r.gateOutput;
+        for (const r of res) r.execs = execsOf(r.host);
         reports.push(...res);
         const bad = res.filter((r) => r.status === "failed" || r.status === "unreachable");
         bad.forEach((r) => failedHosts.add(r.host));
@@ -308,11 +358,16 @@ export async function runPlaybook(
           aborted = true;
         }
       }
+      closeDone(pi, first);
     }
   } finally {
     progress.end();
-    for (const s of sessions.values()) s.then((x) => x.close(), () => {});
+    for (const host of [...sessions.keys()]) closeSession(host);
   }
+  await Promise.all([...pendingCloses]);
+  // a host's last report carries its total (gates and hooks run execs after a host's finish)
+  const lastOf = new Map(reports.map((r) => [r.host, r]));
+  for (const [host, r] of lastOf) r.execs = Math.max(r.execs, execsOf(host));
   const durationMs = Math.round(performance.now() - started);
   const report: RunReport = {
     runId,
@@ -369,7 +424,7 @@ async function gated(
     g = { ok: true, detail: "" };
     if (play.gateScript && r.gateOutput) g = play.gateScript.check(p.ctx, r.gateOutput);
     if (g.ok && play.gate) {
-      const more = await play.gate(p.ctx, hooks);
+      const more = await play.gate(p.ctx, hooks, r.gateOutput);
       g = { ok: more.ok, detail: [g.detail, more.detail].filter(Boolean).join("; ") };
     }
     if (!g.detail) return true;
@@ -435,6 +490,8 @@ interface HostRunEnv {
   log: (line: string) => void;
   progress: Progress;
   session: () => Promise<SshSession>;
+  /** SSH execs on this host so far in the run. */
+  execs: () => number;
   /** Journal entries this host already got from earlier plays of the run. */
   journalOffset: number;
 }
@@ -447,6 +504,9 @@ interface FirstProbe {
   pending: string[];
   /** Pending handlers belong to the first play the host is in. */
   pendingFor(play: number): boolean;
+  /** Time to connect and to probe, reported with the play the probe was for. */
+  connectMs: number;
+  probeMs: number;
 }
 
 /** What the first probe found on a host, for every play. */
@@ -457,6 +517,10 @@ interface FirstProbeAll {
   generation: string;
   pending: string[];
   pendingFor(play: number): boolean;
+  /** The first play the host is in. */
+  firstPlay: number;
+  connectMs: number;
+  probeMs: number;
   error?: string;
   unreachable?: boolean;
 }
@@ -469,6 +533,9 @@ const NO_FACTS: FirstProbeAll = {
   generation: "0",
   pending: [],
   pendingFor: () => false,
+  firstPlay: 0,
+  connectMs: 0,
+  probeMs: 0,
 };
 
 /** Round trip 1: per host, every task of every play and every order probe, in one exec. */
@@ -510,6 +577,7 @@ async function firstProbe(
       slices.push({ from, n: mine ? mine.tasks.length : 0, order });
     }
     e.progress.set(name, "connecting");
+    const t0 = performance.now();
     let session: SshSession;
     try {
       session = await e.session();
@@ -517,6 +585,7 @@ async function firstProbe(
       out.set(name, { ...NO_FACTS, error: (err as Error).message, unreachable: true });
       return;
     }
+    const connectMs = Math.round(performance.now() - t0);
     e.progress.set(name, "probing");
     const nonce = newNonce();
     try {
@@ -530,6 +599,9 @@ async function firstProbe(
         generation: pr.generation,
         pending: pr.pending,
         pendingFor: (i) => i === firstPlay && pr.pending.length > 0,
+        firstPlay,
+        connectMs,
+        probeMs: Math.round(performance.now() - t0) - connectMs,
       });
     } catch (err) {
       out.set(name, { ...NO_FACTS, error: `probe failed: ${(err as Error).message}` });
@@ -565,12 +637,12 @@ async function runHost(
     handlers: [],
     timings: { connectMs: 0, probeMs: 0, applyMs: 0, totalMs: 0 },
   };
-  const finish = (s?: SshSession) => {
+  const finish = () => {
     env.progress.set(
       name,
       rep.status === "failed" || rep.status === "unreachable" ? "failed" : "done",
     );
-    if (s) rep.execs = s.execs;
+    rep.execs = env.execs();
     rep.timings.totalMs = Math.round(performance.now() - t0);
     const c = rep.tasks.filter((t) => t.status === "changed" || t.status === "would-change").length;
     log(
@@ -579,6 +651,7 @@ async function runHost(
     );
     return rep;
   };
+  if (pre && !p.tasks.length && !pre.pending.length) return finish();
   let session: SshSession;
   env.progress.set(name, "connecting");
   try {
@@ -588,7 +661,7 @@ async function runHost(
     rep.error = (e as Error).message;
     return finish();
   }
-  rep.timings.connectMs = Math.round(performance.now() - t0);
+  rep.timings.connectMs = pre ? pre.connectMs : Math.round(performance.now() - t0);
 
   // Round trip 1: every probe (already done by the run's first probe when `pre` is given).
   const nonce = newNonce();
@@ -605,10 +678,10 @@ async function runHost(
     } catch (e) {
       rep.status = "failed";
       rep.error = `probe failed: ${(e as Error).message}`;
-      return finish(session);
+      return finish();
     }
   }
-  rep.timings.probeMs = Math.round(performance.now() - t1);
+  rep.timings.probeMs = pre ? pre.probeMs : Math.round(performance.now() - t1);
 
   // Plan, locally and purely.
   const items: ApplyItem[] = [];
@@ -639,16 +712,16 @@ async function runHost(
   if (rep.tasks.some((t) => t.status === "failed")) {
     rep.status = "failed";
     rep.error = "planning failed; nothing was changed";
-    return finish(session);
+    return finish();
   }
   if (opts.check) {
     if (probe.pending.length) {
       log(`${name}: pending handlers from an earlier run would run: ${probe.pending.join(", ")}`);
     }
     rep.status = items.length || probe.pending.length ? "changed" : "ok";
-    return finish(session);
+    return finish();
   }
-  if (!items.length && !probe.pending.length) return finish(session);
+  if (!items.length && !probe.pending.length) return finish();
 
   // Round trip 2: every change, journaled first, handlers at the end.
   env.progress.set(name, "applying");
@@ -676,7 +749,7 @@ async function runHost(
     rep.applied = true;
     rep.error = `apply interrupted: ${(e as Error).message}; the host journal has run ${env.runId}`;
     markUnknown(rep, items);
-    return finish(session);
+    return finish();
   }
   rep.timings.applyMs = Math.round(performance.now() - t2);
   const r = parseApply(res.stdout, nonce);
@@ -689,14 +762,14 @@ async function runHost(
     rep.error = `host is locked by another run (${r.locked.trim() || "unknown holder"}); ` +
       `nothing was changed`;
     markUnknown(rep, items, "not applied: host locked");
-    return finish(session);
+    return finish();
   }
   if (r.moved !== undefined) {
     rep.status = "failed";
     rep.error = `host changed since the probe (by run ${r.moved.trim()}); nothing was changed, ` +
       `run again`;
     markUnknown(rep, items, "not applied: host changed since probe");
-    return finish(session);
+    return finish();
   }
   for (const it of items) {
     const t = rep.tasks[it.index];
@@ -731,7 +804,7 @@ async function runHost(
     rep.status = items.length || r.handlersRun.length ? "changed" : "ok";
   }
   for (const h of r.handlersRun) log(`${name}: [handler] ${h}`);
-  return finish(session);
+  return finish();
 }
 
 function markUnknown(rep: HostReport, items: ApplyItem[], why = "state unknown") {

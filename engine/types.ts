@@ -106,9 +106,14 @@ export interface Play {
    * Checked on each host that changed, right after its apply and before the next batch. A
    * failing gate rolls that host back from its journal and stops the play: hosts not yet
    * touched stay untouched. A play with a gate is "rolling": a host whose apply fails is rolled
-   * back too.
+   * back too. `applied` is what the host's apply script printed (with `gateScript`'s output),
+   * so a gate can start from on-host observations instead of another round trip.
    */
-  gate?(host: HostContext, ctx: HookContext): Promise<GateResult>;
+  gate?(
+    host: HostContext,
+    ctx: HookContext,
+    applied?: { code: number; stdout: string },
+  ): Promise<GateResult>;
   /**
    * A gate that costs no round trip: its sh script runs at the end of the host's apply script
    * (after the handlers) and `check` reads what it printed. When both are given, `gate` runs

@@ -95,14 +95,26 @@ export function rollingHosts(hosts: HostContext[]): HostContext[] {
     .map((x) => x.h);
 }
 
-/** sh printing `master=1` when the host holds its first instance's first VIP, else `master=0`. */
-export function holdsVipScript(host: HostContext): string | undefined {
+/** The first VIP of the host's first VRRP instance, its device, and VRRP's settle time. */
+function firstVip(host: HostContext): { vip: string; dev: string; settleS: number } | undefined {
   const v = lbView(host);
   const inst = v?.cluster.cfg.vrrp_instances[0];
   if (!v || !inst) return undefined;
   const vip = instanceVips(inst)[0];
-  const dev = vip.dev ?? interfaceOf(v.cluster.cfg, v.member, inst);
-  return `if ip -o addr show dev ${q(dev)} 2>/dev/null | grep -qF ${q(` ${vip.address}/`)}; ` +
+  // keepalived's master-down interval (3 × advert_int + skew < 1 s): a host that stops hearing
+  // its MASTER (e.g. after a virtual_router_id change) claims the VIP only after it
+  return {
+    vip: vip.address,
+    dev: vip.dev ?? interfaceOf(v.cluster.cfg, v.member, inst),
+    settleS: 3 * (inst.advert_int ?? 1) + 1,
+  };
+}
+
+/** sh printing `master=1` when the host holds its first instance's first VIP, else `master=0`. */
+export function holdsVipScript(host: HostContext): string | undefined {
+  const f = firstVip(host);
+  if (!f) return undefined;
+  return `if ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${q(` ${f.vip}/`)}; ` +
     `then echo master=1; else echo master=0; fi`;
 }
 
@@ -149,13 +161,44 @@ export function gateResult(stdout: string): GateResult {
   return { ok: true, detail: "keepalived running, config test clean" };
 }
 
+/** Samples taken over one VIP window, and the pause between them (1 s in all). */
+const SAMPLES = 6;
+const SAMPLE_GAP_S = 0.2;
+
+/**
+ * sh: after `waitS` seconds, samples whether the host holds its first VIP six times over 1 s;
+ * prints `vip_samples=` and a 0/1 per sample (empty for a host that is no load balancer).
+ */
+export function vipSamplesScript(host: HostContext, waitS = 0): string {
+  const f = firstVip(host);
+  if (!f) return "echo vip_samples=";
+  return `${
+    waitS > 0
+      ? `sleep ${waitS}
+`
+      : ""
+  }_s=; _i=0
+while [ "$_i" -lt ${SAMPLES} ]; do
+  if ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${
+    q(` ${f.vip}/`)
+  }; then _s="\${_s}1"; else _s="\${_s}0"; fi
+  _i=$((_i + 1)); [ "$_i" -lt ${SAMPLES} ] && sleep ${SAMPLE_GAP_S}
+done
+echo "vip_samples=$_s"
+`;
+}
+
 /**
  * After a load balancer changed, before the next one is touched: keepalived must run with a
  * clean config, or the engine rolls this host back and stops the rollout. Runs at the end of
- * the host's own apply script (no extra round trip).
+ * the host's own apply script (no extra round trip), and then waits there for VRRP to settle
+ * and samples the host's own VIP ownership for {@link vipGate}.
  */
 export const lbGateScript = {
-  script: (host: HostContext): string | undefined => lbView(host) ? GATE_SCRIPT : undefined,
+  script: (host: HostContext): string | undefined =>
+    lbView(host)
+      ? `${GATE_SCRIPT}${vipSamplesScript(host, firstVip(host)?.settleS ?? 0)}`
+      : undefined,
   check: (host: HostContext, out: { stdout: string }): GateResult =>
     lbView(host) ? gateResult(out.stdout) : { ok: true, detail: "not a load balancer" },
 };
@@ -167,45 +210,72 @@ export async function lbGate(host: HostContext, ctx: HookContext): Promise<GateR
   return gateResult(r.stdout);
 }
 
+/** One VIP window of each host: its samples ("" when unreachable or no load balancer). */
+async function windows(
+  names: string[],
+  host: HostContext,
+  ctx: HookContext,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  await Promise.all(names.map(async (m) => {
+    const peer = host.all.get(m);
+    if (!peer || !firstVip({ ...peer, all: host.all })) return;
+    const r = await ctx.run(m, vipSamplesScript({ ...peer, all: host.all }))
+      .catch(() => ({ stdout: "" }));
+    out.set(m, parseKv(r.stdout).vip_samples ?? "");
+  }));
+  return out;
+}
+
+/** The hosts steadily holding the VIP in `w`, or undefined when some window was not steady. */
+function steadyHolders(w: Map<string, string>): string[] | undefined {
+  const holders: string[] = [];
+  for (const [m, s] of w) {
+    if (/^1+$/.test(s)) holders.push(m);
+    else if (!/^0+$/.test(s)) return undefined; // flapping, or not sampled
+  }
+  return holders;
+}
+
 /**
  * The VRRP part of the gate: the first VIP of the host's first instance is held by exactly one
- * load balancer of its cluster, steadily for 1 s, once VRRP had time to settle after the change
- * (keepalived's master-down interval, 3 × advert_int + 1 s: a host that no longer hears its
- * MASTER, e.g. after a virtual_router_id change, claims the VIP only then). Up to 6 s more for
- * an election in progress. One short exec per peer and sample.
+ * load balancer of its cluster, steadily over a 1 s window, once VRRP had time to settle after
+ * the change. The changed host waited and sampled itself at the end of its apply script
+ * ({@link lbGateScript}); each peer samples one window now, so a converge costs each peer one
+ * exec. While an election is still going on (a window not steady, or not exactly one holder),
+ * every member samples again, for up to 6 s more.
  */
-export async function vipGate(host: HostContext, ctx: HookContext): Promise<GateResult> {
+export async function vipGate(
+  host: HostContext,
+  ctx: HookContext,
+  applied?: { stdout: string },
+): Promise<GateResult> {
   const v = lbView(host);
-  if (!v) return { ok: true, detail: "not a load balancer" };
-  const inst = v.cluster.cfg.vrrp_instances[0];
-  if (!inst) return { ok: true, detail: "no VRRP instance" };
-  const vip = instanceVips(inst)[0].address;
+  const f = firstVip(host);
+  if (!v || !f) return { ok: true, detail: v ? "no VRRP instance" : "not a load balancer" };
   const members = v.cluster.members.map((m) => m.name);
-  const settleMs = (3 * (inst.advert_int ?? 1) + 1) * 1000;
-  const start = Date.now();
-  let stableSince: number | undefined;
-  let holders: string[] = [];
-  while (Date.now() - start < settleMs + 6000) {
-    holders = [];
-    for (const m of members) {
-      const peer = host.all.get(m);
-      const script = peer && holdsVipScript({ ...peer, all: host.all });
-      if (!script) continue;
-      const r = await ctx.run(m, script).catch(() => ({ stdout: "" }));
-      if (/^master=1$/m.test(r.stdout)) holders.push(m);
-    }
-    const now = Date.now();
-    if (holders.length === 1) {
-      stableSince ??= now;
-      if (now - start >= settleMs && now - stableSince >= 1000) {
-        return { ok: true, detail: `VIP ${vip} held by ${holders[0]} only` };
-      }
-    } else stableSince = undefined;
-    await new Promise((r) => setTimeout(r, 300));
+  const own = applied && parseKv(applied.stdout).vip_samples;
+  let w: Map<string, string>;
+  if (own) {
+    w = await windows(members.filter((m) => m !== host.name), host, ctx);
+    w.set(host.name, own);
+  } else {
+    await new Promise((r) => setTimeout(r, f.settleS * 1000));
+    w = await windows(members, host, ctx);
   }
+  const deadline = Date.now() + 6000;
+  let holders = steadyHolders(w);
+  while (holders?.length !== 1 && Date.now() < deadline) {
+    w = await windows(members, host, ctx);
+    holders = steadyHolders(w);
+  }
+  if (holders?.length === 1) return { ok: true, detail: `VIP ${f.vip} held by ${holders[0]} only` };
+  const seen = [...w].map(([m, s]) => `${m} ${s || "unreachable"}`).join(", ");
   return {
     ok: false,
-    detail: `VIP ${vip} held by ${holders.length ? holders.join(" and ") : "no load balancer"}`,
+    detail: holders
+      ? `VIP ${f.vip} held by ${holders.length ? holders.join(" and ") : "no load balancer"}`
+      : `VIP ${f.vip} ownership not steady (samples: ${seen})`,
   };
 }
 

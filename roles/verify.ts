@@ -24,7 +24,10 @@ async function runOne(ctx: VerifyContext, p: HostVerifyPlan): Promise<Facts | st
   const h = ctx.inventory.hosts.get(p.host)!;
   let s: SshSession | undefined;
   try {
-    s = await SshSession.open(targetOf(h), { sshConfigFile: ctx.sshConfigFile });
+    s = await SshSession.open(targetOf(h), {
+      sshConfigFile: ctx.sshConfigFile,
+      timeoutMs: ctx.timeoutMs,
+    });
     const r = await s.runScript(verifyScript(p));
     return parseFacts(r.stdout);
   } catch (e) {

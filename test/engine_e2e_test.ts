@@ -330,14 +330,16 @@ e2e(
           tasks: (h) => [file({ path: "/etc/p1.conf", content: `${h.name} ${v}\n` })],
         },
         {
+          // h1 is in the play but has nothing in it: changed by play one, it is not probed
+          // again, and its connection is closed after play one
           name: "two",
-          hosts: "h2:h3",
+          hosts: "all",
           serial: 1,
-          tasks: () => [file({ path: "/etc/p2.conf", content: `${v}\n` })],
-          orderProbe: () => "cat /etc/hostname",
+          tasks: (h) => h.name === "h1" ? [] : [file({ path: "/etc/p2.conf", content: `${v}\n` })],
+          orderProbe: (h) => h.name === "h1" ? undefined : "cat /etc/hostname",
           order: async (hosts, ctx) => {
             const seen = await Promise.all(hosts.map((h) => ctx.probed(h.name)));
-            return seen.map((s) => s.trim()).sort().reverse();
+            return seen.map((s) => s.trim()).filter(Boolean).sort().reverse();
           },
           gateScript: {
             script: () => "cat /etc/p2.conf",
@@ -353,10 +355,15 @@ e2e(
       const r1 = await runPlaybook(inv, plays("v1"), { log: (l) => lines.push(l) });
       const c2 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
       assert.equal(r1.ok, true, lines.join("\n"));
-      assert.ok(lines.includes("PLAY [two] order: h3, h2"), lines.join("\n"));
+      assert.ok(lines.includes("PLAY [two] order: h3, h2, h1"), lines.join("\n"));
       assert.ok(lines.some((l) => l.startsWith("h3: [gate ok] h3 serves v1")), lines.join("\n"));
       // h1: probe + apply(play one); h2, h3: probe + apply(one) + probe + apply-with-gate(two).
       assert.deepEqual(c2.map((c, i) => c - c1[i]), [2, 4, 4]);
+      // the report agrees with sshd: each host's last report carries its run total
+      const last = new Map(r1.hosts.map((h) => [h.host, h]));
+      assert.deepEqual(names.map((n) => last.get(n)!.execs), [2, 4, 4]);
+      const h1one = r1.hosts.find((h) => h.host === "h1" && h.play === "one")!;
+      assert.ok(h1one.timings.connectMs > 0 && h1one.timings.probeMs > 0, "first-probe timings");
       // Both plays' changes are in the run's journal on h2, neither overwrote the other.
       const j = await labExec(lab, "h2", [
         "sh",

@@ -12,7 +12,7 @@ import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
 import { plays } from "../playbooks/site.ts";
 import { labInventoryText } from "../roles/lab_inventory.ts";
-import { snapshot, snapshotDiff } from "./snapshot.ts";
+import { snapshot, snapshotDiff, sshdSessions } from "./snapshot.ts";
 
 const EXAMPLE = fileURLToPath(
   new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url),
@@ -136,7 +136,17 @@ e2e(
         let probe = probeLoop(`http://${vip}:8080/`);
         await new Promise((r) => setTimeout(r, 500));
         const v1 = base.replace("persistence_timeout: 50", "persistence_timeout: 60");
+        const hosts = lab.hosts.map((h) => h.name);
+        const s0 = await Promise.all(hosts.map((h) => sshdSessions(lab, h)));
         const r1 = await runPlaybook(await inventory("v1", v1), plays, { log: (l) => log.push(l) });
+        const s1 = await Promise.all(hosts.map((h) => sshdSessions(lab, h)));
+        // a gated LB converge, counted by sshd: probe, apply (with the gate and this host's VIP
+        // window), the peer's VIP window; the real servers had nothing to do: probe only
+        assert.deepEqual(
+          Object.fromEntries(hosts.map((h, i) => [h, s1[i] - s0[i]])),
+          { h1: 3, h2: 3, h3: 1, h4: 1 },
+          "SSH execs per host",
+        );
         await new Promise((r) => setTimeout(r, 1500));
         let stats = await probe.stop();
         assert.equal(r1.ok, true, log.join("\n"));

@@ -89,12 +89,12 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
   let phase = "deploy";
   try {
     const td = performance.now();
-    const rep = await runPlaybook(inv, plays, { log: hlog });
+    const rep = await runPlaybook(inv, plays, { log: hlog, timeoutMs: 60_000 });
     row.deployS = since(td);
     c.log(`${sc.mode}: deployed in ${row.deployS} s (ok=${rep.ok})`);
     assert.equal(rep.ok, true, `deploy failed:\n${tail()}`);
     phase = "verify";
-    const checks = await verifyLb({ inventory: inv, log: hlog });
+    const checks = await verifyLb({ inventory: inv, log: hlog, timeoutMs: 60_000 });
     assert.deepEqual(checks.filter((x) => !x.ok), [], `verify after deploy:\n${tail()}`);
 
     phase = "balanced";
@@ -206,8 +206,7 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
   try {
     // a host the controller could not reach (SSH handshake timing out on a busy machine) is
     // tried again: rollback is idempotent, and it is what an operator would do
-    // (the SSH handshake timeout reaches SshSession through the options object)
-    const rbOpts: RollbackOptions & { timeoutMs: number } = { log: hlog, timeoutMs: 60_000 };
+    const rbOpts: RollbackOptions = { log: hlog, timeoutMs: 60_000 };
     let rb = await rollbackHosts(inv, rbOpts);
     for (let i = 0; i < 2 && rb.some((r) => !r.ok && !r.result); i++) {
       const again = rb.filter((r) => !r.ok && !r.result).map((r) => r.host);
