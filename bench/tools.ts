@@ -31,6 +31,11 @@ export const DENO_FLAGS = [
   "--allow-net",
   "--allow-sys",
 ];
+/**
+ * The flags of `deno task deploy`: the permissions, and a 2 MB V8 young generation (ssh2's
+ * handshakes otherwise grow it to tens of MB per run with hundreds of hosts connected).
+ */
+export const CLI_FLAGS = ["--v8-flags=--max-semi-space-size=2", ...DENO_FLAGS];
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** The VRRP password of the benchmark's deployments (lab only). */
 export const VRRP_PASS = "bench-vrrp-pass";
@@ -84,7 +89,7 @@ export async function haplayCli(
   const log = `${logBase}.log`;
   const args = [
     "run",
-    ...DENO_FLAGS,
+    ...CLI_FLAGS,
     `${ROOT}/engine/cli.ts`,
     "deploy",
     inventory,

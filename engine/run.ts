@@ -226,6 +226,21 @@ export async function runPlaybook(
       if (p.tasks.length) lastUse.set(p.host.name, pi);
     }
   });
+  const itemsOf = new Map<string, Array<Prepared | undefined>>();
+  prepared.forEach(({ items }, pi) => {
+    for (const p of items) {
+      const row = itemsOf.get(p.host.name) ?? [];
+      row[pi] = p;
+      itemsOf.set(p.host.name, row);
+    }
+  });
+  const idleIn = (host: string, f: FirstProbeAll) =>
+    (itemsOf.get(host) ?? []).every((p, pi) =>
+      !p || p.tasks.every((t, i) => {
+        const pl = safePlan(t, f.facts[pi]?.[i]);
+        return !(pl instanceof Error) && pl.kind === "ok";
+      })
+    );
   const closeDone = (after: number, first: Map<string, FirstProbeAll>) => {
     for (const [host, last] of lastUse) {
       const f = first.get(host);
@@ -237,7 +252,12 @@ export async function runPlaybook(
 
   try {
     // Round trip 1 for every host of every play: all probes (and order probes) at once.
-    const first = await firstProbe(prepared, inv, env, opts);
+    const first = await firstProbe(prepared, inv, env, opts, (host, f) => {
+      // nothing to do on this host in any play: disconnect now, not at the end of the run
+      if (!f.pending.length && f.orderOut.every((o) => o === undefined) && idleIn(host, f)) {
+        closeSession(host);
+      }
+    });
     closeDone(-1, first);
     for (const [pi, { play, items: planned }] of prepared.entries()) {
       if (pi > 0) {
@@ -544,6 +564,7 @@ async function firstProbe(
   inv: Inventory,
   env: (p: Prepared) => HostRunEnv,
   opts: RunOptions,
+  onProbed?: (host: string, f: FirstProbeAll) => void,
 ): Promise<Map<string, FirstProbeAll>> {
   const hosts = new Map<string, Prepared>();
   for (const { items } of prepared) {
@@ -603,6 +624,7 @@ async function firstProbe(
         connectMs,
         probeMs: Math.round(performance.now() - t0) - connectMs,
       });
+      onProbed?.(name, out.get(name)!);
     } catch (err) {
       out.set(name, { ...NO_FACTS, error: `probe failed: ${(err as Error).message}` });
     }
@@ -651,17 +673,23 @@ async function runHost(
     );
     return rep;
   };
-  if (pre && !p.tasks.length && !pre.pending.length) return finish();
-  let session: SshSession;
-  env.progress.set(name, "connecting");
-  try {
-    session = await env.session();
-  } catch (e) {
-    rep.status = "unreachable";
-    rep.error = (e as Error).message;
-    return finish();
-  }
-  rep.timings.connectMs = pre ? pre.connectMs : Math.round(performance.now() - t0);
+  // With the first probe's facts, the connection is needed only to apply (a host with nothing
+  // to do may have been disconnected already).
+  let session: SshSession | undefined;
+  const connect = async (): Promise<SshSession | undefined> => {
+    env.progress.set(name, "connecting");
+    try {
+      return await env.session();
+    } catch (e) {
+      rep.status = "unreachable";
+      rep.error = (e as Error).message;
+      return undefined;
+    }
+  };
+  if (!pre) {
+    if (!(session = await connect())) return finish();
+    rep.timings.connectMs = Math.round(performance.now() - t0);
+  } else rep.timings.connectMs = pre.connectMs;
 
   // Round trip 1: every probe (already done by the run's first probe when `pre` is given).
   const nonce = newNonce();
@@ -672,7 +700,7 @@ async function runHost(
   } else {
     env.progress.set(name, "probing");
     try {
-      const res = await session.runScript(probeScript(p.tasks, nonce));
+      const res = await session!.runScript(probeScript(p.tasks, nonce));
       probe = parseProbe(res.stdout, p.tasks.length, nonce);
       if (opts.verbose && res.stderr) log(`${name}: probe stderr:\n${res.stderr}`);
     } catch (e) {
@@ -722,6 +750,8 @@ async function runHost(
     return finish();
   }
   if (!items.length && !probe.pending.length) return finish();
+  session ??= await connect();
+  if (!session) return finish();
 
   // Round trip 2: every change, journaled first, handlers at the end.
   env.progress.set(name, "applying");
