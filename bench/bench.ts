@@ -8,14 +8,23 @@
  * For each size and run, in alternation (haplay first on even runs, Ansible first on odd ones),
  * each tool deploys example 001 on a freshly recreated lab (scenarios: converge, no-op re-run,
  * 20 templated files), then again behind 25 ms-per-direction proxies (converge and no-op over a
- * 50 ms round trip). Sizes above 50 run the memory-only mode (haplay converge and no-op).
+ * 50 ms round trip); then, on one more fresh lab, the package floor of the converge (only the
+ * apt work, `bench/pkg_floor.ts`). Sizes above 50 run the memory-only mode (haplay converge and
+ * no-op).
  * Writes `bench/results.json` and the table to stdout, and with `--docs` into `docs/bench.md`.
  * Logs of every run stay in `--log-dir` (default a temp dir, printed).
  * @module
  */
 import { parseArgs } from "node:util";
 import { labDown } from "../lab/lab.ts";
-import { type Ctx, deployedDiff, directPhase, memoryPhase, rttPhase } from "./scenarios.ts";
+import {
+  type Ctx,
+  deployedDiff,
+  directPhase,
+  memoryPhase,
+  pkgFloorPhase,
+  rttPhase,
+} from "./scenarios.ts";
 import { publish, rerender } from "./report.ts";
 import { REPO } from "./tools.ts";
 import { machineInfo } from "./machine.ts";
@@ -38,8 +47,9 @@ async function freeSubnet(): Promise<string> {
 
 const USAGE =
   `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
-  [--tools haplay,ansible]
+  [--tools haplay,ansible,pkg-floor]
   [--render RESULTS.json] [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
+  --ansible-runs 0: no Ansible; pkg-floor: the converge's apt work alone (direct phase, fresh lab)
   sizes above 50 hosts (max 200) run the memory-only mode once: haplay converge + no-op, peak RSS`;
 
 /** Entry point; returns the exit code. */
@@ -52,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         hosts: { type: "string", default: "10,50" },
         runs: { type: "string", default: "3" },
         "ansible-runs": { type: "string", default: "1" },
-        tools: { type: "string", default: "haplay,ansible" },
+        tools: { type: "string", default: "haplay,ansible,pkg-floor" },
         phases: { type: "string", default: "direct,rtt50" },
         lab: { type: "string", default: "bn1" },
         subnet: { type: "string", default: "auto" },
@@ -123,6 +133,9 @@ export async function main(argv: string[]): Promise<number> {
             if (phase === "direct") await directPhase(ctx, size, run, tool);
             else if (phase === "rtt50") await rttPhase(ctx, size, run, tool);
             else throw new Error(`unknown phase ${phase}`);
+          }
+          if (phase === "direct" && tools.includes("pkg-floor")) {
+            await pkgFloorPhase(ctx, size, run);
           }
         }
       }

@@ -14,8 +14,14 @@ export type Scenario =
   | "rerun-rtt50"
   | "noop-rtt50";
 
-/** What was measured. */
-export type Tool = "haplay" | "haplay-inproc" | "ansible" | "floor" | "floor-inproc";
+/** What was measured (`pkg-floor`: the converge's apt work alone, `bench/pkg_floor.ts`). */
+export type Tool =
+  | "haplay"
+  | "haplay-inproc"
+  | "ansible"
+  | "floor"
+  | "floor-inproc"
+  | "pkg-floor";
 
 /** Min / median / max of a per-host count. */
 export interface PerHost {
@@ -70,6 +76,14 @@ export interface Row {
   haplayInprocVsFloor?: number;
   /** CPU (controller + hosts) of the haplay CLI no-op / of the floor CLI. */
   haplayCpuVsFloor?: number;
+  /** converge: the package floor (the site playbook's apt work alone, all hosts at once). */
+  pkgFloorMs?: number;
+  /** Its CPU, controller and hosts. */
+  pkgFloorCpuS?: number;
+  pkgFloorHostCpuS?: number;
+  /** haplay CLI / package floor, Ansible / package floor (wall time). */
+  haplayVsPkgFloor?: number;
+  ansibleVsPkgFloor?: number;
   haplayExecs?: PerHost;
   haplayReportExecs?: PerHost;
   ansibleExecs?: PerHost;
@@ -140,6 +154,9 @@ export function summarize(samples: Sample[]): Row[] {
         ansibleMs: med("ansible", (x) => x.wallMs),
         floorMs: med("floor", (x) => x.wallMs),
         floorInprocMs: med("floor-inproc", (x) => x.wallMs),
+        pkgFloorMs: med("pkg-floor", (x) => x.wallMs),
+        pkgFloorCpuS: s(med("pkg-floor", (x) => x.cpuMs)),
+        pkgFloorHostCpuS: s(med("pkg-floor", (x) => x.hostCpuMs)),
         haplayExecs: maxPerHost(of("haplay").map((x) => x.sshdExecs)),
         haplayReportExecs: maxPerHost(of("haplay").map((x) => x.reportExecs)),
         ansibleExecs: maxPerHost(of("ansible").map((x) => x.sshdExecs)),
@@ -153,10 +170,10 @@ export function summarize(samples: Sample[]): Row[] {
         ansibleCpuS: s(med("ansible", (x) => x.cpuMs)),
         haplayHostCpuS: s(med("haplay", (x) => x.hostCpuMs)),
         ansibleHostCpuS: s(med("ansible", (x) => x.hostCpuMs)),
-        load1: median(
+        load1: round2(median(
           samples.filter((x) => x.size === size && x.scenario === scenario && x.load1 !== undefined)
             .map((x) => x.load1!),
-        ),
+        )),
         notes: [
           ...new Set(
             samples.filter((x) => x.size === size && x.scenario === scenario && x.note).map((x) =>
@@ -176,6 +193,10 @@ export function summarize(samples: Sample[]): Row[] {
       if (r.haplayInprocMs !== undefined && r.floorInprocMs) {
         r.haplayInprocVsFloor = round3(r.haplayInprocMs / r.floorInprocMs);
       }
+      if (r.pkgFloorMs) {
+        if (r.haplayMs !== undefined) r.haplayVsPkgFloor = round3(r.haplayMs / r.pkgFloorMs);
+        if (r.ansibleMs !== undefined) r.ansibleVsPkgFloor = round3(r.ansibleMs / r.pkgFloorMs);
+      }
       rows.push(r);
     }
   }
@@ -184,6 +205,10 @@ export function summarize(samples: Sample[]): Row[] {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+function round2(x?: number): number | undefined {
+  return x === undefined ? undefined : Math.round(x * 100) / 100;
 }
 
 function maxOf(xs: Array<number | undefined>): number | undefined {
@@ -209,6 +234,13 @@ export interface Goal {
   measured: string;
 }
 
+/** ` (package floor 0.30x Ansible's, haplay 1.23x it)`, or "" without a package floor. */
+function pkgFloorNote(r: Row): string {
+  if (!r.pkgFloorMs || !r.ansibleMs) return "";
+  return ` (package floor ${(r.pkgFloorMs / r.ansibleMs).toFixed(3)}x Ansible's` +
+    (r.haplayVsPkgFloor !== undefined ? `, haplay ${r.haplayVsPkgFloor.toFixed(2)}x it)` : ")");
+}
+
 /** The goals of issue 9 against the rows. */
 export function goals(rows: Row[], memory: Row[]): Goal[] {
   const out: Goal[] = [];
@@ -217,7 +249,8 @@ export function goals(rows: Row[], memory: Row[]): Goal[] {
     out.push({
       goal: "50 hosts: haplay wall time <= 0.1x Ansible's in every scenario",
       met: at50.every((r) => r.ratio! <= 0.1),
-      measured: at50.map((r) => `${r.scenario} ${r.ratio!.toFixed(3)}x`).join(", "),
+      measured: at50.map((r) => `${r.scenario} ${r.ratio!.toFixed(3)}x${pkgFloorNote(r)}`)
+        .join(", "),
     });
   }
   for (const [scn, limit] of [["noop", 1.3], ["noop-rtt50", 1.5]] as const) {
@@ -281,11 +314,36 @@ export type SameWork = Record<
   Record<string, { onlyHaplay: string[]; onlyAnsible: string[]; differ: string[] }> | undefined
 >;
 
+/**
+ * Package floor cells of the time table (`package floor s`, `haplay, Ansible / package floor`)
+ * and the resources table (its CPU); none at all when no row has a package floor (older results).
+ */
+function pkgCells(pkg: boolean, r?: Row): { time: string; cpu: string } {
+  if (!pkg) return { time: "", cpu: "" };
+  if (!r) {
+    return {
+      time: " package floor s | haplay, Ansible / package floor |",
+      cpu: " CPU s controller+hosts package floor |",
+    };
+  }
+  const x = (v?: number) => v?.toFixed(2) ?? "–";
+  return {
+    time: r.pkgFloorMs === undefined
+      ? " – | – |"
+      : ` ${sec(r.pkgFloorMs)} | ${x(r.haplayVsPkgFloor)}, ${x(r.ansibleVsPkgFloor)} |`,
+    cpu: r.pkgFloorMs === undefined ? " – |" : ` ${n(r.pkgFloorCpuS)}+${n(r.pkgFloorHostCpuS)} |`,
+  };
+}
+
 /** The results as Markdown: the time table, the resources table, the goals. */
 export function markdown(rows: Row[], memory: Row[], gs: Goal[], same: SameWork = {}): string {
+  const pkg = rows.some((r) => r.pkgFloorMs !== undefined);
+  const head = pkgCells(pkg);
   const lines = [
-    "| hosts | scenario | haplay CLI s | haplay in-process s | Ansible s | haplay/Ansible | floor CLI s | floor in-process s | haplay/floor (CLI, in-process) |",
-    "| ----: | -------- | -----------: | ------------------: | --------: | -------------: | ----------: | -----------------: | -----------------------------: |",
+    "| hosts | scenario | haplay CLI s | haplay in-process s | Ansible s | haplay/Ansible | floor CLI s | floor in-process s | haplay/floor (CLI, in-process) |" +
+    head.time,
+    "| ----: | -------- | -----------: | ------------------: | --------: | -------------: | ----------: | -----------------: | -----------------------------: |" +
+    (pkg ? " ---: | ---: |" : ""),
   ];
   for (const r of rows) {
     const vs = r.haplayVsFloor === undefined
@@ -295,13 +353,16 @@ export function markdown(rows: Row[], memory: Row[], gs: Goal[], same: SameWork 
       `| ${r.size} | ${r.scenario} | ${sec(r.haplayMs)} | ${sec(r.haplayInprocMs)} | ${
         sec(r.ansibleMs)
       } | ` +
-        `${r.ratio?.toFixed(3) ?? "–"} | ${sec(r.floorMs)} | ${sec(r.floorInprocMs)} | ${vs} |`,
+        `${r.ratio?.toFixed(3) ?? "–"} | ${sec(r.floorMs)} | ${sec(r.floorInprocMs)} | ${vs} |` +
+        pkgCells(pkg, r).time,
     );
   }
   lines.push(
     "",
-    "| hosts | scenario | SSH execs/host haplay (sshd; report) | SSH execs/host Ansible | logins/host haplay, Ansible | peak RSS MB haplay, Ansible | peak PSS MB haplay, Ansible | CPU s controller+hosts haplay | CPU s controller+hosts Ansible | CPU haplay/Ansible | load |",
-    "| ----: | -------- | -----------------------------------: | ---------------------: | --------------------------: | --------------------------: | --------------------------: | ----------------------------: | -----------------------------: | -----------------: | ---: |",
+    "| hosts | scenario | SSH execs/host haplay (sshd; report) | SSH execs/host Ansible | logins/host haplay, Ansible | peak RSS MB haplay, Ansible | peak PSS MB haplay, Ansible | CPU s controller+hosts haplay | CPU s controller+hosts Ansible | CPU haplay/Ansible | load |" +
+      head.cpu,
+    "| ----: | -------- | -----------------------------------: | ---------------------: | --------------------------: | --------------------------: | --------------------------: | ----------------------------: | -----------------------------: | -----------------: | ---: |" +
+      (pkg ? " ---: |" : ""),
   );
   for (const r of [...rows, ...memory]) {
     lines.push(
@@ -314,7 +375,7 @@ export function markdown(rows: Row[], memory: Row[], gs: Goal[], same: SameWork 
         `${n(r.haplayPssMb)}, ${n(r.ansiblePssMb)} | ${n(r.haplayCpuS)}+${n(r.haplayHostCpuS)} | ` +
         `${n(r.ansibleCpuS)}+${n(r.ansibleHostCpuS)} | ${r.cpuRatio?.toFixed(3) ?? "–"} | ${
           n(r.load1)
-        } |`,
+        } |` + pkgCells(pkg, r).cpu,
     );
   }
   const notes = [...rows, ...memory].flatMap((r) =>

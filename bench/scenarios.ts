@@ -5,7 +5,9 @@
  *   changed it is recorded as `rerun` and run once more), (3) 20 templated files changed on every
  *   host; for haplay also the in-process no-op and template runs and the floor (CLI and
  *   in-process);
- * - rtt50, on another fresh lab behind the delaying proxies: (1) and (2) again.
+ * - rtt50, on another fresh lab behind the delaying proxies: (1) and (2) again;
+ * - pkg-floor, on another fresh lab: only the apt work of (1), all hosts at once
+ *   (`bench/pkg_floor.ts`), recorded as tool `pkg-floor`, scenario `converge`.
  *
  * Every run's SSH execs and logins per host come from the hosts' own sshd logs (the delta).
  * @module
@@ -25,7 +27,15 @@ import {
 import { startProxies } from "./proxies.ts";
 import { hostCpuDelta, hostCpuMs } from "./host_cpu.ts";
 import { type PerHost, perHost, type Sample, type Scenario, type Tool } from "./results.ts";
-import { ansible, floorCli, floorInProcess, haplayCli, haplayInProcess, REPO } from "./tools.ts";
+import {
+  ansible,
+  floorCli,
+  floorInProcess,
+  haplayCli,
+  haplayInProcess,
+  pkgFloorCli,
+  REPO,
+} from "./tools.ts";
 
 /** The haplay playbook of scenario 3. */
 export const TEMPLATES_PLAYBOOK = `${REPO}/bench/templates_playbook.ts`;
@@ -199,8 +209,8 @@ async function runOne(
     else if (scenario.startsWith("rerun")) {
       s.note = `changed again: ${ansibleChangedTasks(await Deno.readTextFile(r.log)).join("; ")}`;
     }
-  } else if (tool === "floor") {
-    const m = await floorCli(inv.haplay, forks, base);
+  } else if (tool === "floor" || tool === "pkg-floor") {
+    const m = await (tool === "floor" ? floorCli : pkgFloorCli)(inv.haplay, forks, base);
     Object.assign(s, {
       wallMs: m.wallMs,
       peakRssKb: m.peakRssKb,
@@ -208,6 +218,7 @@ async function runOne(
       machineBusy: m.machineBusy,
       ok: m.code === 0,
     });
+    if (!s.ok) s.note = `failed (exit ${m.code}), see ${base}.log`;
   } else {
     s.wallMs = await floorInProcess(inv.haplay, forks);
     s.ok = true;
@@ -308,6 +319,12 @@ export async function rttPhase(ctx: Ctx, size: number, run: number, tool: "hapla
   } finally {
     await proxies!.stop();
   }
+}
+
+/** Package floor of the converge (direct, on a fresh lab): the site playbook's apt work only. */
+export async function pkgFloorPhase(ctx: Ctx, size: number, run: number) {
+  const { lab, inv } = await reset(ctx, size, false);
+  await runOne(ctx, { lab, inv, size, run, forks: size }, "pkg-floor", "converge", "site");
 }
 
 /**

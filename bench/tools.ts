@@ -8,7 +8,8 @@
  * - haplay in-process: `loadInventory` + `loadPlaybook` + lint + `runPlaybook` in this process;
  * - Ansible: `ansible-playbook -i INV -f N PLAYBOOK` with `bench/ansible/ansible.cfg`, a fresh
  *   ControlPath directory per run (its ControlPersist masters are stopped after the run);
- * - floor: `bench/floor.ts` (CLI) or {@link floor} in-process.
+ * - floor: `bench/floor.ts` (CLI) or {@link floor} in-process;
+ * - package floor: `bench/pkg_floor.ts` (CLI): only the site playbook's apt work.
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -214,6 +215,17 @@ export async function floorCli(inventory: string, forks: number, logBase: string
   return await measured({
     cmd: Deno.execPath(),
     args: ["run", ...DENO_FLAGS, `${ROOT}/bench/floor.ts`, inventory, String(forks)],
+    env: baseEnv(),
+    cwd: ROOT,
+    out: `${logBase}.log`,
+  });
+}
+
+/** The package floor as a CLI (includes Deno startup, like the haplay CLI). */
+export async function pkgFloorCli(inventory: string, forks: number, logBase: string) {
+  return await measured({
+    cmd: Deno.execPath(),
+    args: ["run", ...DENO_FLAGS, `${ROOT}/bench/pkg_floor.ts`, inventory, String(forks)],
     env: baseEnv(),
     cwd: ROOT,
     out: `${logBase}.log`,
