@@ -332,7 +332,17 @@ export async function runPlaybook(
       }
       if (play.order && live.length > 1) live = await ordered(play, live, inv, hooks, log);
       let aborted = false;
-      for (const batch of batches(live, play.serial)) {
+      let serial = play.serial;
+      if (serial !== undefined && play.rollingIf && live.length > 1) {
+        const rolling = await Promise.resolve(
+          play.rollingIf(live.map((p) => contextOf(inv, p.host)), hooks),
+        ).catch(() => true);
+        if (!rolling) {
+          log(`PLAY [${play.name}] nothing to keep serving: all ${live.length} hosts at once`);
+          serial = undefined;
+        }
+      }
+      for (const batch of batches(live, serial)) {
         if (aborted) {
           for (const p of batch) reports.push(skippedReport(p, play.name, "play aborted"));
           continue;
@@ -372,7 +382,7 @@ export async function runPlaybook(
           bad.length &&
           (play.maxFailPercentage !== undefined
             ? pct > play.maxFailPercentage
-            : bad.length === batch.length && play.serial !== undefined)
+            : bad.length === batch.length && serial !== undefined)
         ) {
           log(`PLAY [${play.name}] aborted: ${bad.length}/${batch.length} hosts of a batch failed`);
           aborted = true;

@@ -87,6 +87,12 @@ export interface Play {
   hosts: string;
   /** Batches: a count, a percentage ("30%"), or a list of them (Ansible's `serial`). */
   serial?: number | string | Array<number | string>;
+  /**
+   * Decides from live facts (after `order`) whether `serial` applies to this run; false runs
+   * every host of the play in one batch (e.g. a first install: nothing is serving yet, so
+   * there is nothing to keep up while rolling). Gates still run on every changed host.
+   */
+  rollingIf?(hosts: HostContext[], ctx: HookContext): Promise<boolean> | boolean;
   /** Abort the play when more than this percentage of a batch failed (default 0 = any failure of all hosts). */
   maxFailPercentage?: number;
   /** The tasks of one host, in order. */

@@ -9,7 +9,8 @@
  *    scripts, sysctls, fwmark policy routing, then DAEMON_ARGS, keepalived.conf (validated on the
  *    host) and the service; handlers reload/restart keepalived and confirm it is alive. One host
  *    at a time: `order` puts the BACKUPs first (lowest priority first) and the host holding the
- *    VIP right now last ({@link liveOrder}, from `orderProbe` in the first probe); each changed LB
+ *    VIP right now last ({@link liveOrder}, from `orderProbe` in the first probe; when no LB holds
+ *    a VIP, nothing is serving and all converge at once, {@link rollingIf}); each changed LB
  *    is gated before the next is touched (`gateScript`: keepalived running, config test clean;
  *    `gate`: exactly one LB holds the VIP); a failing gate rolls that host back and stops the
  *    rollout with the pair still serving.
@@ -139,6 +140,24 @@ export async function liveOrder(hosts: HostContext[], ctx: HookContext): Promise
     ...sorted.filter((h) => masters.has(h.name)),
   ]
     .map((h) => h.name);
+}
+
+/**
+ * Whether the load-balancer play must roll one host at a time: yes as soon as any load balancer
+ * holds its VIP now (from the first probe's `orderProbe`, no extra exec). When none does (a first
+ * install, or keepalived down everywhere) nothing is serving, and all load balancers converge at
+ * once; their gates still run.
+ */
+export async function rollingIf(hosts: HostContext[], ctx: HookContext): Promise<boolean> {
+  const held = await Promise.all(hosts.map(async (h) => {
+    if (!holdsVipScript(h)) return false;
+    try {
+      return /^master=1$/m.test(await ctx.probed(h.name));
+    } catch {
+      return true; // unknown: roll, to be safe
+    }
+  }));
+  return held.some(Boolean);
 }
 
 /** sh: keepalived (and a child) running and the live keepalived.conf passing the validator. */
@@ -287,6 +306,7 @@ export const plays: Play[] = [
     hosts: "all",
     serial: 1,
     order: liveOrder,
+    rollingIf,
     orderProbe: holdsVipScript,
     gateScript: lbGateScript,
     gate: vipGate,

@@ -125,6 +125,16 @@ e2e(
           log: (l) => log.push(l),
         });
         assert.equal(r0.ok, true, log.join("\n"));
+        // a first install: nothing serves yet, so both LBs converge at once (gates still run)
+        assert.ok(
+          log.includes("PLAY [load balancers] nothing to keep serving: all 4 hosts at once"),
+          log.join("\n"),
+        );
+        assert.ok(
+          r0.hosts.filter((h) => h.host.startsWith("lb") && h.play === "load balancers")
+            .every((h) => h.gate?.ok),
+          "gates of the first install",
+        );
         await until(
           "one VIP holder (h1)",
           15000,
