@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { loadPlaybook } from "../../engine/playbook.ts";
 import { prepare } from "../../engine/run.ts";
 import { selectHosts } from "../../engine/patterns.ts";
-import { plays, rollingHosts } from "../../playbooks/site.ts";
+import { lbGateScript, plays, rollingHosts, vipSamplesScript } from "../../playbooks/site.ts";
 import { ctx, loadExample, SEEDS } from "./_fixtures.ts";
 
 const SITE = fileURLToPath(new URL("../../playbooks/site.ts", import.meta.url));
@@ -47,4 +47,19 @@ Deno.test("site: load balancers roll lowest priority first, the MASTER last", as
       "node1",
     ],
   );
+});
+
+Deno.test("site: the gate script waits for VRRP to settle, then samples the VIP (valid sh)", async () => {
+  const inv = await loadExample("001");
+  const lb = lbGateScript.script(ctx(inv, "lb1"))!;
+  assert.match(lb, /^sleep 4$/m, "3 x advert_int + 1 s");
+  assert.match(lb, /echo "vip_samples=\$_s"/);
+  assert.equal(lbGateScript.script(ctx(inv, "web1")), undefined);
+  assert.equal(vipSamplesScript(ctx(inv, "web1")), "echo vip_samples=");
+  const syntax = await new Deno.Command("sh", { args: ["-n", "-c", lb] }).output();
+  assert.equal(syntax.code, 0, new TextDecoder().decode(syntax.stderr));
+  // the sampler itself, run here: this machine does not hold the VIP
+  const out = await new Deno.Command("sh", { args: ["-c", vipSamplesScript(ctx(inv, "lb1"))] })
+    .output();
+  assert.equal(new TextDecoder().decode(out.stdout), "vip_samples=000000\n");
 });
