@@ -8,7 +8,8 @@
  * - `hp_mkparents PATH` creates PATH's missing parent directories and records them, so
  *   `hp_rm_created` can remove them again on rollback.
  * File helpers:
- * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `sha256=` lines.
+ * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `uid=`, `gid=`, `size=`
+ *   and (regular files) `sha256=` lines, with two forks at most.
  * - `hp_put_file DEST B64 OWNER GROUP MODE [VALIDATE]` writes atomically (temp file in the
  *   same directory + rename); VALIDATE is a command with `%s` for the temp path, run before the
  *   rename: if it fails the temp file is removed and DEST stays byte-identical. The temp path
@@ -22,12 +23,15 @@ hp_fail() { echo "haplay: $*" >&2; exit 1; }
 hp_stat() {
   if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"
   elif [ -d "$1" ]; then echo exists=1; echo type=dir
-  elif [ -f "$1" ]; then echo exists=1; echo type=file; echo "sha256=$(sha256sum < "$1" | cut -d' ' -f1)"; echo "size=$(stat -c %s -- "$1")"
+  elif [ -f "$1" ]; then echo exists=1; echo type=file; _hp_h=$(sha256sum < "$1"); echo "sha256=\${_hp_h%% *}"
   elif [ -e "$1" ]; then echo exists=1; echo type=special
   else echo exists=0; return 0; fi
   stat -c 'owner=%U
 group=%G
-mode=%a' -- "$1"
+mode=%a
+uid=%u
+gid=%g
+size=%s' -- "$1"
 }
 hp_save_path() {
   _k=\${2:-0}

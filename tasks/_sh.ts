@@ -15,19 +15,17 @@ export const INIT_PROBE = `if ${IS_SYSTEMD}; then echo init=systemd; else echo i
 export const CONTENT_LIMIT = 256 * 1024;
 
 /**
- * Probe: `hp_stat` of a path plus `uid=`/`gid=`; special files (fifo, socket, device) print
+ * Probe: `hp_stat` of a path (with `uid=`/`gid=`); special files (fifo, socket, device) print
  * `type=special` without being read (hp_stat would hash them, and reading a fifo blocks).
  */
 export function statProbe(path: string): string {
   const P = q(path);
   return [
     `if [ -e ${P} ] && [ ! -L ${P} ] && [ ! -f ${P} ] && [ ! -d ${P} ]; then`,
-    `  echo exists=1; echo type=special`,
+    `  echo exists=1; echo type=special; stat -c 'uid=%u`,
+    `gid=%g' -- ${P}`,
     `else`,
     `  hp_stat ${P}`,
-    `fi`,
-    `if [ -e ${P} ] || [ -L ${P} ]; then`,
-    `  echo "uid=$(stat -c %u -- ${P})"; echo "gid=$(stat -c %g -- ${P})"`,
     `fi`,
   ].join("\n");
 }
