@@ -38,6 +38,18 @@ export function swapsVirtualServers(c: Cluster, instance: string): boolean {
   return c.services.some((s) => s.mode === "same-box-dr" && s.instance === instance);
 }
 
+/**
+ * The address whose holder is MASTER for the same-box switch of an instance: the VIP of its
+ * first same-box-dr service (keepalived adds it before notify_master, removes it before
+ * notify_backup).
+ */
+export function switchVip(c: Cluster, instance: string): string {
+  const s = c.services.find((x) => x.mode === "same-box-dr" && x.instance === instance);
+  const vip = s?.cfg.vip;
+  if (!vip) throw new Error(`vrrp_instance ${instance}: no same-box-dr service VIP`);
+  return vip;
+}
+
 /** Splits a command line into words (plain words only: used for sudo hooks). */
 export function words(line: string): string[] {
   return line.trim().split(/\s+/);
@@ -53,9 +65,10 @@ function hookStep(h: HookCommandConfig, what: string, timeout?: number): NotifyS
 export function notifySteps(c: Cluster, inst: VrrpInstanceConfig): NotifySteps {
   const out: NotifySteps = { master: [], backup: [], fault: [], stop: [] };
   if (swapsVirtualServers(c, inst.name)) {
+    const vip = switchVip(c, inst.name);
     const sw = (arg: string): NotifyStep => ({
       what: `same-box DR: virtual servers ${arg === "master" ? "on" : "off"}`,
-      argv: [VS_SWITCH, inst.name, arg],
+      argv: [VS_SWITCH, inst.name, arg, vip],
       sudo: true,
     });
     out.master.push(sw("master"));

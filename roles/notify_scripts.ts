@@ -46,38 +46,61 @@ export function notifyScriptText(
 }
 
 /**
- * Root helper `haplay-vs-switch INSTANCE master|backup|stop`: points the instance's active include
- * at its virtual_server file (MASTER) or at the empty one, and reloads keepalived only when the
- * link changed (never for `stop`: keepalived is exiting, the next start must come up without). The reload re-runs notify_backup/notify_master, which then find the link right
- * and stop: no reload loop (the seed's RELOAD_FLG guard, for both directions).
+ * Root helper `haplay-vs-switch INSTANCE master|backup|stop VIP`: points the instance's active
+ * include at its virtual_server file while this host is MASTER, at the empty one otherwise, and
+ * reloads keepalived only when the link changed (never for `stop`: keepalived is exiting, the
+ * next start must come up without).
+ *
+ * keepalived starts each notify script as its own process, so a slow notify_master (sudo on a
+ * busy host) can finish after the notify_backup that followed it, and a BACKUP would keep its
+ * virtual servers: IPVS on both directors bounces requests between them. So the helper takes a
+ * lock and trusts the state of the addresses, not its argument: keepalived adds the VIP before
+ * notify_master and removes it before notify_backup, and the VIP held on any interface but `lo`
+ * (same-box real servers carry it on `lo`) means MASTER. The last helper to run sees the last
+ * transition. The reload re-runs no switch that changes anything: no reload loop (the seed's
+ * RELOAD_FLG guard, for both directions).
  */
 export const VS_SWITCH_SCRIPT = `#!/bin/sh
 # Managed by haplay: same-box DR virtual_server switch (run as root through sudo by notify scripts).
-# usage: haplay-vs-switch INSTANCE master|backup|stop   (stop: like backup, without reload)
+# usage: haplay-vs-switch INSTANCE master|backup|stop VIP   (stop: off, without reload)
+# master/backup is what keepalived announced; the VIP on a non-lo interface decides.
 set -u
 ${PATH_LINE}
-usage() { echo "usage: $0 INSTANCE master|backup|stop" >&2; exit 2; }
+usage() { echo "usage: $0 INSTANCE master|backup|stop VIP" >&2; exit 2; }
 inst=\${1:-}
 case "$inst" in '' | *[!A-Za-z0-9_.-]*) usage ;; esac
+said=\${2:-}
+case "$said" in master | backup | stop) ;; *) usage ;; esac
+vip=\${3:-}
+case "$vip" in '' | *[!0-9A-Fa-f.:]*) usage ;; esac
 dir=${HAPLAY_KEEPALIVED_DIR}
-case "\${2:-}" in
-  master) target="$dir/vs-$inst.master.conf" ;;
-  backup | stop) target=${VS_EMPTY} ;;
-  *) usage ;;
-esac
 link="$dir/vs-$inst.active.conf"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"/run/haplay-vs-switch.$inst.lock" && flock -w 30 9
+fi
+state=backup
+if [ "$said" != stop ] && ip -o addr show to "$vip" 2>/dev/null | awk '$2 != "lo" { f = 1 } END { exit !f }'; then
+  state=master
+fi
+if [ "$said" != stop ] && [ "$state" != "$said" ]; then
+  logger -t haplay-vs-switch "$inst: notify said $said, VIP $vip says $state" 2>/dev/null || true
+fi
+case "$state" in
+  master) target="$dir/vs-$inst.master.conf" ;;
+  *) target=${VS_EMPTY} ;;
+esac
 [ -f "$target" ] || { echo "haplay-vs-switch: $target missing" >&2; exit 1; }
 if [ "$(readlink "$link" 2>/dev/null)" = "$target" ]; then exit 0; fi
 ln -sfn "$target" "$link.new" && mv -Tf "$link.new" "$link"
-if [ "$2" = stop ]; then
+if [ "$said" = stop ]; then
   logger -t haplay-vs-switch "$inst: virtual servers off (keepalived stopping)" 2>/dev/null || true
   exit 0
 fi
 pid=$(cat ${KEEPALIVED_PIDS[0]} 2>/dev/null || true)
 if [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null; then
-  logger -t haplay-vs-switch "$inst: virtual servers $2, keepalived reloaded" 2>/dev/null || true
+  logger -t haplay-vs-switch "$inst: virtual servers $state, keepalived reloaded" 2>/dev/null || true
 else
-  logger -t haplay-vs-switch "$inst: virtual servers $2, keepalived not running" 2>/dev/null || true
+  logger -t haplay-vs-switch "$inst: virtual servers $state, keepalived not running" 2>/dev/null || true
 fi
 `;
 

@@ -1,5 +1,5 @@
 /**
- * Verification after a deploy, over SSH: one exec per host (a second one for load balancers
+ * Verification after a deploy, over SSH: one exec per host (up to three more for load balancers
  * only while VRRP is still settling after a fresh start), then the checks of
  * `verify_script.ts`.
  * @module
@@ -60,12 +60,14 @@ export async function verifyLb(ctx: VerifyContext): Promise<VerifyCheck[]> {
   const clusters = allClusters(inv.hosts).filter((c) =>
     c.members.every((m) => hosts.includes(m.name))
   );
-  // A VRRP election may still be running when a daemon was (re)started moments ago: look again.
-  const unsettled = clusters.filter((c) =>
-    vrrpChecks(c, facts).some((x) => !x.ok) &&
-    c.members.some((m) => Number(facts.get(m.name)?.get("age")?.[0] ?? 99) < 15)
-  );
-  if (unsettled.length) {
+  // A VRRP election (and the same-box DR switch that follows it) may still be running when a
+  // daemon was (re)started moments ago: look again, up to 3 times.
+  for (let round = 0; round < 3; round++) {
+    const unsettled = clusters.filter((c) =>
+      vrrpChecks(c, facts).some((x) => !x.ok) &&
+      c.members.some((m) => Number(facts.get(m.name)?.get("age")?.[0] ?? 99) < 15 + 3 * round)
+    );
+    if (!unsettled.length) break;
     ctx.log("verify: VRRP still settling, looking again in 3 s");
     await new Promise((r) => setTimeout(r, 3000));
     await collect(

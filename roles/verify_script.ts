@@ -20,7 +20,15 @@ import {
   type RealServerDuty,
 } from "./cluster.ts";
 import { serviceMatch } from "./redirect.ts";
-import { CHECKER, KEEPALIVED_CONF, KEEPALIVED_PIDS } from "./paths.ts";
+import { swapsVirtualServers } from "./notify_plan.ts";
+import {
+  CHECKER,
+  KEEPALIVED_CONF,
+  KEEPALIVED_PIDS,
+  VS_EMPTY,
+  vsActive,
+  vsMaster,
+} from "./paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
 
 /** One health-check target probed from a load balancer. */
@@ -122,6 +130,8 @@ export function verifyScript(p: HostVerifyPlan): string {
       `_out=$(${CHECKER} ${KEEPALIVED_CONF} 2>&1); echo "conftest=$?"`,
       `printf 'conftest_out=%s\\n' "$(printf '%s' "$_out" | tail -n 5 | tr '\\n' ' ' | cut -c1-300)"`,
       `ip -o addr show 2>/dev/null | awk '{ print "addr=" $2 " " $4 }'`,
+      ...p.cluster.cfg.vrrp_instances.filter((i) => swapsVirtualServers(p.cluster!, i.name))
+        .map((i) => `echo "vs_active=${i.name} $(readlink -- ${q(vsActive(i.name))})"`),
       PROBE_FN,
       ...p.targets.map((t) =>
         `hp_probe ${q(t.address)} ${t.port} ${t.http ? q(t.http.path) : "''"}`
@@ -235,40 +245,89 @@ export function hostChecks(p: HostVerifyPlan, f: Facts): VerifyCheck[] {
   return out;
 }
 
-/** Per VRRP instance: exactly one LB holds all its addresses (on the instance's interface). */
+/**
+ * Per VRRP instance: exactly one LB holds all its addresses (on the instance's interface); for
+ * a same-box-dr instance also: only that MASTER has its virtual servers active (a BACKUP with
+ * them would bounce requests back to the MASTER: an IPVS loop).
+ */
 export function vrrpChecks(c: Cluster, facts: Map<string, Facts>): VerifyCheck[] {
-  return c.cfg.vrrp_instances.map((inst) => {
-    const vips = instanceVips(inst);
-    const holders = c.members.filter((m) => {
-      const addrs = new Set((facts.get(m.name)?.get("addr") ?? []).map((l) => {
-        const [ifname, cidr] = l.split(" ");
-        return `${ifname} ${cidr?.split("/")[0]}`;
-      }));
-      return vips.some((v) => addrs.has(`${v.dev ?? interfaceOf(c.cfg, m, inst)} ${v.address}`));
-    });
-    const complete = holders.length === 1 && vips.every((v) => {
-      const m = holders[0];
-      return (facts.get(m.name)?.get("addr") ?? []).some((l) => {
-        const [ifname, cidr] = l.split(" ");
-        return ifname === (v.dev ?? interfaceOf(c.cfg, m, inst)) &&
-          cidr?.split("/")[0] === v.address;
-      });
-    });
-    const ok = holders.length === 1 && complete;
-    const detail = holders.length === 0
-      ? `no host holds ${vips[0].address} (no MASTER)`
-      : holders.length > 1
-      ? `${holders.map((h) => h.name).join(" and ")} all hold ${
-        vips[0].address
-      } (more than one MASTER)`
-      : complete
-      ? `MASTER ${holders[0].name} holds all ${vips.length} address(es)`
-      : `MASTER ${holders[0].name} lacks some of the ${vips.length} addresses`;
-    return {
-      host: holders.length === 1 ? holders[0].name : c.cfg.lb_group,
-      check: `VRRP ${inst.name}`,
-      ok,
-      detail,
-    };
+  return c.cfg.vrrp_instances.flatMap((inst) => {
+    const own = holderCheck(c, inst, facts);
+    if (!swapsVirtualServers(c, inst.name)) return [own];
+    return [own, swapCheck(c, inst.name, own.ok ? own.host : undefined, facts)];
   });
+}
+
+/** Same-box DR: the active include of every LB points at the file its VRRP state calls for. */
+function swapCheck(
+  c: Cluster,
+  inst: string,
+  master: string | undefined,
+  facts: Map<string, Facts>,
+): VerifyCheck {
+  const check = `same-box DR ${inst}`;
+  if (!master) {
+    return { host: c.cfg.lb_group, check, ok: false, detail: "no single MASTER to judge by" };
+  }
+  const wrong: string[] = [];
+  for (const m of c.members) {
+    const line = (facts.get(m.name)?.get("vs_active") ?? []).find((l) => l.startsWith(`${inst} `));
+    const target = line?.slice(inst.length + 1) ?? "";
+    const want = m.name === master ? vsMaster(inst) : VS_EMPTY;
+    if (target !== want) {
+      wrong.push(
+        `${m.name} (${m.name === master ? "MASTER" : "BACKUP"}) has virtual servers ${
+          target === vsMaster(inst) ? "on" : target === VS_EMPTY ? "off" : `-> '${target}'`
+        }`,
+      );
+    }
+  }
+  return {
+    host: master,
+    check,
+    ok: wrong.length === 0,
+    detail: wrong.length
+      ? wrong.join("; ")
+      : `virtual servers only on MASTER ${master} (${c.members.length - 1} BACKUP(s) off)`,
+  };
+}
+
+/** Exactly one LB holds all addresses of `inst`. */
+function holderCheck(
+  c: Cluster,
+  inst: Cluster["cfg"]["vrrp_instances"][number],
+  facts: Map<string, Facts>,
+): VerifyCheck {
+  const vips = instanceVips(inst);
+  const holders = c.members.filter((m) => {
+    const addrs = new Set((facts.get(m.name)?.get("addr") ?? []).map((l) => {
+      const [ifname, cidr] = l.split(" ");
+      return `${ifname} ${cidr?.split("/")[0]}`;
+    }));
+    return vips.some((v) => addrs.has(`${v.dev ?? interfaceOf(c.cfg, m, inst)} ${v.address}`));
+  });
+  const complete = holders.length === 1 && vips.every((v) => {
+    const m = holders[0];
+    return (facts.get(m.name)?.get("addr") ?? []).some((l) => {
+      const [ifname, cidr] = l.split(" ");
+      return ifname === (v.dev ?? interfaceOf(c.cfg, m, inst)) &&
+        cidr?.split("/")[0] === v.address;
+    });
+  });
+  const ok = holders.length === 1 && complete;
+  const detail = holders.length === 0
+    ? `no host holds ${vips[0].address} (no MASTER)`
+    : holders.length > 1
+    ? `${holders.map((h) => h.name).join(" and ")} all hold ${
+      vips[0].address
+    } (more than one MASTER)`
+    : complete
+    ? `MASTER ${holders[0].name} holds all ${vips.length} address(es)`
+    : `MASTER ${holders[0].name} lacks some of the ${vips.length} addresses`;
+  return {
+    host: holders.length === 1 ? holders[0].name : c.cfg.lb_group,
+    check: `VRRP ${inst.name}`,
+    ok,
+    detail,
+  };
 }

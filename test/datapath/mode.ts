@@ -109,6 +109,17 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       const r = await ipvsReals(lab, master);
       return both.every((a) => hasIp(r, a));
     });
+    // same-box: a BACKUP with virtual servers would send the MASTER's packets back (a loop)
+    const selfServed = sc.servers.filter((s) => sc.directors.includes(s));
+    if (selfServed.length) {
+      const peers = sc.directors.filter((d) => d !== master);
+      await until(
+        `no virtual servers on the BACKUP ${peers.join(", ")}`,
+        30_000,
+        async () =>
+          (await Promise.all(peers.map((p) => ipvsReals(lab, p)))).every((r) => r.length === 0),
+      );
+    }
     const a1 = await curls(lab, sc.url, 20);
     // replies of the real servers other than the director itself (same-box: its own share is
     // local and passes IPVS on the way out)

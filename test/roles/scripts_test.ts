@@ -129,26 +129,30 @@ Deno.test("scripts: notify steps per seed, and exactly the sudo lines they need"
     "/usr/local/sbin/haplay-vs-switch",
     "LVS_SETTINGS",
     "master",
+    "198.18.0.5",
   ]]);
   assert.deepEqual(s0.backup.map((s) => s.argv), [[
     "/usr/local/sbin/haplay-vs-switch",
     "LVS_SETTINGS",
     "backup",
+    "198.18.0.5",
   ]]);
   assert.deepEqual(s0.fault.map((s) => s.argv), [[
     "/usr/local/sbin/haplay-vs-switch",
     "LVS_SETTINGS",
     "backup",
+    "198.18.0.5",
   ]]);
   assert.deepEqual(s0.stop.map((s) => s.argv), [[
     "/usr/local/sbin/haplay-vs-switch",
     "LVS_SETTINGS",
     "stop",
+    "198.18.0.5",
   ]]);
   assert.deepEqual(sudoCommands(c0), [
-    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS master",
-    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS backup",
-    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS stop",
+    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS master 198.18.0.5",
+    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS backup 198.18.0.5",
+    "/usr/local/sbin/haplay-vs-switch LVS_SETTINGS stop 198.18.0.5",
   ]);
   const c1 = lbClusterOf("lb1", (await loadExample("001")).hosts)!;
   assert.deepEqual(sudoCommands(c1), [
@@ -198,14 +202,18 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "scripts: same-box DR switch flips the link once and reloads only on change (private mount ns)",
+  name: "scripts: same-box DR switch follows the VIP, not its argument; reloads only on change " +
+    "(private mount and net ns)",
   ignore: !isRoot || !have("unshare"),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "haplay-vsw-" });
     try {
       await Deno.writeTextFile(`${dir}/switch`, VS_SWITCH_SCRIPT, { mode: 0o755 });
-      // A private mount namespace: tmpfs over /etc/keepalived and /run, nothing leaks out.
+      // A private mount and network namespace: tmpfs over /etc/keepalived and /run, a veth pair
+      // for the VRRP interface; nothing leaks out.
+      const vip = "198.18.0.5";
+      const sw = (args: string) =>
+        `${dir}/switch ${args}; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4`;
       const script = `
         set -e
         mount --make-rprivate /
@@ -213,36 +221,50 @@ Deno.test({
         mkdir /etc/keepalived/haplay
         : > /etc/keepalived/haplay/vs-empty.conf; echo vs > /etc/keepalived/haplay/vs-VI_1.master.conf
         ln -s /etc/keepalived/haplay/vs-empty.conf /etc/keepalived/haplay/vs-VI_1.active.conf
+        ip link add v0 type veth peer name v1
+        ip addr add ${vip}/32 dev lo
         sh -c 'trap "echo hup >> ${dir}/hups" HUP; while :; do sleep 0.1; done' &
         echo $! > /run/keepalived.pid
         sleep 0.3
         # (pauses: a shell coalesces signals that arrive while it waits for sleep)
-        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
-        ${dir}/switch VI_1 master; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
-        ${dir}/switch VI_1 backup; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
-        ${dir}/switch VI_1 master; sleep 0.4
-        ${dir}/switch VI_1 stop; readlink /etc/keepalived/haplay/vs-VI_1.active.conf; sleep 0.4
-        ${dir}/switch VI_1 backup
-        ${dir}/switch 'VI_1;x' master || echo "bad name: $?"
-        ${dir}/switch VI_2 master || echo "no master file: $?"
+        ${sw(`VI_1 master ${vip}`)}  # only lo has it (real-server duty): stays off
+        ip addr add ${vip}/24 dev v0
+        ${sw(`VI_1 master ${vip}`)}  # held: on, reload
+        ${sw(`VI_1 master ${vip}`)}  # unchanged
+        ${sw(`VI_1 backup ${vip}`)}  # a late notify_backup while the VIP is held: stays on
+        ip addr del ${vip}/24 dev v0
+        ${sw(`VI_1 master ${vip}`)}  # a late notify_master after the VIP left: off, reload
+        ip addr add ${vip}/24 dev v0
+        ${sw(`VI_1 backup ${vip}`)}  # on again, reload
+        ${sw(`VI_1 stop ${vip}`)}    # keepalived stopping: off, no reload
+        ${dir}/switch 'VI_1;x' master ${vip} || echo "bad name: $?"
+        ${dir}/switch VI_1 master '1.2.3.4;x' || echo "bad address: $?"
+        ${dir}/switch VI_2 master ${vip} || echo "no master file: $?"
         sleep 0.3; kill $(cat /run/keepalived.pid)
         cat ${dir}/hups
       `;
-      const r = await new Deno.Command("unshare", { args: ["--mount", "sh", "-c", script] })
-        .output();
+      const r = await new Deno.Command("unshare", {
+        args: ["--mount", "--net", "sh", "-c", script],
+      }).output();
       assert.equal(r.code, 0, dec(r.stderr));
+      const empty = "/etc/keepalived/haplay/vs-empty.conf";
+      const master = "/etc/keepalived/haplay/vs-VI_1.master.conf";
       assert.equal(
         dec(r.stdout),
         [
-          "/etc/keepalived/haplay/vs-VI_1.master.conf",
-          "/etc/keepalived/haplay/vs-VI_1.master.conf",
-          "/etc/keepalived/haplay/vs-empty.conf",
-          "/etc/keepalived/haplay/vs-empty.conf", // stop: off, without a reload
+          empty,
+          master,
+          master,
+          master,
+          empty,
+          master,
+          empty,
           "bad name: 2",
+          "bad address: 2",
           "no master file: 1",
-          "hup", // master: changed, reload
-          "hup", // backup: changed, reload; the repeated calls changed nothing
-          "hup", // master again (stop then reloads nothing)
+          "hup", // on
+          "hup", // off (late notify_master)
+          "hup", // on again; stop reloads nothing
           "",
         ].join("\n"),
       );

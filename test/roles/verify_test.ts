@@ -76,6 +76,41 @@ Deno.test("verify: exactly one MASTER holding every address of an instance", asy
   assert.match(vrrpChecks(c3, partial)[0].detail, /lacks some of the 23 addresses/);
 });
 
+Deno.test("verify: same-box DR virtual servers only on the MASTER", async () => {
+  const [c] = allClusters((await loadExample("000")).hosts);
+  const dir = "/etc/keepalived/haplay";
+  const link = (target: string) =>
+    `vs_active=LVS_SETTINGS ${target ? `${dir}/vs-${target}.conf` : ""}\n`;
+  const facts = (n2: string, n3: string) =>
+    new Map<string, Facts>([
+      [
+        "node1",
+        lbFacts(
+          ["eth0 198.18.0.11/24", "eth0 198.18.0.5/32", "lo 198.18.0.5/32"],
+          link("LVS_SETTINGS.master"),
+        ),
+      ],
+      ["node2", lbFacts(["eth0 198.18.0.12/24", "lo 198.18.0.5/32"], link(n2))],
+      ["node3", lbFacts(["eth0 198.18.0.13/24", "lo 198.18.0.5/32"], link(n3))],
+    ]);
+  const good = vrrpChecks(c, facts("empty", "empty"));
+  assert.deepEqual(good.map((x) => [x.check, x.ok, x.host]), [
+    ["VRRP LVS_SETTINGS", true, "node1"],
+    ["same-box DR LVS_SETTINGS", true, "node1"],
+  ]);
+  const loop = vrrpChecks(c, facts("LVS_SETTINGS.master", ""))[1];
+  assert.equal(loop.ok, false);
+  assert.equal(
+    loop.detail,
+    "node2 (BACKUP) has virtual servers on; node3 (BACKUP) has virtual servers -> ''",
+  );
+  const script = verifyScript(verifyPlans((await loadExample("000")).hosts, ["node1"])[0]);
+  assert.match(
+    script,
+    /echo "vs_active=LVS_SETTINGS \$\(readlink -- \/etc\/keepalived\/haplay\/vs-LVS_SETTINGS\.active\.conf\)"/,
+  );
+});
+
 Deno.test("verify: keepalived, config test and health-check targets on an LB", async () => {
   const inv = await loadExample("001");
   const [p] = verifyPlans(inv.hosts, ["lb1"]);
