@@ -43,8 +43,15 @@ export function handlerName(key: string): string {
 export function probeScript(tasks: Task[], nonce: string): string {
   const parts = [HEADER, "hp_main() {"];
   parts.push(`printf '@@${nonce}:engine\\n'`);
-  parts.push(`cat ${STATE_DIR}/generation 2>/dev/null | sed 's/^/generation=/'`);
-  parts.push(`ls ${STATE_DIR}/pending 2>/dev/null | sed 's/^/pending=/'`);
+  // shell builtins only: this runs on every host of every run (no-op runs included)
+  parts.push(
+    `if [ -r ${STATE_DIR}/generation ]; then while IFS= read -r _g || [ -n "$_g" ]; do ` +
+      `echo "generation=$_g"; done < ${STATE_DIR}/generation; fi`,
+  );
+  parts.push(
+    `for _f in ${STATE_DIR}/pending/*; do ` +
+      `[ -e "$_f" ] && echo "pending=\${_f##*/}"; done`,
+  );
   tasks.forEach((t, i) => {
     parts.push(`printf '\\n@@${nonce}:begin:${i}\\n'`);
     parts.push(`(\n${t.probe}\n)`);

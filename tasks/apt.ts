@@ -61,10 +61,68 @@ export const CACHE_AGE_SH = [
   `done`,
 ].join("\n");
 
+/** dpkg's `Status:` words and their `db:Status-Abbrev` letters (dpkg-query(1)). */
+const WANT = { unknown: "u", install: "i", hold: "h", deinstall: "r", purge: "p" };
+const EFLAG = { ok: " ", reinstreq: "R" };
+const STATUS = {
+  "not-installed": "n",
+  "config-files": "c",
+  "half-installed": "H",
+  unpacked: "U",
+  "half-configured": "F",
+  "triggers-awaited": "W",
+  "triggers-pending": "t",
+  installed: "i",
+};
+
+const awkMap = (name: string, m: Record<string, string>) =>
+  `split("${Object.keys(m).join(" ")}", _k, " "); split("${
+    Object.values(m).map((v) => v === " " ? "_" : v).join(" ")
+  }", _v, " "); for (i in _k) ${name}[_k[i]] = (_v[i] == "_" ? " " : _v[i])`;
+
 /**
- * Probe: one `pkg=NAME|STATUS|VERSION|CANDIDATE` line per package, then the cache age. One
- * `dpkg-query` for all names (it reads dpkg's whole status file, ~15 ms of host CPU a call);
- * names match dpkg's `Package` or `binary:Package` (`libc6:amd64`), in the shell.
+ * sh printing `PACKAGE|BINARY:PACKAGE|STATUS-ABBREV|VERSION` for each of `names` dpkg knows, as
+ * `dpkg-query -W -f='${Package}|${binary:Package}|${db:Status-Abbrev}|${Version}\n'` does, but
+ * by one awk pass over `/var/lib/dpkg/status` (~5 ms of host CPU where dpkg-query takes ~17: it
+ * runs on every host of every run). dpkg-query itself when dpkg has journal entries in `updates/`
+ * not yet folded into the status file (an interrupted dpkg run), or without awk.
+ */
+export function dpkgStatusSh(names: string[]): string {
+  const words = names.map(q).join(" ");
+  const want = ` ${names.join(" ")} `;
+  const prog = [
+    `BEGIN { RS = ""; FS = "\\n"; ${awkMap("W", WANT)}; ${awkMap("E", EFLAG)}; ${
+      awkMap("S", STATUS)
+    } }`,
+    `{ p = ""; for (i = 1; i <= NF; i++) if (substr($i, 1, 9) == "Package: ") { p = substr($i, 10); break }`,
+    `  if (p == "" || (!index(want, " " p " ") && !index(want, " " p ":"))) next`,
+    `  st = ""; v = ""; ar = ""; ma = ""`,
+    `  for (i = 1; i <= NF; i++) {`,
+    `    if (substr($i, 1, 8) == "Status: ") st = substr($i, 9)`,
+    `    else if (substr($i, 1, 9) == "Version: ") v = substr($i, 10)`,
+    `    else if (substr($i, 1, 14) == "Architecture: ") ar = substr($i, 15)`,
+    `    else if (substr($i, 1, 12) == "Multi-Arch: ") ma = substr($i, 13)`,
+    `  }`,
+    `  split(st, s, " ")`,
+    `  print p "|" (ma == "same" ? p ":" ar : p) "|" W[s[1]] S[s[3]] E[s[2]] "|" v }`,
+  ].join("\n");
+  return [
+    `_fast=1`,
+    `for _u in /var/lib/dpkg/updates/*; do [ -e "$_u" ] && _fast=0; break; done`,
+    `command -v awk >/dev/null 2>&1 && [ -r /var/lib/dpkg/status ] || _fast=0`,
+    `if [ "$_fast" = 1 ]; then`,
+    `  awk -v want=${q(want)} ${q(prog)} /var/lib/dpkg/status`,
+    `else`,
+    `  dpkg-query -W -f='\${Package}|\${binary:Package}|\${db:Status-Abbrev}|\${Version}\\n' ${words} 2>/dev/null`,
+    `fi`,
+  ].join("\n");
+}
+
+/**
+ * Probe: one `pkg=NAME|STATUS|VERSION|CANDIDATE` line per package, then the cache age (only
+ * where the plan reads it: a package to install, or state "latest"). One pass over dpkg's
+ * status for all names ({@link dpkgStatusSh}); names match dpkg's `Package` or
+ * `binary:Package` (`libc6:amd64`), in the shell.
  */
 export function aptProbe(names: string[], candidates: "all" | "missing" = "all"): string {
   // `apt-cache policy` costs ~70 ms of host CPU per package: ask it only where the plan reads
@@ -73,9 +131,8 @@ export function aptProbe(names: string[], candidates: "all" | "missing" = "all")
   const NL = `"\n"`; // a quoted newline inside the patterns below
   return [
     `_all="`,
-    `$(dpkg-query -W -f='\${Package}|\${binary:Package}|\${db:Status-Abbrev}|\${Version}\\n' ${
-      names.map(q).join(" ")
-    } 2>/dev/null)`,
+    `$(${dpkgStatusSh(names)}
+)`,
     `"`,
     `for _p in ${names.map(q).join(" ")}; do`,
     `  _s=""`,
@@ -84,12 +141,14 @@ export function aptProbe(names: string[], candidates: "all" | "missing" = "all")
     `    *"|$_p|"*) _r=\${_all#*"|$_p|"}; _s=\${_r%%${NL}*} ;;`,
     `  esac`,
     `  _c=""`,
-    `  if ${ask}; then _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1); fi`,
+    `  if ${ask}; then _age=1; _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1); fi`,
     `  printf 'pkg=%s|%s|%s\\n' "$_p" "\${_s:-|}" "$_c"`,
     `done`,
+    `if [ -n "\${_age:-}" ]; then`,
     CACHE_AGE_SH,
     `echo "cache_mtime=$_m"`,
     `echo "now=$(date +%s)"`,
+    `fi`,
     END,
   ].join("\n");
 }
@@ -160,8 +219,11 @@ export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
     if (!p) throw new Error(`no probe line for package ${n}`);
     return p;
   });
-  const age = Number(need(f, "now")) - Number(need(f, "cache_mtime"));
-  const stale = !(Number(f.cache_mtime) > 0) || !(age <= CACHE_MAX_AGE);
+  // the probe reports the cache age only where it asked apt for candidates
+  const isStale = () => {
+    const age = Number(need(f, "now")) - Number(need(f, "cache_mtime"));
+    return !(Number(f.cache_mtime) > 0) || !(age <= CACHE_MAX_AGE);
+  };
   const names = a.name.map(q).join(" ");
   const env = `export DEBIAN_FRONTEND=noninteractive`;
   const restoreInstalled = [
@@ -197,6 +259,9 @@ export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
     ? states.filter((p) => installed(p) && known(p) && p.version !== p.candidate)
     : [];
   const unknown = states.filter((p) => !known(p) && !installed(p));
+  // present: nothing missing means nothing to do, whatever the cache's age
+  if (a.state === "present" && !missing.length) return ok(`${a.name.join(", ")} installed`);
+  const stale = a.updateCache === "auto" && isStale();
   const needUpdate = a.updateCache === "always" ||
     (a.updateCache === "auto" && (stale || unknown.length > 0));
   const latestCheck = a.state === "latest" && a.updateCache !== "never" && needUpdate;

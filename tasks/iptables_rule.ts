@@ -69,13 +69,12 @@ function names(family: "ipv4" | "ipv6"): Names {
     : { bin: "ip6tables", save: "ip6tables-save", rules: "/etc/iptables/rules.v6" };
 }
 
-/** Probe: check result, chain existence, persistence tool and both table texts. */
+/** Probe: check result, persistence tool and both table texts (chains are read from the live one). */
 export function iptablesProbe(a: z.output<typeof IptablesRuleArgs>): string {
   const n = names(a.family);
   const ipt = `${n.bin} -w -t ${a.table}`;
   const R = a.rule.map(q).join(" ");
   return [
-    `if ${ipt} -S ${q(a.chain)} >/dev/null 2>&1; then echo chain=1; else echo chain=0; fi`,
     `if ${ipt} -C ${q(a.chain)} ${R} 2>/dev/null; then echo present=1; else echo present=0; fi`,
     `if command -v netfilter-persistent >/dev/null 2>&1; then echo nfp=1; else echo nfp=0; fi`,
     `printf 'live_b64='; ${n.save} -t ${a.table} 2>/dev/null | base64 -w0; echo`,
@@ -94,7 +93,8 @@ export function planIptables(a: z.output<typeof IptablesRuleArgs>, facts: string
   const R = a.rule.map(q).join(" ");
   const text = `${a.table} ${a.chain} ${a.rule.join(" ")}`;
   const present = need(f, "present") === "1";
-  const chain = need(f, "chain") === "1";
+  // the chain exists when iptables-save lists it (`:CHAIN POLICY [p:b]`, built-in ones too)
+  const chain = b64Text(need(f, "live_b64")).split("\n").some((l) => l.startsWith(`:${a.chain} `));
   const nfp = need(f, "nfp") === "1";
   const wantPresent = a.state === "present";
   const liveOk = present === wantPresent || (!wantPresent && !chain);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { apt } from "../../tasks/apt.ts";
+import { apt, dpkgStatusSh } from "../../tasks/apt.ts";
 import { allSyntaxOk, change, isOk, probe } from "./_local.ts";
 
 const NOW = 1_800_000_000;
@@ -81,4 +81,40 @@ Deno.test("apt: probe runs locally (read-only dpkg-query/apt-cache) and plans", 
   assert.equal(p.summary, "install haplay-no-such-package");
   await allSyntaxOk(t, p);
   isOk(apt({ name: "dash", updateCache: "never" }).plan(await probe(apt({ name: "dash" }))));
+});
+
+Deno.test({
+  name: "apt: the awk pass over dpkg's status prints what dpkg-query does, for every package here",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const sh = async (script: string) => {
+      const r = await new Deno.Command("sh", { args: ["-c", script] }).output();
+      return new TextDecoder().decode(r.stdout);
+    };
+    const fmt = "${Package}|${binary:Package}|${db:Status-Abbrev}|${Version}\\n";
+    const all = (await sh(`dpkg-query -W -f='${fmt}'`)).trim().split("\n");
+    assert.ok(all.length > 50, `dpkg knows ${all.length} packages here`);
+    const names = [
+      ...new Set(all.map((l) => l.split("|")[0])),
+      ...all.filter((l) => l.split("|")[1].includes(":")).map((l) => l.split("|")[1]).slice(0, 5),
+      "haplay-no-such-package",
+    ];
+    const want = await sh(`dpkg-query -W -f='${fmt}' ${names.join(" ")} 2>/dev/null`);
+    const got = await sh(dpkgStatusSh(names));
+    const sorted = (s: string) => s.trim().split("\n").sort();
+    assert.deepEqual(sorted(got), sorted(want));
+    // a few names only: just those
+    const few = ["dash", "haplay-no-such-package"];
+    assert.deepEqual(
+      sorted(await sh(dpkgStatusSh(few))),
+      sorted(await sh(`dpkg-query -W -f='${fmt}' ${few.join(" ")} 2>/dev/null`)),
+    );
+  },
+});
+
+Deno.test("apt: a present package needs no cache age; a missing one does", () => {
+  const t = apt({ name: "dash" });
+  isOk(t.plan("pkg=dash|ii |0.5.12-2|\nend=1"));
+  assert.match(change(t.plan("pkg=dash|||0.5.12-2\nend=1")).summary, /missing now=/);
+  assert.match(t.probe, /if \[ -n "\$\{_age:-\}" \]; then/);
 });

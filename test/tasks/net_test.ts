@@ -20,7 +20,7 @@ Deno.test("iptablesRule: plan as data", () => {
     rule: ["-d", "198.18.0.5/32", "-p", "tcp", "--dport", "80", "-j", "MARK", "--set-mark", "1"],
   });
   const facts = (present: string, nfp: string, file?: string) =>
-    `chain=1\npresent=${present}\nnfp=${nfp}\nlive_b64=${b64(SAVE)}\n${
+    `present=${present}\nnfp=${nfp}\nlive_b64=${b64(SAVE)}\n${
       file === undefined ? "" : `file_b64=${b64(file)}\n`
     }end=1`;
   const add = change(t.plan(facts("0", "1", SAVE)));
@@ -51,8 +51,14 @@ Deno.test("iptablesRule: plan as data", () => {
   });
   assert.match(change(ins.plan(facts("0", "1"))).apply, /-I INPUT 1 -p vrrp -j ACCEPT/);
   const del = iptablesRule({ chain: "INPUT", rule: ["-j", "DROP"], state: "absent" });
-  assert.match(change(del.plan(facts("1", "0"))).apply, /-D INPUT -j DROP/);
-  isOk(del.plan("chain=0\npresent=0\nnfp=0\nlive_b64=\nend=1"));
+  const filter = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n";
+  assert.match(
+    change(del.plan(`present=1\nnfp=0\nlive_b64=${b64(filter)}\nend=1`)).apply,
+    /-D INPUT -j DROP/,
+  );
+  isOk(del.plan("present=0\nnfp=0\nlive_b64=\nend=1"));
+  // the chain is read from iptables-save: a chain that does not exist holds no rule to delete
+  isOk(del.plan(`present=1\nnfp=0\nlive_b64=${b64(SAVE)}\nend=1`));
   assert.match(change(t.plan("present=1")).apply, /^hp_fail/);
   assert.throws(
     () => iptablesRule({ chain: "INPUT", rule: ["-A", "INPUT"] }),
