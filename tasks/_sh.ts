@@ -30,10 +30,16 @@ export function statProbe(path: string): string {
   ].join("\n");
 }
 
-/** Probe: `content_b64=` line with a regular file's bytes when its size is at most `limit`. */
-export function contentProbe(path: string, limit = CONTENT_LIMIT): string {
+/**
+ * Probe: `content_b64=` line with a regular file's bytes when its size is at most `limit`.
+ * With `unlessSha` (after {@link statProbe}, whose `hp_stat` leaves the hash in `_hp_h`): only
+ * when the file's sha256 differs from it, i.e. only when the plan will show a diff — a no-op run
+ * reads no file twice and sends none back.
+ */
+export function contentProbe(path: string, limit = CONTENT_LIMIT, unlessSha?: string): string {
   const P = q(path);
-  return `if [ -f ${P} ] && [ ! -L ${P} ] && [ "$(stat -c %s -- ${P})" -le ${limit} ]; then ` +
+  const differs = unlessSha ? `[ "\${_hp_h%% *}" != ${unlessSha} ] && ` : "";
+  return `if [ -f ${P} ] && [ ! -L ${P} ] && ${differs}[ "$(stat -c %s -- ${P})" -le ${limit} ]; then ` +
     `printf content_b64=; base64 -w0 < ${P}; echo; fi`;
 }
 

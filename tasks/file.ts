@@ -63,9 +63,18 @@ export function samePrincipal(want: string, name: string | undefined, id: string
   return /^[0-9]+$/.test(want) ? want === id : want === name;
 }
 
-/** Probe of a file path (stat, uid/gid, content). */
-export function fileProbe(path: string): string {
-  return [statProbe(path), contentProbe(path), END].join("\n");
+/**
+ * Probe of a file path (stat, uid/gid, content). With `want` (the desired file): the content
+ * only when its hash differs (for the diff), and never for a sensitive file (its diff is hidden:
+ * the old secret does not travel either).
+ */
+export function fileProbe(path: string, want?: FileSpec): string {
+  const content = !want
+    ? contentProbe(path)
+    : want.sensitive
+    ? ""
+    : contentProbe(path, undefined, sha256(want.bytes));
+  return [`_hp_h=`, statProbe(path), content, END].filter(Boolean).join("\n");
 }
 
 function decode(bytes: Uint8Array): string {
@@ -158,7 +167,7 @@ export function fileTask(module: string, a: z.output<typeof FileArgs>): Task {
     name: a.name ?? `${module} ${a.path}`,
     module,
     resource: `file:${a.path}`,
-    probe: fileProbe(a.path),
+    probe: fileProbe(a.path, spec),
     plan: guarded(`${module} ${a.path}`, (facts) => planFile(spec, facts)),
   }, a);
 }

@@ -10,6 +10,7 @@ import {
   isOk,
   NASTY,
   planLocal,
+  probe,
   restoreLocal,
   sh,
 } from "./_local.ts";
@@ -255,6 +256,25 @@ Deno.test("sudoers: validated with visudo, 0440, rejects names sudo would skip",
       validate: "visudo -cf %s",
     });
     assert.equal((await applyLocal(change(await planLocal(good)))).apply.code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file: the probe sends content back only when it differs, never a sensitive file's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "haplay-fprobe-" });
+  try {
+    const path = `${dir}/f.conf`;
+    await Deno.writeTextFile(path, "same\n");
+    const owner = { owner: "root", group: "root", mode: "0644" };
+    const same = await probe(file({ path, content: "same\n", ...owner }));
+    assert.match(same, /^sha256=/m);
+    assert.doesNotMatch(same, /content_b64=/, "a no-op sends no content");
+    const other = await probe(file({ path, content: "other\n", ...owner }));
+    assert.match(other, new RegExp(`^content_b64=${b64("same\n")}$`, "m"));
+    assert.match(change(file({ path, content: "other\n", ...owner }).plan(other)).diff!, /-same/);
+    const secret = await probe(file({ path, content: "other\n", sensitive: true, ...owner }));
+    assert.doesNotMatch(secret, /content_b64=/, "a sensitive file's old content stays on the host");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
