@@ -101,6 +101,13 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`--lab: a lab name; --subnet: 198.19.240.0/24 .. 198.19.249.0/24\n${USAGE}`);
     return 4;
   }
+  if (tools.includes("ansible") && ansibleAt.size > 0 && !await onPath("ansible-playbook")) {
+    console.error(
+      "ansible-playbook not found: install Debian's ansible package (apt-get install ansible), " +
+        "or run with --ansible-runs 0",
+    );
+    return 4;
+  }
   const logDir = a["log-dir"] ?? await Deno.makeTempDir({ prefix: "haplay-bench-" });
   await Deno.mkdir(logDir, { recursive: true });
   const t0 = performance.now();
@@ -178,3 +185,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+/** True when `cmd` is an executable on PATH. */
+async function onPath(cmd: string): Promise<boolean> {
+  const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+    .output();
+  return r.success;
+}
