@@ -17,6 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { labDown } from "../lab/lab.ts";
+import { onPath } from "../lab/util.ts";
 import {
   type Ctx,
   deployedDiff,
@@ -185,10 +186,3 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
-
-/** True when `cmd` is an executable on PATH. */
-async function onPath(cmd: string): Promise<boolean> {
-  const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-    .output();
-  return r.success;
-}

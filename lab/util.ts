@@ -125,6 +125,13 @@ export async function pool<T, R>(
   return results;
 }
 
+/** True when `cmd` is a program on PATH. */
+export async function onPath(cmd: string): Promise<boolean> {
+  const r = await new Deno.Command("/bin/sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+    .output();
+  return r.success;
+}
+
 /** Sleep for `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

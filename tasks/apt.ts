@@ -75,10 +75,9 @@ const STATUS = {
   installed: "i",
 };
 
+/** awk assignments `NAME["word"] = "letter"` of a map. */
 const awkMap = (name: string, m: Record<string, string>) =>
-  `split("${Object.keys(m).join(" ")}", _k, " "); split("${
-    Object.values(m).map((v) => v === " " ? "_" : v).join(" ")
-  }", _v, " "); for (i in _k) ${name}[_k[i]] = (_v[i] == "_" ? " " : _v[i])`;
+  Object.entries(m).map(([k, v]) => `${name}["${k}"] = "${v}"`).join("; ");
 
 /**
  * sh printing `PACKAGE|BINARY:PACKAGE|STATUS-ABBREV|VERSION` for each of `names` dpkg knows, as

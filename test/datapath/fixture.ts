@@ -6,6 +6,7 @@
 import { vmExec, vmSh } from "../../vmlab/exec.ts";
 import { vmDown, vmOwner, vmUp } from "../../vmlab/lab.ts";
 import type { VmLab, VmUpOptions } from "../../vmlab/types.ts";
+import { onPath } from "../../lab/util.ts";
 import { isRoot } from "../../vmlab/util.ts";
 import { SNAPSHOT_SH } from "../snapshot.ts";
 
@@ -25,8 +26,7 @@ export const NEEDED_PROGRAMS: Array<[string, string]> = [
 export async function missingPrograms(): Promise<string[]> {
   const out: string[] = [];
   for (const [p, pkg] of NEEDED_PROGRAMS) {
-    const r = await new Deno.Command("/bin/sh", { args: ["-c", `command -v ${p}`] }).output();
-    if (!r.success) out.push(`${p} (${pkg})`);
+    if (!await onPath(p)) out.push(`${p} (${pkg})`);
   }
   return out;
 }
