@@ -54,8 +54,15 @@ export function playbookFromModule(mod: Record<string, unknown>, where: string):
   };
 }
 
-/** Import a playbook module from a path. */
+/**
+ * Load a playbook from a path: a YAML playbook (`.yaml`, `.yml`: see `yaml_playbook.ts`), else
+ * a TypeScript module.
+ */
 export async function loadPlaybook(path: string): Promise<Playbook> {
+  if (/\.ya?ml$/i.test(path)) {
+    const { loadYamlPlaybook } = await import("./yaml_playbook.ts");
+    return loadYamlPlaybook(path);
+  }
   const mod = await import(pathToFileURL(resolve(path)).href);
   return playbookFromModule(mod, path);
 }
