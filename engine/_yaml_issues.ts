@@ -61,8 +61,9 @@ export class Problems {
         continue;
       }
       const reached = at.depth === i.path.length;
+      const missing = !reached && (i.code === "invalid_type" || i.code === "invalid_union");
       const value = reached ? toPlain(at.node) : undefined;
-      this.add(at.node.loc, p, describeIssue(i, value));
+      this.add(at.node.loc, p, missing ? "is required" : describeIssue(i, value));
     }
   }
 }

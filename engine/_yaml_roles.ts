@@ -48,9 +48,15 @@ function overlay(vars: Record<string, unknown>) {
   };
 }
 
-function zodText(issues: readonly { path: PropertyKey[]; message: string }[]): string {
-  return issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "(vars)"}: ${i.message}`)
-    .join("; ");
+function zodText(
+  issues: readonly { path: PropertyKey[]; message: string; code?: string }[],
+): string {
+  return issues.slice(0, 5).map((i) => {
+    const what = i.code === "invalid_type" && /received undefined/.test(i.message)
+      ? "is required"
+      : i.message;
+    return `${i.path.map(String).join(".") || "(vars)"}: ${what}`;
+  }).join("; ");
 }
 
 /** Reads one entry of `roles:`; undefined when it has errors (recorded). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { MODULE_NAMES, MODULES } from "../tasks/_registry.ts";
+import { MODULE_CANONICAL, MODULE_NAMES, MODULES } from "../tasks/_registry.ts";
 import { serviceHandler } from "../tasks/service.ts";
 import { holds, names, text, type When, when } from "./_yaml_fields.ts";
 import { describe, hint, type Problems } from "./_yaml_issues.ts";
@@ -29,15 +29,6 @@ export interface YamlTask {
   forHost(h: HostContext): Task | undefined;
   /** Its `notify:` references. */
   notify: NotifyRef[];
-}
-
-/** Applies the entry's display name, notify and tags on a built task. */
-function decorate(t: Task, name?: string, notify?: string[], tags?: string[]): Task {
-  const out: Task = { ...t };
-  if (name) out.name = name;
-  if (notify?.length) out.notify = [...new Set([...(t.notify ?? []), ...notify])];
-  if (tags?.length) out.tags = [...new Set([...(t.tags ?? []), ...tags])];
-  return out;
 }
 
 /** The module key of a task entry, its arguments node and where they are. */
@@ -70,7 +61,7 @@ function moduleOf(
     p.add(a.keyLoc, joinPath(path, "args"), "args: needs module: NAME beside it");
   }
   if (mods.length === 0) {
-    p.add(node.loc, path, `a task needs a module (one of ${MODULE_NAMES.join(", ")})`);
+    p.add(node.loc, path, `a task needs a module (one of ${MODULE_CANONICAL.join(", ")})`);
     return undefined;
   }
   if (mods.length > 1) {
@@ -159,13 +150,24 @@ export function parseTask(
     p.add(m.key, m.modPath, unknownModule(m.module));
     return undefined;
   }
-  const args = argsOf(p, def.name, m.args, m.argsPath);
-  if (!args) return undefined;
-  const issues = def.validate(args);
+  const written = argsOf(p, def.name, m.args, m.argsPath);
+  if (!written) return undefined;
+  const issues = def.validate(written);
   if (issues.length && m.args) p.addZod(m.args, m.argsPath, issues, def.name, def.argNames);
   else if (issues.length) p.add(m.key, m.argsPath, `${def.name}: arguments are required`);
   if (p.issues.length > before) return undefined;
-  const notify = c.notify.map((x) => x.name);
+  // The entry's name, notify and tags go into the arguments, as a TypeScript playbook passes them
+  const args = { ...written };
+  if (c.name !== undefined && def.displayKey && args[def.displayKey] === undefined) {
+    args[def.displayKey] = c.name;
+  }
+  const own = Array.isArray(written.notify) ? written.notify as string[] : [];
+  const notify = [...new Set([...own, ...c.notify.map((x) => x.name)])];
+  if (notify.length) args.notify = notify;
+  const ownTags = Array.isArray(written.tags) ? written.tags as string[] : [];
+  const tags = [...new Set([...ownTags, ...c.tags])];
+  if (tags.length) args.tags = tags;
+  const rename = c.name !== undefined && args[def.displayKey ?? ""] !== c.name;
   let built: Task | undefined;
   if (!def.perHost) {
     try {
@@ -175,8 +177,6 @@ export function parseTask(
       return undefined;
     }
   }
-  // notify given inside the module's own arguments is checked like the entry's
-  const own = Array.isArray(args.notify) ? args.notify as string[] : [];
   return {
     notify: [
       ...c.notify,
@@ -189,7 +189,7 @@ export function parseTask(
     forHost(h) {
       if (!holds(c.when, h)) return undefined;
       const t = built ?? def.build(args, h);
-      return decorate(t, c.name, notify, c.tags);
+      return rename ? { ...t, name: c.name! } : t;
     },
   };
 }

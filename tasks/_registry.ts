@@ -35,6 +35,8 @@ export interface ModuleDef {
   validate(args: unknown): z.core.$ZodIssue[];
   /** Builds the task of one host (template renders with the host's variables). */
   build(args: Record<string, unknown>, host: HostContext): Task;
+  /** The argument holding the task's display name (`name`, apt's `title`), if it has one. */
+  displayKey?: string;
   /** True when the task depends on the host (built per host); otherwise built once. */
   perHost?: boolean;
 }
@@ -53,9 +55,15 @@ function keysOf(schema: z.ZodType): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
-function plain(name: string, schema: z.ZodType, factory: Factory): ModuleDef {
+function plain(
+  name: string,
+  schema: z.ZodType,
+  factory: Factory,
+  displayKey: string | undefined = "name",
+): ModuleDef {
   return {
     name,
+    displayKey,
     argNames: keysOf(schema),
     validate: (a) => issues(schema, a),
     build: (a) => factory(a),
@@ -80,6 +88,7 @@ export function templateVars(host: HostContext, own?: Record<string, unknown>) {
 
 const templateDef: ModuleDef = {
   name: "template",
+  displayKey: "name",
   perHost: true,
   argNames: [...keysOf(TemplateOwn), ...keysOf(FileArgs).filter((k) => k !== "content")],
   validate(args) {
@@ -100,22 +109,22 @@ const templateDef: ModuleDef = {
 
 const DEFS: ModuleDef[] = [
   plain("absent", AbsentArgs, absent),
-  plain("apt", AptArgs, apt),
+  plain("apt", AptArgs, apt, "title"),
   plain("command", CommandArgs, command),
   plain("directory", DirectoryArgs, directory),
   plain("file", FileArgs, file),
-  plain("group", GroupArgs, group),
+  plain("group", GroupArgs, group, undefined),
   plain("ipRoute", IpRouteArgs, ipRoute),
   plain("ipRule", IpRuleArgs, ipRule),
   plain("iptablesRule", IptablesRuleArgs, iptablesRule),
   plain("lineInFile", LineInFileArgs, lineInFile),
   plain("loVip", LoVipArgs, loVip),
   plain("netplan", NetplanArgs, netplan),
-  plain("service", ServiceArgs, service),
-  plain("sudoers", SudoersArgs, sudoers),
+  plain("service", ServiceArgs, service, undefined),
+  plain("sudoers", SudoersArgs, sudoers, undefined),
   plain("sysctl", SysctlArgs, sysctl),
   templateDef,
-  plain("user", UserArgs, user),
+  plain("user", UserArgs, user, undefined),
 ];
 
 /** Other spellings accepted for a module. */
@@ -134,6 +143,9 @@ export const MODULES: ReadonlyMap<string, ModuleDef> = new Map([
   ...DEFS.map((d) => [d.name, d] as const),
   ...Object.entries(ALIASES).map(([a, n]) => [a, DEFS.find((d) => d.name === n)!] as const),
 ]);
+
+/** The canonical module names, sorted. */
+export const MODULE_CANONICAL: readonly string[] = DEFS.map((d) => d.name).sort();
 
 /** Every accepted module name, sorted (for "did you mean" and docs). */
 export const MODULE_NAMES: readonly string[] = [...MODULES.keys()].sort();
