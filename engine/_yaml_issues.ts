@@ -133,7 +133,10 @@ export function nearest(word: string, candidates: readonly string[]): string | u
       best = c;
     }
   }
-  return best !== undefined && bestD <= Math.min(3, Math.ceil(word.length / 2)) ? best : undefined;
+  if (best !== undefined && bestD <= Math.min(3, Math.ceil(word.length / 2))) return best;
+  // a shortened name: vrrp_prio for vrrp_priority
+  const w = word.toLowerCase();
+  return w.length >= 4 ? candidates.find((c) => c.toLowerCase().startsWith(w)) : undefined;
 }
 
 /** " (did you mean 'x'?)" or "". */

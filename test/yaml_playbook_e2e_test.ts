@@ -148,6 +148,7 @@ e2e(
         const r1 = join(lab.dir, "r1.json");
         const first = await cli("deploy", inv, pb, "--report", r1);
         assert.equal(first.code, 0, first.out);
+        console.log(`converge of 4 hosts: ${/run \S+: (\d+) ms/.exec(first.out)?.[1]} ms`);
         assert.match(first.out, /verify .*\[ok\]/, first.out);
         assert.doesNotMatch(first.out, /\[FAILED\]/, first.out);
 
@@ -200,6 +201,7 @@ e2e(
         const again = await cli("deploy", inv, pb, "--report", r2, "--no-verify");
         const s1 = await Promise.all(names.map((n) => sshdSessions(lab, n)));
         assert.equal(again.code, 0, again.out);
+        console.log(`no-op re-run of 4 hosts: ${/run \S+: (\d+) ms/.exec(again.out)?.[1]} ms`);
         const rep = await readReport(r2);
         assert.equal(rep.hosts.length, 4);
         for (const h of rep.hosts) {

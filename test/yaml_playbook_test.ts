@@ -357,3 +357,22 @@ Deno.test("CLI: a bad YAML playbook exits 3, naming file:line:col, before any ho
     "nothing was changed: no host was contacted",
   ]);
 });
+
+Deno.test("README's YAML playbooks section shows the example file and its errors verbatim", async () => {
+  const readme = await Deno.readTextFile(join(HERE, "../README.md"));
+  const section = readme.slice(readme.indexOf("## YAML playbooks"), readme.indexOf("## Inventory"));
+  const example = await Deno.readTextFile(join(EXAMPLES, "custom-service.yaml"));
+  assert.ok(section.includes("```yaml\n" + example + "```"), "the example, byte for byte");
+  const fixture = await Deno.readTextFile(join(BAD, "15-several-at-once.yaml"));
+  assert.ok(section.includes("```yaml\n" + fixture + "```"), "the bad playbook, byte for byte");
+  const expected: Record<string, string[]> = JSON.parse(
+    await Deno.readTextFile(join(BAD, "expected.json")),
+  );
+  const lines = expected["15-several-at-once.yaml"].map((l) =>
+    l.replace(/^15-several-at-once\.yaml/, "my-play.yaml")
+  );
+  assert.ok(
+    section.includes(lines.join("\n") + "\nnothing was changed: no host was contacted\n"),
+    "its messages",
+  );
+});
