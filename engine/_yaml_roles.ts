@@ -10,7 +10,6 @@ import { ROLE_NAMES, type RoleDef, ROLES } from "../roles/_registry.ts";
 import { holds } from "./_yaml_fields.ts";
 import { commonFields } from "./_yaml_tasks.ts";
 import { describe, hint, type Problems } from "./_yaml_issues.ts";
-import type { NotifyRef } from "./_yaml_tasks.ts";
 import type { Handler, HostContext, Task } from "./types.ts";
 import { joinPath, type Loc, toPlain, type YNode } from "./yaml_pos.ts";
 
@@ -29,8 +28,6 @@ export interface RoleUse {
   tasks(h: HostContext): Task[];
   /** The role's handlers of a host. */
   handlers(h: HostContext): Handler[];
-  /** Its `notify:`-free tags/when: nothing to check; kept for symmetry with tasks. */
-  notify: NotifyRef[];
 }
 
 const ROLE_KEYS = ["role", "name", "vars", "tags", "when"];
@@ -148,11 +145,18 @@ export function parseRole(
     def,
     vars,
     view,
-    notify: [],
     tasks(h) {
       const v = checked(h);
       if (!holds(cond, v)) return [];
-      const ts = def.tasks(v);
+      let ts: Task[];
+      try {
+        ts = def.tasks(v);
+      } catch (e) {
+        const msg = (e as Error).message.replace(new RegExp(`^${h.name}: `), "");
+        throw new Error(
+          `${p.file}:${where.line}:${where.col} ${namePath}: role ${def.name}: ${msg}`,
+        );
+      }
       return tags.length
         ? ts.map((t) => ({ ...t, tags: [...new Set([...(t.tags ?? []), ...tags])] }))
         : ts;

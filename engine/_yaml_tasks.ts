@@ -188,7 +188,16 @@ export function parseTask(
     ],
     forHost(h) {
       if (!holds(c.when, h)) return undefined;
-      const t = built ?? def.build(args, h);
+      let t = built;
+      if (!t) {
+        try {
+          t = def.build(args, h);
+        } catch (e) {
+          throw new Error(
+            `${p.file}:${m.key.line}:${m.key.col} ${m.argsPath}: ${(e as Error).message}`,
+          );
+        }
+      }
       return rename ? { ...t, name: c.name! } : t;
     },
   };

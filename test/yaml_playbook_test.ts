@@ -376,3 +376,34 @@ Deno.test("README's YAML playbooks section shows the example file and its errors
     "its messages",
   );
 });
+
+Deno.test("errors found while building a host's tasks name the file, the field and the host", async () => {
+  const pb = parseYamlPlaybook(
+    `- hosts: web
+  roles: [keepalived]
+- hosts: w2
+  tasks:
+    - template: { path: /etc/x, template: "{{ colour }}" }
+`,
+    "build.yaml",
+  );
+  const inv = await tempInventory();
+  await assert.rejects(() => planned(inv, pb.plays[0]), (e: Error) => {
+    assert.equal(
+      e.message,
+      `play "play 1" cannot be planned:\n` +
+        ["w1", "w2"].map((h) =>
+          `  ${h}: build.yaml:2:11 [0].roles[0]: role keepalived: not a load balancer (no haplay_lb, or not in its lb_group)`
+        ).join("\n"),
+    );
+    return true;
+  });
+  await assert.rejects(() => planned(inv, pb.plays[1]), (e: Error) => {
+    assert.equal(
+      e.message,
+      `play "play 2" cannot be planned:\n` +
+        "  w2: build.yaml:5:7 [1].tasks[0].template: template /etc/x: undefined variable colour",
+    );
+    return true;
+  });
+});
