@@ -78,7 +78,9 @@ export function parseRole(
         );
       }
     }
-    nameNode = node.entries.find((e) => e.key === "role")?.value;
+    // `- role: x` (or Ansible's older `- name: x`)
+    nameNode = (node.entries.find((e) => e.key === "role") ??
+      node.entries.find((e) => e.key === "name"))?.value;
     varsNode = node.entries.find((e) => e.key === "vars")?.value;
     const fields = { ...node, entries: node.entries.filter((e) => e.key !== "name") };
     c = commonFields(p, src, fields, path);
@@ -94,7 +96,9 @@ export function parseRole(
     p.add(node.loc, path, `a role must be a name or a mapping with role:, got a list`);
     return undefined;
   }
-  const namePath = node.kind === "map" ? joinPath(path, "role") : path;
+  const namePath = node.kind !== "map"
+    ? path
+    : joinPath(path, node.entries.some((e) => e.key === "role") ? "role" : "name");
   if (nameNode.kind !== "scalar" || typeof nameNode.value !== "string") {
     p.add(nameNode.loc, namePath, `must be a role name, got ${describe(toPlain(nameNode))}`);
     return undefined;

@@ -123,7 +123,7 @@ export function commonFields(p: Problems, src: string, node: YMap, path: string)
   const cond: When | undefined = w === undefined
     ? undefined
     : when(p, src, w, joinPath(path, "when"));
-  return { name, notify, tags, when: cond, badWhen: w !== undefined && !cond };
+  return { name, notify, tags, when: cond };
 }
 
 /** Reads one entry of `tasks:`; undefined when it has errors (recorded). */
@@ -171,7 +171,7 @@ export function parseTask(
   let built: Task | undefined;
   if (!def.perHost) {
     try {
-      built = def.build(args, undefined as never);
+      built = def.build(args);
     } catch (e) {
       p.add(m.key, m.argsPath, (e as Error).message);
       return undefined;

@@ -33,8 +33,8 @@ export interface ModuleDef {
   argNames: readonly string[];
   /** Validates the arguments as written; `safeParse` issues locate the bad field. */
   validate(args: unknown): z.core.$ZodIssue[];
-  /** Builds the task of one host (template renders with the host's variables). */
-  build(args: Record<string, unknown>, host: HostContext): Task;
+  /** Builds the task (of `host` for {@link ModuleDef.perHost} modules). */
+  build(args: Record<string, unknown>, host?: HostContext): Task;
   /** The argument holding the task's display name (`name`, apt's `title`), if it has one. */
   displayKey?: string;
   /** True when the task depends on the host (built per host); otherwise built once. */
@@ -102,6 +102,7 @@ const templateDef: ModuleDef = {
     return [...own, ...fileIssues];
   },
   build(args, host) {
+    if (!host) throw new Error("template: built per host");
     const { vars, ...rest } = args as { vars?: Record<string, unknown>; template: string };
     return template({ ...rest, vars: templateVars(host, vars) } as never);
   },

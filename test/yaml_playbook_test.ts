@@ -184,6 +184,10 @@ Deno.test("roles: tasks and handlers as the site playbook's, role tags added, li
   );
   assert.deepEqual(lb1.handlers.map((h) => h.name), keepalivedHandlers(lb1.ctx).map((h) => h.name));
   assert.equal(lb2.tasks.length, lb1.tasks.length + 1);
+  // Ansible's older spelling of a role entry
+  const older = parseYamlPlaybook("- hosts: lb\n  roles:\n    - name: sysctl\n", "older.yaml");
+  const [o1] = await planned(inv, older.plays[0]);
+  assert.deepEqual(o1.tasks.map((t) => t.resource), ["sysctl:net.ipv4.ip_forward"]);
 });
 
 Deno.test("role vars override the inventory for that role, peers included", async () => {
