@@ -156,7 +156,8 @@ export function parseRole(
       try {
         ts = def.tasks(v);
       } catch (e) {
-        const msg = (e as Error).message.replace(new RegExp(`^${h.name}: `), "");
+        const raw = (e as Error).message;
+        const msg = raw.startsWith(`${h.name}: `) ? raw.slice(h.name.length + 2) : raw;
         throw new Error(
           `${p.file}:${where.line}:${where.col} ${namePath}: role ${def.name}: ${msg}`,
         );

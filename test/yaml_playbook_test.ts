@@ -411,3 +411,11 @@ Deno.test("errors found while building a host's tasks name the file, the field a
     return true;
   });
 });
+
+Deno.test("a missing YAML playbook is a PlaybookError (exit 3), not a stack trace", async () => {
+  await assert.rejects(() => loadPlaybook("no-such-play.yml"), (e: Error) => {
+    assert.ok(e instanceof PlaybookError);
+    assert.equal(e.message, "no-such-play.yml:1:1: cannot read the playbook: no such file");
+    return true;
+  });
+});
