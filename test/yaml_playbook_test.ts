@@ -419,3 +419,17 @@ Deno.test("a missing YAML playbook is a PlaybookError (exit 3), not a stack trac
     return true;
   });
 });
+
+Deno.test("serial lists and percentages, max_fail_percentage, host pattern lists", () => {
+  const pb = parseYamlPlaybook(
+    `- hosts: [web, "!d1"]
+  serial: [1, "50%", 100%]
+  max_fail_percentage: 0
+  tasks: [{ command: "true" }]
+`,
+    "serial.yaml",
+  );
+  assert.equal(pb.plays[0].hosts, "web:!d1");
+  assert.deepEqual(pb.plays[0].serial, [1, "50%", "100%"]);
+  assert.equal(pb.plays[0].maxFailPercentage, 0);
+});
