@@ -144,3 +144,26 @@ export function hint(word: string, candidates: readonly string[]): string {
   const n = nearest(word, candidates);
   return n ? ` (did you mean '${n}'?)` : "";
 }
+
+/** Ansible keys haplay does not take, with what to do instead. */
+export const ANSIBLE_ONLY: Readonly<Record<string, string>> = {
+  become: "set ansible_become (or haplay_become) in the inventory",
+  become_user: "haplay runs tasks as root; set ansible_become in the inventory",
+  gather_facts: "haplay gathers no facts: each task's probe reads its own resource; remove it",
+  vars: "put variables in the inventory (group_vars/, host_vars/) or in a role's vars:",
+  vars_files: "put variables in the inventory (group_vars/, host_vars/)",
+  loop: "write one task per item",
+  with_items: "write one task per item",
+  register: "haplay decides from probes before anything runs: there is nothing to register",
+  changed_when: "haplay decides 'changed' from the probe: use command's creates/unless/onlyIf",
+  ignore_errors: "a failed task stops the host and its run is rolled back with deno task rollback",
+  include_tasks: "list the tasks in the play, or use a role",
+  import_tasks: "list the tasks in the play, or use a role",
+  import_playbook: "list the plays in one file",
+};
+
+/** "unknown key 'x' ... " with Ansible's keys explained. */
+export function ansibleOnly(key: string): string | undefined {
+  const why = ANSIBLE_ONLY[key];
+  return why ? `'${key}' is not supported: ${why}` : undefined;
+}

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { MODULE_CANONICAL, MODULE_NAMES, MODULES } from "../tasks/_registry.ts";
 import { serviceHandler } from "../tasks/service.ts";
 import { holds, names, text, type When, when } from "./_yaml_fields.ts";
-import { describe, hint, type Problems } from "./_yaml_issues.ts";
+import { ansibleOnly, describe, hint, type Problems } from "./_yaml_issues.ts";
 import type { Handler, HostContext, Task } from "./types.ts";
 import { joinPath, type Loc, toPlain, type YMap, type YNode } from "./yaml_pos.ts";
 
@@ -44,7 +44,11 @@ function moduleOf(
   if (explicit) {
     const m = text(p, explicit.value, joinPath(path, "module"));
     for (const e of mods) {
-      p.add(e.keyLoc, joinPath(path, e.key), `unknown key '${e.key}' beside module:`);
+      p.add(
+        e.keyLoc,
+        joinPath(path, e.key),
+        ansibleOnly(e.key) ?? `unknown key '${e.key}' beside module:`,
+      );
     }
     if (m === undefined) return undefined;
     const args = node.entries.find((e) => e.key === "args");
@@ -85,7 +89,8 @@ function moduleOf(
 }
 
 function unknownModule(name: string): string {
-  return `unknown module '${name}'${hint(name, [...MODULE_NAMES, ...TASK_KEYS])}`;
+  return ansibleOnly(name) ??
+    `unknown module '${name}'${hint(name, [...MODULE_NAMES, ...TASK_KEYS])}`;
 }
 
 /** Arguments as plain data: a mapping; `command: "sh line"` is `{cmd: ...}`; empty is `{}`. */

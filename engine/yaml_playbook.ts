@@ -31,7 +31,7 @@ import { InventoryError, type Issue } from "./inventory.ts";
 import type { Playbook } from "./playbook.ts";
 import { parseRole, type RoleUse } from "./_yaml_roles.ts";
 import { parseHandler, parseTask, type YamlHandler, type YamlTask } from "./_yaml_tasks.ts";
-import { hint, Problems } from "./_yaml_issues.ts";
+import { ansibleOnly, hint, Problems } from "./_yaml_issues.ts";
 import { text } from "./_yaml_fields.ts";
 import { splitPattern } from "./patterns.ts";
 import type { Handler, HostContext, Play } from "./types.ts";
@@ -174,9 +174,10 @@ function parsePlay(
       p.add(
         e.keyLoc,
         joinPath(path, e.key),
-        `unknown key '${e.key}' of a play${hint(e.key, PLAY_KEYS)} (a play has ${
-          PLAY_KEYS.join(", ")
-        })`,
+        ansibleOnly(e.key) ??
+          `unknown key '${e.key}' of a play${hint(e.key, PLAY_KEYS)} (a play has ${
+            PLAY_KEYS.join(", ")
+          })`,
       );
     }
   }
