@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { MODULE_CANONICAL, MODULE_NAMES, MODULES } from "../tasks/_registry.ts";
+import { ANSIBLE_MODULES, MODULE_CANONICAL, MODULE_NAMES, MODULES } from "../tasks/_registry.ts";
 import { serviceHandler } from "../tasks/service.ts";
 import { holds, names, text, type When, when } from "./_yaml_fields.ts";
 import { ansibleOnly, describe, hint, type Problems } from "./_yaml_issues.ts";
@@ -89,6 +89,8 @@ function moduleOf(
 }
 
 function unknownModule(name: string): string {
+  const instead = ANSIBLE_MODULES[name];
+  if (instead) return `unknown module '${name}': use ${instead}`;
   return ansibleOnly(name) ??
     `unknown module '${name}'${hint(name, [...MODULE_NAMES, ...TASK_KEYS])}`;
 }

@@ -133,10 +133,21 @@ const ALIASES: Record<string, string> = {
   ip_route: "ipRoute",
   ip_rule: "ipRule",
   iptables_rule: "iptablesRule",
-  iptables: "iptablesRule",
   line_in_file: "lineInFile",
   lineinfile: "lineInFile",
   lo_vip: "loVip",
+};
+
+/** Ansible modules with a haplay counterpart under another name or shape. */
+export const ANSIBLE_MODULES: Readonly<Record<string, string>> = {
+  copy: "file: {path, content} (or template:)",
+  shell: "command: (it runs with sh -c)",
+  systemd: "service:",
+  systemd_service: "service:",
+  package: "apt:",
+  iptables: "iptablesRule: {table, chain, rule: [...]}",
+  sysctl_set: "sysctl:",
+  authorized_key: "file: with the key's content",
 };
 
 /** Modules by every accepted name. */
