@@ -28,6 +28,7 @@ import {
 } from "./scenarios.ts";
 import { publish, rerender } from "./report.ts";
 import { REPO } from "./tools.ts";
+import { runMain } from "../engine/_cli_errors.ts";
 import { machineInfo } from "./machine.ts";
 
 /** `m` of the run indices 0..n-1, spread out (m = 1: the middle one). */
@@ -185,4 +186,4 @@ export async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain("bench", main);
