@@ -40,7 +40,8 @@ export function knownError(e: unknown): string | undefined {
   if (e instanceof Deno.errors.PermissionDenied || /Permission denied|os error 13\b/.test(msg)) {
     return `${first}: permission denied; run as a user that may read and write it (root for labs)`;
   }
-  if (e instanceof Error && (e.name === "LabError" || e.name === "InventoryError")) return msg;
+  // the project's own user-facing errors carry a message written for the user
+  if (e instanceof Error && /^(Lab|Vmlab|Inventory|HostKey)Error$/.test(e.name)) return msg;
   return undefined;
 }
 
