@@ -7,9 +7,18 @@
  */
 import { PACKAGES } from "./_packages.ts";
 
-/** Package that provides `program`, from README's list (undefined when not one of ours). */
+/** Programs of the VM lab (`.ci/run`'s extra packages). */
+const VMLAB_PACKAGES: Record<string, string> = {
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-img": "qemu-utils",
+  debootstrap: "debootstrap",
+  "mkfs.ext4": "e2fsprogs",
+  xz: "xz-utils",
+};
+
+/** Package that provides `program` (undefined when not one the project uses). */
 export function packageOf(program: string): string | undefined {
-  return PACKAGES.find((p) => p.needs.includes(program))?.pkg;
+  return PACKAGES.find((p) => p.needs.includes(program))?.pkg ?? VMLAB_PACKAGES[program];
 }
 
 /** One line for a known error, or undefined. Exported for unit tests. */
@@ -17,14 +26,19 @@ export function knownError(e: unknown): string | undefined {
   const msg = e instanceof Error ? e.message : String(e);
   const first = msg.split("\n")[0];
   const prog = /missing program '([^']+)'/.exec(msg)?.[1] ??
-    /Failed to spawn '([^']+)'|cannot run (\S+): .*(?:No such file|not found)/.exec(msg)
+    new RegExp(
+      `Failed to spawn '([^']+)'|cannot run (\\S+): .*(?:No such file|not found)|` +
+        `failed to execute (\\S+): No such file|exec of "([^"]+)" failed: No such file`,
+    ).exec(msg)
       ?.slice(1).find(Boolean);
   if (prog) {
     const pkg = packageOf(prog.split("/").pop()!);
     return `missing program '${prog}'` +
       (pkg
-        ? ` (Debian package ${pkg}): install it with apt-get install ${pkg}, ` +
-          `or let deno task demo / deno task test install what is missing`
+        ? ` (Debian package ${pkg}): install it with apt-get install ${pkg}` +
+          (PACKAGES.some((p) => p.pkg === pkg)
+            ? `, or let deno task demo / deno task test install what is missing`
+            : "")
         : ": install it and re-run");
   }
   if (/No space left on device|os error 28\b/.test(msg)) {
