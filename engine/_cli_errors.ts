@@ -42,11 +42,14 @@ export function knownError(e: unknown): string | undefined {
         : ": install it and re-run");
   }
   if (/No space left on device|os error 28\b/.test(msg)) {
-    return `no space left on device (${first}): free space there ` +
-      `(the lab keeps its state under HAPLAY_LAB_DIR, default /tmp/haplay-lab) and re-run`;
+    const path = /'([^']+)'/.exec(msg)?.[1];
+    return `no space left on device${path ? ` writing ${path}` : ""}: free space on that ` +
+      `filesystem and re-run (labs keep their state under HAPLAY_LAB_DIR, default /tmp/haplay-lab)`;
   }
   if (/\bin use\b|already up|is in use by running process/.test(first)) {
-    return `${first} (pick another --name, or take it down with deno task lab down --name NAME)`;
+    return /lab down/.test(first)
+      ? first
+      : `${first} (pick another --name, or take it down with deno task lab down --name NAME)`;
   }
   if (/needs root|must be root|Operation not permitted|os error 1\b/.test(msg)) {
     return /root/.test(first) ? first : `${first}: this needs root; run it as root`;

@@ -13,6 +13,7 @@ import { loadPlaybook, type Playbook } from "./playbook.ts";
 import { newRunId, runPlaybook } from "./run.ts";
 import { FALLBACK_INVENTORY, type LastRun, lastRun, recordRun, when } from "./last_run.ts";
 import { knownError, runMain } from "./_cli_errors.ts";
+import { DEFAULT_WAIT_S } from "./lock_wait.ts";
 import { historyHosts, rollbackHosts } from "./rollback.ts";
 import { recapTable } from "./report.ts";
 import { redactor } from "./secrets.ts";
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const report = await runPlaybook(inv, pb.plays, {
         runId,
-        waitS,
+        waitS: waitS ?? DEFAULT_WAIT_S,
         check,
         diff: cmd === "plan" || !!o.diff,
         forks: o.forks ? Number(o.forks) : undefined,

@@ -111,8 +111,9 @@ export async function waitForLock(
 const deadlines = new WeakMap<object, number>();
 
 /**
- * Deploy's hook: after an apply found the lock held, wait (once per `key`, up to `waitS` in
- * all, default {@link DEFAULT_WAIT_S}); true means re-probe and apply again.
+ * Deploy's hook: after an apply found the lock held, wait (up to `waitS` in all per `key`;
+ * undefined or 0: no wait, the library's default; the CLI passes {@link DEFAULT_WAIT_S});
+ * true means re-probe and apply again.
  */
 export async function waitedForLock(
   key: object,
@@ -122,7 +123,8 @@ export async function waitedForLock(
   holder: string,
   log: (line: string) => void,
 ): Promise<boolean> {
-  if (!deadlines.has(key)) deadlines.set(key, Date.now() + (waitS ?? DEFAULT_WAIT_S) * 1000);
+  if (!waitS) return false;
+  if (!deadlines.has(key)) deadlines.set(key, Date.now() + waitS * 1000);
   const left = Math.round((deadlines.get(key)! - Date.now()) / 1000);
   if (left <= 0) return false;
   return await waitForLock((s) => session.runScript(s), host, holder, { waitS: left, log });

@@ -51,7 +51,7 @@ export interface RunOptions {
   sshConfigFile?: string;
   /** SSH connect + handshake timeout per host, in ms (default 15000). */
   timeoutMs?: number;
-  /** Seconds to wait for a host lock held by another run, then re-probe (default 60). */
+  /** Seconds to wait for a host lock held by another run, then re-probe (default 0). */
   waitS?: number;
 }
 

@@ -66,6 +66,7 @@ async function task(
 const userLines = (out: string) => out.split("\n").filter((l) => l.trim() && !/^Task \S+ /.test(l));
 
 function assertOneLine(r: Ran, want: RegExp, what: string) {
+  if (Deno.env.get("FC_SHOW")) console.log(`--- ${what}\n${userLines(r.out).join("\n")}`);
   assert.notEqual(r.code, 0, `${what}: exit code\n${r.out}`);
   assert.doesNotMatch(r.out, /at file:\/\//, `${what}: stack trace\n${r.out}`);
   assert.doesNotMatch(r.out, /^\s+at /m, `${what}: stack trace\n${r.out}`);
@@ -87,7 +88,7 @@ mount -t overlay overlay -o lowerdir=$W/b:/usr/bin /usr/bin`;
 
 /** A tmpfs with no space and no inodes left over `dir`. */
 function fullDisk(dir: string): string {
-  return `mount -t tmpfs -o size=64k,nr_inodes=8 tmpfs ${q(dir)}
+  return `mount -t tmpfs -o size=64k,nr_inodes=8,mode=0755 tmpfs ${q(dir)}
 i=0; while touch ${q(dir)}/f$i 2>/dev/null; do i=$((i+1)); done
 dd if=/dev/zero of=${q(dir)}/f0 bs=4k 2>/dev/null || true`;
 }
