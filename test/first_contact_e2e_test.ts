@@ -281,6 +281,14 @@ e2e(
         );
         assert.match(h.out, new RegExp(`${runId}\\s+done\\s+3/3 changed`));
 
+        // bare verify: the recorded inventory and playbook (this one has no verify step)
+        const v = await task(["task", "verify"], { env });
+        assert.match(
+          v.out,
+          new RegExp(`verify of the last deploy from this checkout: run ${runId} of `),
+        );
+        assert.match(v.out, /this playbook has no verify step/);
+
         const c = await task(["task", "rollback", "--check"], { env });
         assert.equal(c.code, 0, c.out);
         assert.match(
