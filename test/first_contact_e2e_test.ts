@@ -386,3 +386,64 @@ e2e(
     }
   },
 );
+
+e2e(
+  "host lock: deploy waits for a live holder; rollback takes over a lock whose holder is gone",
+  async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "haplay-fc-" });
+    const env = { HAPLAY_STATE_DIR: `${tmp}/state` };
+    try {
+      await withLab({ name: "fc9", subnet: "198.19.49.0/24", hosts: 1 }, async (lab) => {
+        const pb = `${tmp}/pb.ts`;
+        await Deno.writeTextFile(pb, playbook(2, 0));
+        const HP = "/var/lib/haplay";
+        // a live holder for 8 s, named in lock.owner as a run would be
+        await onHost(
+          lab,
+          "h1",
+          `mkdir -p ${HP}; { flock ${HP}/lock sleep 8 </dev/null >/dev/null 2>&1 & } ; sleep 0.3; ` +
+            `echo "someone@elsewhere pid 1 run R-live host-pid $(pgrep -x sleep | head -1)" > ${HP}/lock.owner`,
+        );
+        assert.notEqual((await labExec(lab, "h1", ["flock", "-n", `${HP}/lock`, "true"])).code, 0);
+        const t0 = performance.now();
+        const d = await task(["task", "deploy", lab.inventory, pb, "--wait", "30"], { env });
+        const waited = (performance.now() - t0) / 1000;
+        assert.equal(d.code, 0, d.out);
+        assert.match(
+          d.out,
+          /h1: waiting for the host lock held by someone@elsewhere pid 1 run R-live/,
+        );
+        assert.match(d.out, /h1: lock free after \d+ s/);
+        assert.match(d.out, /h1: changed \(2 changed\)/);
+        assert.ok(waited < 30, `deploy took ${waited} s`);
+
+        // a leftover process keeps the lock file open and locked; the recorded holder is gone
+        await onHost(
+          lab,
+          "h1",
+          `{ flock ${HP}/lock sleep 600 </dev/null >/dev/null 2>&1 & } ; sleep 0.3; ` +
+            `echo "someone@elsewhere pid 1 run R-dead host-pid 99999" > ${HP}/lock.owner`,
+        );
+        assert.notEqual((await labExec(lab, "h1", ["flock", "-n", `${HP}/lock`, "true"])).code, 0);
+        const t1 = performance.now();
+        const r = await task(["task", "rollback", lab.inventory, "--wait", "30"], { env });
+        const took = (performance.now() - t1) / 1000;
+        assert.equal(r.code, 0, r.out);
+        assert.doesNotMatch(r.out, /locked/);
+        assert.match(r.out, /h1: rolled back run /);
+        assert.ok(took < 20, `rollback took ${took} s: it waited instead of taking over`);
+        assert.equal(
+          (await onHost(lab, "h1", `ls ${HP}/lock.stale && ls /etc/haplay-fc | wc -l`)).trim(),
+          `${HP}/lock.stale\n0`,
+        );
+        console.log(
+          `deploy waited ${waited.toFixed(1)} s for an 8 s holder; takeover rollback ${
+            took.toFixed(1)
+          } s`,
+        );
+      });
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  },
+);
