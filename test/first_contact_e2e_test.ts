@@ -119,6 +119,8 @@ e2e(
     await Deno.chmod(tmp, 0o755);
     try {
       const sd = `${tmp}/labs`;
+      // deploys record their run here, not in the checkout's .haplay/
+      const stateEnv = { HAPLAY_STATE_DIR: `${tmp}/record` };
       await Deno.mkdir(sd);
       const lab = (name: string, net: number) =>
         ["task", "lab", "up", "--name", name, "--hosts", "1", "--subnet", `198.19.${net}.0/24`]
@@ -222,10 +224,10 @@ e2e(
           broken,
           `export const plays = [{ name: "x", hosts: "all", tasks: () => { throw new RangeError("boom"); } }];\n`,
         );
-        const u = await task(["task", "deploy", l.inventory, broken]);
+        const u = await task(["task", "deploy", l.inventory, broken], { env: stateEnv });
         assert.doesNotMatch(u.out, /at file:\/\//, u.out);
         assert.match(u.out, /boom.*re-run with -v for the stack/, u.out);
-        const uv = await task(["task", "deploy", l.inventory, broken, "-v"]);
+        const uv = await task(["task", "deploy", l.inventory, broken, "-v"], { env: stateEnv });
         assert.match(uv.out, /at file:\/\//, uv.out);
       });
     } finally {
