@@ -183,3 +183,58 @@ e2e("preflight on a machine with everything: silent, exit 0, no apt", async () =
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+e2e(
+  "preflight as root installs: one line, debconf preseed, apt-get update first, then install",
+  async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "haplay-preflight-" });
+    try {
+      // apt-get stand-in: records its arguments; "install" brings the hidden programs back
+      await Deno.writeTextFile(
+        `${tmp}/apt-get`,
+        `#!/bin/sh\necho "apt-get $*" >> ${tmp}/ran\n[ "$1" = install ] && umount -l /usr/sbin\nexit 0\n`,
+      );
+      await Deno.writeTextFile(
+        `${tmp}/debconf`,
+        `#!/bin/sh\necho "debconf-set-selections" >> ${tmp}/ran\ncat >> ${tmp}/ran\n`,
+      );
+      await Deno.chmod(`${tmp}/apt-get`, 0o755);
+      await Deno.chmod(`${tmp}/debconf`, 0o755);
+      await Deno.mkdir(`${tmp}/lists`);
+      const script = `set -e
+mount --make-rprivate /
+W=${tmp}/wh; mkdir -p $W
+for p in sshd keepalived; do mknod $W/$p c 0 0; done
+mount --bind ${tmp}/apt-get /usr/bin/apt-get
+mount --bind ${tmp}/debconf /usr/bin/debconf-set-selections
+mount --bind ${tmp}/lists /var/lib/apt/lists
+mount -t overlay overlay -o lowerdir=$W:/usr/sbin /usr/sbin
+exec "$@"`;
+      const o = await new Deno.Command("unshare", {
+        args: ["--mount", "sh", "-c", script, "sh", Deno.execPath(), "run", "--allow-run"]
+          .concat(["--allow-read", "--allow-write", "--allow-env", "--allow-sys"])
+          .concat([`${ROOT}engine/preflight.ts`, "demo"]),
+        env: { PATH, NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/root", HAPLAY_LAB_DIR: tmp },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+      assert.equal(o.code, 0, out);
+      assert.equal(
+        out.trim(),
+        "deno task demo: installing openssh-server keepalived (apt-get update first: no package " +
+          "lists) with apt-get",
+      );
+      assert.equal(
+        await ran(tmp),
+        "apt-get update\ndebconf-set-selections\n" +
+          "iptables-persistent iptables-persistent/autosave_v4 boolean false\n" +
+          "iptables-persistent iptables-persistent/autosave_v6 boolean false\n" +
+          "apt-get install -y --no-install-recommends openssh-server keepalived\n",
+      );
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
