@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 import { e2e, withLab } from "./lab_fixture.ts";
 import { type Lab, labExec } from "../lab/lab.ts";
 import { snapshots } from "./snapshot.ts";
+import { knownError } from "../engine/_cli_errors.ts";
+import { when } from "../engine/last_run.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -235,6 +237,31 @@ e2e(
     }
   },
 );
+
+Deno.test("knownError: one actionable line for the known cases, undefined otherwise", () => {
+  const e = (m: string, name = "Error") => Object.assign(new Error(m), { name });
+  assert.match(
+    knownError(e("missing program 'sshd' (needed by the lab)", "LabError"))!,
+    /^missing program 'sshd' \(Debian package openssh-server\): install it with apt-get install openssh-server/,
+  );
+  assert.match(
+    knownError(e(`Failed to spawn 'keepalived': No such file or directory`))!,
+    /Debian package keepalived/,
+  );
+  assert.match(
+    knownError(e("No space left on device (os error 28): open '/x/.lock'"))!,
+    /^no space left on device writing \/x\/\.lock: free space/,
+  );
+  assert.equal(
+    knownError(e("the lab needs root (namespaces)", "LabError")),
+    "the lab needs root (namespaces)",
+  );
+  assert.equal(knownError(new RangeError("boom")), undefined);
+  assert.equal(
+    when("2026-12-01T16:00:00Z", Date.parse("2026-12-01T16:04:00Z")),
+    "2026-12-01 16:00:00 UTC, 4 min ago",
+  );
+});
 
 /** A playbook of `n` files per host, each validated by `sleep S`. */
 function playbook(n: number, sleepS: number, tag = "a"): string {
