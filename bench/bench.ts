@@ -28,6 +28,7 @@ import {
 } from "./scenarios.ts";
 import { publish, rerender } from "./report.ts";
 import { REPO } from "./tools.ts";
+import { knownError, runMain } from "../engine/_cli_errors.ts";
 import { machineInfo } from "./machine.ts";
 
 /** `m` of the run indices 0..n-1, spread out (m = 1: the middle one). */
@@ -150,7 +151,16 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     failed = true;
-    ctx.log(`ERROR: ${(e as Error).stack ?? e}`);
+    const v = Deno.args.includes("-v") || !!Deno.env.get("HAPLAY_DEBUG");
+    ctx.log(
+      `ERROR: ${
+        knownError(e) ?? `${(e as Error).message?.split("\n")[0] ?? e}` +
+            (v ? `\n${(e as Error).stack}` : " (re-run with -v for the stack)")
+      }`,
+    );
+    if (!ctx.samples.length) {
+      return 1; // nothing measured, nothing to publish (the lab is taken down below)
+    }
   } finally {
     if (a["keep-lab"]) {
       ctx.log(`lab ${ctx.labName} kept up: deno task lab down --name ${ctx.labName}`);
@@ -185,4 +195,4 @@ export async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain("bench", main);

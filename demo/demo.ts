@@ -18,6 +18,8 @@ import { lint, plays, verify } from "../playbooks/site.ts";
 import { writeLabInventory } from "../roles/lab_inventory.ts";
 import { formatIssue } from "../engine/inventory.ts";
 import { SNAPSHOT_SH, snapshotDiff } from "../lab/snapshot.ts";
+import { runMain } from "../engine/_cli_errors.ts";
+import { preflight } from "../engine/preflight.ts";
 
 const EXAMPLE = fileURLToPath(
   new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url),
@@ -52,7 +54,10 @@ async function waitFor(what: string, ms: number, pred: () => Promise<boolean>): 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  const noInstall = argv.includes("--no-install") || !!Deno.env.get("HAPLAY_NO_INSTALL");
+  const ready = await preflight({ for: "demo", install: !noInstall });
+  if (ready !== 0) return ready;
   if (Deno.uid() !== 0) {
     console.error("deno task demo needs root (it builds network namespaces); run it as root");
     return 1;
@@ -159,4 +164,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-Deno.exit(await main());
+if (import.meta.main) await runMain("demo", main);

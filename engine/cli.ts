@@ -10,7 +10,10 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { formatIssue, type Inventory, InventoryError, loadInventory } from "./inventory.ts";
 import { loadPlaybook, type Playbook } from "./playbook.ts";
-import { runPlaybook } from "./run.ts";
+import { newRunId, runPlaybook } from "./run.ts";
+import { FALLBACK_INVENTORY, type LastRun, lastRun, recordRun, when } from "./last_run.ts";
+import { knownError, runMain } from "./_cli_errors.ts";
+import { DEFAULT_WAIT_S } from "./lock_wait.ts";
 import { historyHosts, rollbackHosts } from "./rollback.ts";
 import { recapTable } from "./report.ts";
 import { redactor } from "./secrets.ts";
@@ -21,11 +24,15 @@ export const DEFAULT_PLAYBOOK = fileURLToPath(new URL("../playbooks/site.ts", im
 const USAGE = `usage:
   deno task deploy   <inventory> [playbook] [--check] [--diff] [--forks N] [--limit PATTERN]
                      [--tags a,b] [--skip-tags a,b] [--accept-new-host-keys] [--report FILE]
-                     [--keep-runs N] [--no-verify] [--timeout SECONDS] [-v]
+                     [--keep-runs N] [--no-verify] [--timeout SECONDS] [--wait SECONDS] [-v]
   deno task plan     <inventory> [playbook]           (deploy --check --diff)
-  deno task rollback <inventory> [--run ID] [--limit PATTERN] [--check] [--purge-packages]
-  deno task history  <inventory> [--limit PATTERN]
-  deno task verify   <inventory> [playbook] [--limit PATTERN]
+  deno task rollback [inventory] [--run ID] [--limit PATTERN] [--check] [--purge-packages]
+                     [--wait SECONDS]
+  deno task history  [inventory] [--limit PATTERN]
+  deno task verify   [inventory] [playbook] [--limit PATTERN]
+without an inventory, rollback/history/verify act on the last deploy from this checkout
+(.haplay/last-run.json), else on inventory/prod.yaml; --wait: seconds to wait for a host
+lock held by another run (default 60)
 every command also takes --ssh-config FILE and --timeout SECONDS (SSH connect, default 15)`;
 
 const out = (l: string) => console.log(redactor.redact(l));
@@ -72,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
         "purge-packages": { type: "boolean" },
         "ssh-config": { type: "string" },
         timeout: { type: "string" },
+        wait: { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -81,10 +89,39 @@ export async function main(argv: string[]): Promise<number> {
     return 4;
   }
   const o = a.values;
-  const [invPath, pbPath] = a.positionals;
-  if (o.help || !cmd || !invPath) {
+  let [invPath, pbPath]: Array<string | undefined> = a.positionals;
+  const bare = !invPath && ["rollback", "history", "verify"].includes(cmd);
+  if (o.help || !cmd || (!invPath && !bare)) {
     (o.help ? out : err)(USAGE);
     return o.help ? 0 : 4;
+  }
+  let recorded: LastRun | undefined;
+  if (bare) {
+    recorded = await lastRun();
+    if (recorded) {
+      invPath = recorded.inventory;
+      pbPath = recorded.playbook;
+      const what = cmd === "rollback" ? (o.check ? "would undo" : "undoing") : `${cmd} of`;
+      out(
+        `${what} the last deploy from this checkout: run ${recorded.runId} of ${invPath} ` +
+          `(started ${when(recorded.startedAt)})`,
+      );
+    } else if (await exists(FALLBACK_INVENTORY)) {
+      invPath = FALLBACK_INVENTORY;
+      out(`no deploy recorded in this checkout (.haplay/last-run.json): using ${invPath}`);
+    } else {
+      err(
+        `no deploy recorded in this checkout (.haplay/last-run.json) and no ${FALLBACK_INVENTORY}: ` +
+          `give the inventory: deno task ${cmd} <inventory>`,
+      );
+      return 4;
+    }
+  }
+  if (!invPath) return 4;
+  const waitS = o.wait === undefined ? undefined : Number(o.wait);
+  if (waitS !== undefined && !(waitS >= 0)) {
+    err(`--wait: expected a number of seconds, got "${o.wait}"`);
+    return 4;
   }
   const timeoutMs = o.timeout ? Math.round(Number(o.timeout) * 1000) : undefined;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) {
@@ -96,7 +133,19 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "deploy" || cmd === "plan") {
       const check = cmd === "plan" || !!o.check;
       const { inv, pb } = await loadInputs(invPath, pbPath);
+      const runId = newRunId();
+      // recorded before any host is contacted: a controller killed mid-run still leaves it
+      if (!check) {
+        await recordRun({
+          inventory: invPath,
+          playbook: pbPath,
+          runId,
+          startedAt: new Date().toISOString(),
+        });
+      }
       const report = await runPlaybook(inv, pb.plays, {
+        runId,
+        waitS: waitS ?? DEFAULT_WAIT_S,
         check,
         diff: cmd === "plan" || !!o.diff,
         forks: o.forks ? Number(o.forks) : undefined,
@@ -158,7 +207,9 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "rollback") {
       const inv = await loadInventory(invPath);
       const res = await rollbackHosts(inv, {
-        runId: o.run,
+        runId: o.run ?? recorded?.runId,
+        missingRunOk: !o.run && !!recorded,
+        waitS,
         limit: o.limit,
         check: o.check,
         purgePackages: o["purge-packages"],
@@ -202,9 +253,25 @@ export async function main(argv: string[]): Promise<number> {
       err("nothing was changed: no host was contacted");
       return 3;
     }
-    err(`haplay: ${(e as Error).message}`);
+    const known = knownError(e);
+    const v = o.verbose || !!Deno.env.get("HAPLAY_DEBUG");
+    err(
+      `haplay: ${known ?? (e as Error).message}${
+        known || v ? "" : " (re-run with -v for the stack)"
+      }`,
+    );
+    if (v && e instanceof Error && e.stack) err(e.stack);
     return 3;
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) await runMain("haplay", main, { keepVerbose: true });

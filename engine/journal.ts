@@ -2,7 +2,8 @@
  * Reading the on-host journal: rollback and history scripts, and their parsers.
  *
  * Layout on each host (root-only, 0700): `/var/lib/haplay/runs/<run-id>/` with `meta.json`,
- * `state` (running | done | failed | rolled-back), `handlers/<hex name>` and one
+ * `state` (running | done | failed | interrupted | rolled-back; interrupted: the apply script lost
+ * its SSH session and stopped at a task boundary), `handlers/<hex name>` and one
  * `tasks/<NNNN>/` per change: `summary`, `resource`, `restore.sh`, `notify`, `log`, and the
  * marks `saved` (pre-state recorded, change may have started), `done`, `restored`.
  * @module
@@ -10,6 +11,7 @@
 import { PRELUDE } from "./prelude.ts";
 import { handlerName, STATE_DIR } from "./script.ts";
 import { q } from "./shell.ts";
+import { LOCK_SH } from "./lock_wait.ts";
 
 /** Options of a rollback. */
 export interface RollbackScriptOptions {
@@ -32,9 +34,8 @@ hp_main() {
 HP=${STATE_DIR}; TARGET=${q(o.runId ?? "")}; CHECK=${o.check ? 1 : 0}
 export HAPLAY_ROLLBACK=1 HAPLAY_PURGE_PACKAGES=${o.purgePackages ? 1 : 0}
 [ -d "$HP/runs" ] || { printf '@@${n}:none\\n'; return 0; }
-exec 9>>"$HP/lock"
-if ! flock -n 9; then printf '@@${n}:locked:%s\\n' "$(cat "$HP/lock.owner" 2>/dev/null)"; exit 75; fi
-[ $CHECK = 1 ] || printf '%s\\n' ${q(o.owner + " rollback")} > "$HP/lock.owner"
+if ! hp_lock; then printf '@@${n}:locked:%s\\n' "$(cat "$HP/lock.owner" 2>/dev/null)"; exit 75; fi
+[ $CHECK = 1 ] || printf '%s host-pid %s\\n' ${q(o.owner + " rollback")} "$$" > "$HP/lock.owner"
 sel=""; found=0
 for r in $(ls -1 "$HP/runs" | sort -r); do
   st=$(cat "$HP/runs/$r/state" 2>/dev/null)
@@ -81,6 +82,7 @@ done
 [ $CHECK = 1 ] || echo $(( $(cat "$HP/generation" 2>/dev/null || echo 0) + 1 )) > "$HP/generation"
 printf '@@${n}:finished\\n'
 }
+${LOCK_SH}
 hp_main </dev/null
 `;
 }

@@ -9,6 +9,7 @@ import { SshSession } from "./ssh.ts";
 import { mapPool } from "./pool.ts";
 import { targetOf } from "./run.ts";
 import { newNonce } from "./script.ts";
+import { DEFAULT_WAIT_S, waitForLock } from "./lock_wait.ts";
 import {
   type HistoryEntry,
   historyScript,
@@ -29,6 +30,11 @@ export interface RollbackOptions {
   sshConfigFile?: string;
   /** SSH connect + handshake timeout per host, in ms (default 15000). */
   timeoutMs?: number;
+  /** Seconds to wait for a host lock held by another run (default 60; 0: fail at once). */
+  waitS?: number;
+  /** A host whose journal lacks `runId` has nothing to roll back (bare rollback: the recorded
+   * run may not have changed every host). */
+  missingRunOk?: boolean;
   log?: (line: string) => void;
 }
 
@@ -72,10 +78,19 @@ export async function rollbackHosts(
 ): Promise<HostRollback[]> {
   const log = (l: string) => (o.log ?? console.log)(redactor.redact(l));
   const owner = `${Deno.env.get("SUDO_USER") ?? Deno.env.get("USER") ?? "root"}@${Deno.hostname()}`;
-  const res = await eachHost(inv, o, async (s) => {
-    const nonce = newNonce();
-    const out = await s.runScript(rollbackScript({ nonce, ...o, owner }));
-    return parseRollback(out.stdout, nonce);
+  const res = await eachHost(inv, o, async (s, host) => {
+    const deadline = Date.now() + (o.waitS ?? DEFAULT_WAIT_S) * 1000;
+    while (true) {
+      const nonce = newNonce();
+      const out = await s.runScript(rollbackScript({ nonce, ...o, owner }));
+      const r = parseRollback(out.stdout, nonce);
+      if (r.locked === undefined) return r;
+      const waitS = Math.round((deadline - Date.now()) / 1000);
+      if (waitS <= 0) return r;
+      if (!(await waitForLock((x) => s.runScript(x), host, r.locked, { waitS, log }))) {
+        return r;
+      }
+    }
   });
   return res.map(({ host, value: r, error }) => {
     if (!r) {
@@ -87,12 +102,16 @@ export async function rollbackHosts(
       log(`${host}: failed - ${e}`);
       return { host, ok: false, error: e, result: r };
     }
+    if (r.noRun && o.missingRunOk) {
+      log(`${host}: run ${r.noRun} did not change this host: nothing to roll back`);
+      return { host, ok: true, result: r };
+    }
     if (r.noRun) {
       const e = `run ${r.noRun} is not in this host's journal`;
       log(`${host}: failed - ${e}`);
       return { host, ok: false, error: e, result: r };
     }
-    if (r.none) {
+    if (r.none || (r.finished && !r.runs.length)) {
       log(`${host}: nothing to roll back`);
       return { host, ok: true, result: r };
     }

@@ -21,6 +21,7 @@ import { Progress } from "./progress.ts";
 import type { HostReport, RunReport, TaskReport } from "./report.ts";
 import type { Handler, HookContext, HostContext, Plan, Play, Task } from "./types.ts";
 import { parseRollback, rollbackScript } from "./journal.ts";
+import { waitedForLock } from "./lock_wait.ts";
 
 /** Options of one run (the CLI flags). */
 export interface RunOptions {
@@ -50,6 +51,8 @@ export interface RunOptions {
   sshConfigFile?: string;
   /** SSH connect + handshake timeout per host, in ms (default 15000). */
   timeoutMs?: number;
+  /** Seconds to wait for a host lock held by another run, then re-probe (default 0). */
+  waitS?: number;
 }
 
 /** A fresh sortable run id. */
@@ -798,6 +801,9 @@ async function runHost(
   rep.handlers = r.handlersRun;
   if (r.gate) rep.gateOutput = r.gate;
   if (r.locked !== undefined) {
+    if (await waitedForLock(p, opts.waitS, session, name, r.locked, log)) {
+      return await runHost(p, play, env);
+    }
     rep.status = "failed";
     rep.error = `host is locked by another run (${r.locked.trim() || "unknown holder"}); ` +
       `nothing was changed`;

@@ -8,6 +8,10 @@
  *   changed task: journal entry (summary, restore script), backup, `saved` mark, pending
  *   handlers recorded, apply, `done` mark; stops at the first failure; runs notified (and
  *   previously pending) handlers once at the end.
+ * Session loss (sshd gone: the next marker write fails with EPIPE, or a SIGHUP) stops the
+ * apply script at the next task boundary: the entry in flight completes (`done`), the run's
+ * `state` becomes `interrupted`, handlers stay pending for the next run, the lock is released;
+ * rollback treats an interrupted run like any run not rolled back yet.
  * The whole body is one sh function, so a syntax error anywhere means nothing runs. Every
  * snippet runs with the host lock's fd closed (`9>&-`), so a daemon it starts cannot hold the
  * lock after the run.
@@ -16,6 +20,7 @@
 import { PRELUDE } from "./prelude.ts";
 import { b64, q } from "./shell.ts";
 import type { Handler, PlanChange, Task } from "./types.ts";
+import { LOCK_SH } from "./lock_wait.ts";
 
 /** Where haplay keeps its state on a host. */
 export const STATE_DIR = "/var/lib/haplay";
@@ -148,11 +153,15 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   });
   const out: string[] = [HEADER, "hp_main() {"];
   out.push(`HP=${hp}; mkdir -p "$HP/runs" "$HP/pending"; chmod 700 "$HP"`);
-  out.push(`exec 9>>"$HP/lock"`);
   out.push(
-    `if ! flock -n 9; then printf '@@${n}:locked:%s\\n' "$(cat "$HP/lock.owner" 2>/dev/null)"; exit 75; fi`,
+    `if ! hp_lock; then printf '@@${n}:locked:%s\\n' "$(cat "$HP/lock.owner" 2>/dev/null)"; exit 75; fi`,
   );
-  out.push(`printf '%s\\n' ${q(ctx.owner + " run " + ctx.runId)} > "$HP/lock.owner"`);
+  out.push(
+    `printf '%s host-pid %s\\n' ${q(ctx.owner + " run " + ctx.runId)} "$$" > "$HP/lock.owner"`,
+  );
+  // Session loss: sshd gone means our stdout pipe is closed (EPIPE on the next marker) or a
+  // SIGHUP; either way stop at the next task boundary with the journal consistent.
+  out.push(`HP_LOST=; trap 'HP_LOST=1' HUP PIPE`);
   out.push(`_gen=$(cat "$HP/generation" 2>/dev/null || echo 0)`);
   out.push(
     `if [ "$_gen" != ${
@@ -166,7 +175,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   for (const h of ctx.handlers) {
     out.push(writeB64(`"$R/handlers/${handlerKey(h.name)}"`, h.run));
   }
-  out.push(`printf '@@${n}:started\\n'`);
+  out.push(`printf '@@${n}:started\\n' || HP_LOST=1; hp_boundary`);
   for (const { index, task, change } of items) {
     const id = String(index + (ctx.journalOffset ?? 0)).padStart(4, "0");
     const notify = change.restoreNotify ?? task.notify ?? [];
@@ -185,7 +194,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     }
     out.push(`( set -e\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} apply $_rc; return 1; fi`);
-    out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n'`);
+    out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n' || HP_LOST=1; hp_boundary`);
   }
   // Handlers: every pending one (this run's notifications and earlier runs' leftovers).
   out.push(`for _h in $(ls "$HP/pending" 2>/dev/null); do`);
@@ -206,6 +215,11 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     out.push(`printf '\\n@@${n}:gate-end:%s\\n' "$_rc"`);
   }
   out.push("}");
+  out.push(`hp_boundary() {
+  [ -z "$HP_LOST" ] && return 0
+  echo interrupted > "$R/state"; echo "session lost" > "$R/interrupted"; exit 0
+}`);
+  out.push(LOCK_SH);
   out.push(`hp_task_failed() {
   printf '@@${n}:failed:%s:%s:%s\\n' "$1" "$2" "$3"
   tail -c 2000 "$J/log" | base64 | tr -d '\\n'; echo

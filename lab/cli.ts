@@ -26,6 +26,7 @@ import {
   labUp,
 } from "./lab.ts";
 import { SYSTEM_PATH } from "./util.ts";
+import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: lab <command> [options]
   up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
@@ -176,13 +177,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  let code = 1;
-  try {
-    code = await main(Deno.args);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    console.error(`lab: ${msg.split("\n")[0]}`);
-    code = 1;
-  }
-  Deno.exit(code);
+  await runMain("lab", async (argv) => {
+    try {
+      return await main(argv);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`lab: ${e.message}`);
+      return 1;
+    }
+  });
 }

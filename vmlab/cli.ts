@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { cachedImage, defaultCacheDir, vmBuild } from "./build.ts";
 import { defaultStateDir, vmDown, vmLoad, vmStatus, vmUp } from "./lab.ts";
 import { SYSTEM_PATH } from "./util.ts";
+import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: vmlab <command> [options]
   build  [--force]                 build the guest image once (cached in --cache)
@@ -134,11 +135,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`vmlab: ${(e as Error).message}`);
-    if (e instanceof UsageError) console.error(USAGE);
-    Deno.exit(e instanceof UsageError ? 2 : 1);
-  }
+  await runMain("vmlab", async (argv) => {
+    try {
+      return await main(argv);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`vmlab: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+  });
 }
