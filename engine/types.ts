@@ -182,3 +182,16 @@ export interface HookContext {
 
 /** Outcome of one task on one host. */
 export type TaskStatus = "ok" | "changed" | "failed" | "skipped" | "would-change";
+
+/**
+ * A typed fact: a read-only sh snippet and the pure parser of what it prints. A task built on a
+ * fact plans from the parsed value, so its planner is testable as data (args + fact in, plan
+ * out) and the parser apart (recorded output in, fact out). The parser throws on output it
+ * cannot read; the task's `plan` turns that into a refusal.
+ */
+export interface Fact<T> {
+  /** POSIX sh printing the fact; no side effects. */
+  sh: string;
+  /** Pure: what `sh` printed in, the fact out. */
+  parse(stdout: string): T;
+}
