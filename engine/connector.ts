@@ -2,12 +2,11 @@
  * The connector seam: the one thing the engine needs from a host's transport. A run opens one
  * connector per host (through a {@link ConnectorFactory}), runs its probe and apply scripts on
  * it as root with the script on stdin, reads how many round trips it made, and closes it.
- * {@link sshConnector} (the default) opens an {@link SshSession}; `connector_local.ts` runs the
+ * `ssh_connector.ts` (the default) opens an `SshSession`; `connector_local.ts` runs the
  * same scripts under `sh` in a temp root; `connector_fake.ts` answers from a script, for tests.
  * @module
  */
 import type { InventoryHost } from "./inventory.ts";
-import { type SshOptions, SshSession, type SshTarget } from "./ssh.ts";
 
 /** Result of one exec: exit code (or signal), stdout and stderr kept apart, untrimmed. */
 export interface ExecResult {
@@ -29,23 +28,3 @@ export interface Connector {
 
 /** Opens the connector of one inventory host; rejects when the host cannot be reached. */
 export type ConnectorFactory = (host: InventoryHost) => Promise<Connector>;
-
-/** The SSH target of an inventory host. */
-export function targetOf(h: InventoryHost): SshTarget {
-  const v = h.vars;
-  const has = (...k: string[]) => k.some((x) => x in v);
-  return {
-    name: h.name,
-    ...h.connection,
-    explicit: {
-      user: has("ansible_user", "haplay_user"),
-      port: has("ansible_port", "haplay_port"),
-      keyFile: has("ansible_ssh_private_key_file", "haplay_ssh_key"),
-    },
-  };
-}
-
-/** The default factory: an SSH session per host (known_hosts checked, sudo when needed). */
-export function sshConnector(opts: SshOptions = {}): ConnectorFactory {
-  return (h) => SshSession.open(targetOf(h), opts);
-}

@@ -5,7 +5,8 @@
 import type { Inventory } from "./inventory.ts";
 import { selectHosts } from "./patterns.ts";
 import { redactor } from "./secrets.ts";
-import { type Connector, type ConnectorFactory, sshConnector } from "./connector.ts";
+import type { Connector, ConnectorFactory } from "./connector.ts";
+import { sshConnector } from "./ssh_connector.ts";
 import { mapPool } from "./pool.ts";
 import { newNonce } from "./script.ts";
 import {

@@ -11,7 +11,8 @@
 import type { Inventory } from "./inventory.ts";
 import { selectHosts } from "./patterns.ts";
 import { redactor } from "./secrets.ts";
-import { type ConnectorFactory, sshConnector } from "./connector.ts";
+import type { ConnectorFactory } from "./connector.ts";
+import { sshConnector } from "./ssh_connector.ts";
 import { type HostFacts, probeRound } from "./host_facts.ts";
 import { probeEnv, runPlay, type RunState } from "./play_loop.ts";
 import { allOk, prepare, type PreparedPlay } from "./prepare.ts";
@@ -20,7 +21,7 @@ import type { RunReport } from "./report.ts";
 import { SessionPool } from "./session_pool.ts";
 import type { Play } from "./types.ts";
 
-export { targetOf } from "./connector.ts";
+export { targetOf } from "./ssh_connector.ts";
 export { prepare } from "./prepare.ts";
 
 /** Options of one run (the CLI flags). */
