@@ -6,6 +6,7 @@
  */
 import type { Inventory, InventoryHost } from "./inventory.ts";
 import type { Handler, HostContext, Plan, Play, Task } from "./types.ts";
+import { setTwice } from "./rolling.ts";
 
 /** Which tasks a run selects (`--tags`, `--skip-tags`). */
 export interface TaskFilter {
@@ -47,7 +48,9 @@ function selectTasks(tasks: Task[], f: TaskFilter): Task[] {
 
 /** Build every host's task list; throws before any host is contacted. */
 export function prepare(inv: Inventory, play: Play, names: string[], f: TaskFilter): Prepared[] {
-  const problems: string[] = [];
+  const problems: string[] = setTwice(play).map((k) =>
+    `rolling.${k} and the play's own ${k === "when" ? "rollingIf" : k} are both set; keep one`
+  );
   const out = names.map((n) => {
     const host = inv.hosts.get(n)!;
     const ctx = contextOf(inv, host);

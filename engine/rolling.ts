@@ -19,6 +19,22 @@ export function rollingOf(play: Play): Rolling {
   };
 }
 
+/** Rolling options a play sets twice, grouped and loose ("serial", ...): an authoring error. */
+export function setTwice(play: Play): string[] {
+  const r = play.rolling;
+  if (!r) return [];
+  const loose: Array<[keyof Rolling, unknown]> = [
+    ["serial", play.serial],
+    ["maxFailPercentage", play.maxFailPercentage],
+    ["order", play.order],
+    ["orderProbe", play.orderProbe],
+    ["when", play.rollingIf],
+    ["gateScript", play.gateScript],
+    ["gate", play.gate],
+  ];
+  return loose.filter(([k, v]) => v !== undefined && r[k] !== undefined).map(([k]) => k);
+}
+
 /** A play with a gate is rolling: a host whose apply fails is rolled back too. */
 export function isGated(r: Rolling): boolean {
   return !!(r.gate || r.gateScript);

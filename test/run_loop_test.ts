@@ -206,6 +206,23 @@ Deno.test("run loop: a failed gate rolls that host back and stops the play; old 
   }
 });
 
+Deno.test("run loop: a rolling option set twice (grouped and loose) stops the run before any contact", async () => {
+  await world(2, {}, async (w) => {
+    await assert.rejects(
+      () =>
+        w.run([{
+          name: "twice",
+          hosts: "all",
+          serial: 2,
+          rolling: { serial: 1 },
+          tasks: (h) => [put(w.at(h.name, "/etc/t.conf"), "t\n")],
+        }]),
+      /play "twice" cannot be planned:\n {2}rolling.serial and the play's own serial are both set; keep one/,
+    );
+    assert.equal(w.fake.calls.length, 0);
+  });
+});
+
 Deno.test("run loop: a host locked by another run, or changed since its probe, is refused unchanged", async () => {
   let w0: World | undefined;
   const fakes: Record<string, FakeHost> = {
