@@ -1,59 +1,41 @@
 /**
  * haplay: agentless, Ansible-style orchestration over SSH for highly available Linux load
- * balancers (keepalived VRRP + LVS). This module is the public API: import tasks and roles,
- * build plays, and run them against an inventory.
+ * balancers (keepalived VRRP + LVS). The authoring API, all of it:
  *
+ * | what                  | exports                                                               |
+ * | --------------------- | --------------------------------------------------------------------- |
+ * | task contract, plays  | `Task` `Plan` `PlanOk` `PlanChange` `Handler` `HostContext` `Play`      |
+ * |                       | `Rolling` `Serial` `GateResult` `HookContext` `TaskStatus`            |
+ * | task primitives       | `absent` `apt` `command` `directory` `file` `group` `ipRoute` `ipRule` |
+ * | (`./tasks`)           | `iptablesRule` `lineInFile` `loVip` `netplan` `service`               |
+ * |                       | `serviceHandler` `sudoers` `sysctl` `template` `user` (+ `*Input`)    |
+ * | LB roles (`./roles`)  | `keepalived*Tasks` `scriptUserTasks` `notifyTasks` `*SysctlTasks`     |
+ * |                       | `loVipTasks` `redirect*` `dsrFwmark*` `lintLb` `verifyLb`             |
+ * | inventory             | `loadInventory` `Inventory` `InventoryHost` `Issue` `formatIssue`     |
+ * | playbooks             | `loadPlaybook` `Playbook` `VerifyContext` `VerifyCheck`               |
+ * | run                   | `runPlaybook` `RunOptions` `RunReport` `HostReport` `HostStatus`      |
+ * |                       | `TaskReport` `recapTable`                                             |
+ * | rollback, history     | `rollbackHosts` `RollbackOptions` `HostRollback` `historyHosts`       |
+ * | connectors            | `Connector` `ConnectorFactory` `ExecResult` `LocalConnectors`         |
+ *
+ * The namespace lab is `./lab`; the site playbook is `playbooks/site.ts`.
+ *
+ * @example
  * ```ts
- * import { file, loadInventory, runPlaybook } from "./mod.ts";
- * const inv = await loadInventory("inventory/prod.yaml");
- * const report = await runPlaybook(inv, [{
+ * import { file, loadInventory, type Play, runPlaybook } from "./mod.ts";
+ * const motd: Play = {
  *   name: "motd",
  *   hosts: "all",
+ *   rolling: { serial: "50%" },
  *   tasks: (h) => [file({ path: "/etc/motd", content: `managed by haplay on ${h.name}\n` })],
- * }]);
+ * };
+ * async function deploy(inventory: string) {
+ *   const report = await runPlaybook(await loadInventory(inventory), [motd]);
+ *   return report.ok;
+ * }
  * ```
  * @module
  */
-export type {
-  Handler,
-  HostContext,
-  Plan,
-  PlanChange,
-  PlanOk,
-  Play,
-  Task,
-  TaskStatus,
-} from "./engine/types.ts";
-export { b64, parseKv, q } from "./engine/shell.ts";
-export { PRELUDE } from "./engine/prelude.ts";
-export { newRunId, type RunOptions, runPlaybook, targetOf } from "./engine/run.ts";
-export type { HostReport, HostStatus, RunReport, TaskReport } from "./engine/report.ts";
-export { recapTable } from "./engine/report.ts";
-export {
-  historyHosts,
-  type HostRollback,
-  rollbackHosts,
-  type RollbackOptions,
-} from "./engine/rollback.ts";
-export { type ExecResult, HostKeyError, SshSession, type SshTarget } from "./engine/ssh.ts";
-export {
-  loadPlaybook,
-  type Playbook,
-  playbookFromModule,
-  type VerifyCheck,
-  type VerifyContext,
-} from "./engine/playbook.ts";
-export {
-  checkHostVars,
-  formatIssue,
-  type Inventory,
-  InventoryError,
-  type InventoryHost,
-  type Issue,
-  loadInventory,
-} from "./engine/inventory.ts";
-export { selectHosts } from "./engine/patterns.ts";
-export { Redactor, redactor, Secret } from "./engine/secrets.ts";
+export * from "./engine/mod.ts";
 export * from "./tasks/mod.ts";
 export * from "./roles/mod.ts";
-export * as site from "./playbooks/site.ts";

@@ -5,9 +5,9 @@
 import type { Inventory } from "./inventory.ts";
 import { selectHosts } from "./patterns.ts";
 import { redactor } from "./secrets.ts";
-import { SshSession } from "./ssh.ts";
+import type { Connector, ConnectorFactory } from "./connector.ts";
+import { sshConnector } from "./ssh_connector.ts";
 import { mapPool } from "./pool.ts";
-import { targetOf } from "./run.ts";
 import { newNonce } from "./script.ts";
 import { DEFAULT_WAIT_S, waitForLock } from "./lock_wait.ts";
 import {
@@ -36,6 +36,8 @@ export interface RollbackOptions {
    * run may not have changed every host). */
   missingRunOk?: boolean;
   log?: (line: string) => void;
+  /** How to reach a host (default: SSH with the options above). */
+  connector?: ConnectorFactory;
 }
 
 /** Per-host rollback outcome. */
@@ -54,14 +56,16 @@ async function eachHost<T>(
     acceptNewHostKeys?: boolean;
     sshConfigFile?: string;
     timeoutMs?: number;
+    connector?: ConnectorFactory;
   },
-  fn: (s: SshSession, host: string) => Promise<T>,
+  fn: (s: Connector, host: string) => Promise<T>,
 ): Promise<Array<{ host: string; value?: T; error?: string }>> {
   const names = selectHosts(inv, o.limit ?? "all");
+  const connect = o.connector ?? sshConnector(o);
   return await mapPool(names, o.forks ?? 50, async (host) => {
-    let s: SshSession | undefined;
+    let s: Connector | undefined;
     try {
-      s = await SshSession.open(targetOf(inv.hosts.get(host)!), o);
+      s = await connect(inv.hosts.get(host)!);
       return { host, value: await fn(s, host) };
     } catch (e) {
       return { host, error: (e as Error).message };
@@ -138,7 +142,13 @@ export async function rollbackHosts(
 /** The journal history of each host. */
 export async function historyHosts(
   inv: Inventory,
-  o: { limit?: string; forks?: number; sshConfigFile?: string; timeoutMs?: number } = {},
+  o: {
+    limit?: string;
+    forks?: number;
+    sshConfigFile?: string;
+    timeoutMs?: number;
+    connector?: ConnectorFactory;
+  } = {},
 ): Promise<Array<{ host: string; runs?: HistoryEntry[]; error?: string }>> {
   const res = await eachHost(inv, o, async (s) => {
     const nonce = newNonce();

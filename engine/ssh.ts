@@ -15,6 +15,7 @@ import {
   verifyHostKey,
 } from "./known_hosts.ts";
 import { resolveSshConfig } from "./ssh_config.ts";
+import type { Connector } from "./connector.ts";
 
 /** Where and how to reach one host. */
 export interface SshTarget {
@@ -89,7 +90,7 @@ function readText(path: string): string {
 }
 
 /** One live SSH connection to a host; counts the exec round trips it makes. */
-export class SshSession {
+export class SshSession implements Connector {
   /** Exec channels opened so far (the round trips of this run). */
   execs = 0;
   /** The last connection-level error (reset, timeout), if any. */

@@ -79,26 +79,20 @@ export interface HostContext {
   all: ReadonlyMap<string, { name: string; vars: Record<string, unknown>; groups: string[] }>;
 }
 
-/** A play: which hosts, which tasks for each, in which batches. */
-export interface Play {
-  /** Human name. */
-  name: string;
-  /** Host pattern: group or host names, `a:b` union, `a:&b` intersection, `a:!b` exclusion. */
-  hosts: string;
-  /** Batches: a count, a percentage ("30%"), or a list of them (Ansible's `serial`). */
-  serial?: number | string | Array<number | string>;
-  /**
-   * Decides from live facts (after `order`) whether `serial` applies to this run; false runs
-   * every host of the play in one batch (e.g. a first install: nothing is serving yet, so
-   * there is nothing to keep up while rolling). Gates still run on every changed host.
-   */
-  rollingIf?(hosts: HostContext[], ctx: HookContext): Promise<boolean> | boolean;
-  /** Abort the play when more than this percentage of a batch failed (default 0 = any failure of all hosts). */
+/** Batches: a count, a percentage ("30%"), or a list of them (Ansible's `serial`). */
+export type Serial = number | string | Array<number | string>;
+
+/**
+ * How a play rolls over its hosts: in which order, in which batches, and what must hold on a
+ * changed host before the next batch is touched. A play with a gate is "rolling": a host whose
+ * gate fails, or whose apply fails, is rolled back from its journal at once and the play stops
+ * (hosts not yet touched stay untouched).
+ */
+export interface Rolling {
+  /** Batches (Ansible's `serial`); default: every host of the play in one batch. */
+  serial?: Serial;
+  /** Abort the play when more than this percentage of a batch failed (default: all failed). */
   maxFailPercentage?: number;
-  /** The tasks of one host, in order. */
-  tasks(host: HostContext): Task[];
-  /** Handlers of one host. */
-  handlers?(host: HostContext): Handler[];
   /**
    * Order the play's hosts from live facts before batching (e.g. BACKUPs first, the current
    * MASTER last). Returns hosts (or their names); hosts it leaves out go last, in inventory
@@ -109,31 +103,62 @@ export interface Play {
     ctx: HookContext,
   ): Promise<Array<string | HostContext>> | Array<string | HostContext>;
   /**
-   * Checked on each host that changed, right after its apply and before the next batch. A
-   * failing gate rolls that host back from its journal and stops the play: hosts not yet
-   * touched stay untouched. A play with a gate is "rolling": a host whose apply fails is rolled
-   * back too. `applied` is what the host's apply script printed (with `gateScript`'s output),
-   * so a gate can start from on-host observations instead of another round trip.
+   * A read-only sh snippet per host whose output `order` and `when` read through
+   * `ctx.probed(host)`. It runs inside the run's first probe round trip, so it costs no exec.
    */
-  gate?(
-    host: HostContext,
-    ctx: HookContext,
-    applied?: { code: number; stdout: string },
-  ): Promise<GateResult>;
+  orderProbe?(host: HostContext): string | undefined;
+  /**
+   * Decides from live facts (after `order`) whether `serial` applies to this run; false runs
+   * every host of the play in one batch (e.g. a first install: nothing is serving yet, so
+   * there is nothing to keep up while rolling). Gates still run on every changed host.
+   */
+  when?(hosts: HostContext[], ctx: HookContext): Promise<boolean> | boolean;
   /**
    * A gate that costs no round trip: its sh script runs at the end of the host's apply script
-   * (after the handlers) and `check` reads what it printed. When both are given, `gate` runs
-   * only after `gateScript` passed.
+   * (after the handlers) and `check` reads what it printed.
    */
   gateScript?: {
     script(host: HostContext): string | undefined;
     check(host: HostContext, out: { code: number; stdout: string }): GateResult;
   };
   /**
-   * A read-only sh snippet per host whose output `order` reads through `ctx.probed(host)`. It
-   * runs inside the run's first probe round trip, so ordering costs no extra exec.
+   * Checked on each host that changed, right after its apply (and after `gateScript` passed)
+   * and before the next batch. `applied` is what `gateScript` printed on the host, so a gate
+   * can start from on-host observations instead of another round trip.
    */
-  orderProbe?(host: HostContext): string | undefined;
+  gate?(
+    host: HostContext,
+    ctx: HookContext,
+    applied?: { code: number; stdout: string },
+  ): Promise<GateResult>;
+}
+
+/** A play: which hosts, which tasks for each, and how to roll over them. */
+export interface Play {
+  /** Human name. */
+  name: string;
+  /** Host pattern: group or host names, `a:b` union, `a:&b` intersection, `a:!b` exclusion. */
+  hosts: string;
+  /** The tasks of one host, in order. */
+  tasks(host: HostContext): Task[];
+  /** Handlers of one host. */
+  handlers?(host: HostContext): Handler[];
+  /** Order, batches and gates; see {@link Rolling}. Its fields win over the loose ones below. */
+  rolling?: Rolling;
+  /** Same as `rolling.serial` (Ansible's play keyword). */
+  serial?: Serial;
+  /** Same as `rolling.maxFailPercentage`. */
+  maxFailPercentage?: number;
+  /** Same as `rolling.when` (the name before `rolling` existed). */
+  rollingIf?: Rolling["when"];
+  /** Same as `rolling.order`. */
+  order?: Rolling["order"];
+  /** Same as `rolling.orderProbe`. */
+  orderProbe?: Rolling["orderProbe"];
+  /** Same as `rolling.gate`. */
+  gate?: Rolling["gate"];
+  /** Same as `rolling.gateScript`. */
+  gateScript?: Rolling["gateScript"];
 }
 
 /** What a play's `gate` found. */
@@ -157,3 +182,16 @@ export interface HookContext {
 
 /** Outcome of one task on one host. */
 export type TaskStatus = "ok" | "changed" | "failed" | "skipped" | "would-change";
+
+/**
+ * A typed fact: a read-only sh snippet and the pure parser of what it prints. A task built on a
+ * fact plans from the parsed value, so its planner is testable as data (args + fact in, plan
+ * out) and the parser apart (recorded output in, fact out). The parser throws on output it
+ * cannot read; the task's `plan` turns that into a refusal.
+ */
+export interface Fact<T> {
+  /** POSIX sh printing the fact; no side effects. */
+  sh: string;
+  /** Pure: what `sh` printed in, the fact out. */
+  parse(stdout: string): T;
+}

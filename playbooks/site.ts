@@ -5,15 +5,15 @@
  * 1. "real servers" (every host, in parallel): kernel ARP settings and the VIP on lo, or the
  *    REDIRECT rule, on every host some DR service balances to. Done first so no LB forwards to
  *    a host that would drop the packets.
- * 2. "load balancers" (`serial: 1`): keepalived package, script user and sudoers, notify
+ * 2. "load balancers" (`rolling.serial: 1`): keepalived package, script user and sudoers, notify
  *    scripts, sysctls, fwmark policy routing, then DAEMON_ARGS, keepalived.conf (validated on the
  *    host) and the service; handlers reload/restart keepalived and confirm it is alive. One host
  *    at a time: `order` puts the BACKUPs first (lowest priority first) and the host holding the
  *    VIP right now last ({@link liveOrder}, from `orderProbe` in the first probe; when no LB holds
- *    a VIP, nothing is serving and all converge at once, {@link rollingIf}); each changed LB
- *    is gated before the next is touched (`gateScript`: keepalived running, config test clean;
- *    `gate`: exactly one LB holds the VIP); a failing gate rolls that host back and stops the
- *    rollout with the pair still serving.
+ *    a VIP, nothing is serving and all converge at once, {@link rollingIf} as `rolling.when`);
+ *    each changed LB is gated before the next is touched (`gateScript`: keepalived running,
+ *    config test clean; `gate`: exactly one LB holds the VIP); a failing gate rolls that host
+ *    back and stops the rollout with the pair still serving.
  * Same-box DR hosts get their real-server tasks in the LB play (before keepalived), so a run
  * applies to each host in one play only. Hosts a play has nothing for get no tasks.
  *
@@ -304,12 +304,14 @@ export const plays: Play[] = [
   {
     name: "load balancers",
     hosts: "all",
-    serial: 1,
-    order: liveOrder,
-    rollingIf,
-    orderProbe: holdsVipScript,
-    gateScript: lbGateScript,
-    gate: vipGate,
+    rolling: {
+      serial: 1,
+      order: liveOrder,
+      orderProbe: holdsVipScript,
+      when: rollingIf,
+      gateScript: lbGateScript,
+      gate: vipGate,
+    },
     tasks: loadBalancerTasks,
     handlers: loadBalancerHandlers,
   },

@@ -9,9 +9,9 @@ import { z } from "zod";
 import type { Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
-import { parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
-import { END, statProbe } from "./_sh.ts";
+import { ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { parseStat, type PathStat, statFact } from "./_stat_fact.ts";
 
 /** Paths `absent` refuses to remove. */
 export const PROTECTED = [
@@ -71,19 +71,21 @@ export function absentRestore(path: string): string {
   ].join("\n");
 }
 
-/** Pure planner of {@link absent}. */
-export function planAbsent(path: string, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
-  if (need(f, "exists") === "0") return ok(`${path} is absent`);
-  const type = need(f, "type");
+/** Pure planner of {@link absent}, from the path's {@link PathStat}. */
+export function planAbsentStat(path: string, st: PathStat): Plan {
+  if (!st.exists) return ok(`${path} is absent`);
   return {
     kind: "change",
-    summary: `remove ${type === "dir" ? "directory tree" : type} ${path}`,
+    summary: `remove ${st.type === "dir" ? "directory tree" : st.type} ${path}`,
     backup: absentBackup(path),
     apply: `rm -rf -- ${q(path)}`,
     restore: absentRestore(path),
   };
+}
+
+/** {@link planAbsentStat} from the stat probe's raw output (throws on unreadable output). */
+export function planAbsent(path: string, facts: string): Plan {
+  return planAbsentStat(path, parseStat(facts));
 }
 
 /**
@@ -98,7 +100,7 @@ export function absent(args: AbsentInput): Task {
     name: a.name ?? `absent ${a.path}`,
     module: "absent",
     resource: `file:${a.path}`,
-    probe: [statProbe(a.path), END].join("\n"),
-    plan: guarded(`absent ${a.path}`, (facts) => planAbsent(a.path, facts)),
+    probe: statFact(a.path).sh,
+    plan: planFrom(`absent ${a.path}`, statFact(a.path), (st) => planAbsentStat(a.path, st)),
   }, a);
 }

@@ -6,9 +6,9 @@ import { z } from "zod";
 import type { Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, fileMode, parseArgs, principal, withCommon } from "./_args.ts";
-import { octal, parseKv } from "./_facts.ts";
-import { guarded, need, ok, refuse } from "./_plan.ts";
-import { END, statProbe } from "./_sh.ts";
+import { FactsError, ok, refuse } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { type PathStat, statFact } from "./_stat_fact.ts";
 import { samePrincipal } from "./file.ts";
 
 /** Arguments of {@link directory}. */
@@ -23,16 +23,14 @@ export const DirectoryArgs = z.object({
 /** Input of {@link directory}. */
 export type DirectoryInput = z.input<typeof DirectoryArgs>;
 
-/** Pure planner of a directory. */
-export function planDirectory(a: z.output<typeof DirectoryArgs>, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
+/** Pure planner of a directory, from the path's {@link PathStat}. */
+export function planDirectory(a: z.output<typeof DirectoryArgs>, st: PathStat): Plan {
   const P = q(a.path);
   const chown = `chown ${q(`${a.owner}:${a.group}`)} -- ${P}\nchmod ${a.mode} -- ${P}`;
   const backup = `hp_save_path ${P}`;
   // Restore of a created directory removes it with everything put in it since.
   const restore = `hp_restore_path ${P}\nhp_rm_created`;
-  if (need(f, "exists") === "0") {
+  if (!st.exists) {
     return {
       kind: "change",
       summary: `create directory ${a.path} (${a.mode} ${a.owner}:${a.group})`,
@@ -41,12 +39,12 @@ export function planDirectory(a: z.output<typeof DirectoryArgs>, facts: string):
       restore,
     };
   }
-  const type = need(f, "type");
-  if (type !== "dir") return refuse(`${a.path} exists and is a ${type}, not a directory`);
-  const mode = octal(need(f, "mode"));
+  if (st.type !== "dir") return refuse(`${a.path} exists and is a ${st.type}, not a directory`);
+  if (st.mode === undefined) throw new FactsError("missing mode=");
+  const mode = parseInt(st.mode, 8);
   const diffs: string[] = [];
-  if (!samePrincipal(a.owner, f.owner, f.uid) || !samePrincipal(a.group, f.group, f.gid)) {
-    diffs.push(`owner ${f.owner}:${f.group} → ${a.owner}:${a.group}`);
+  if (!samePrincipal(a.owner, st.owner, st.uid) || !samePrincipal(a.group, st.group, st.gid)) {
+    diffs.push(`owner ${st.owner}:${st.group} → ${a.owner}:${a.group}`);
   }
   if (mode !== parseInt(a.mode, 8)) {
     diffs.push(`mode ${mode.toString(8).padStart(4, "0")} → ${a.mode}`);
@@ -74,7 +72,7 @@ export function directory(args: DirectoryInput): Task {
     name: a.name ?? `directory ${a.path}`,
     module: "directory",
     resource: `file:${a.path}`,
-    probe: [statProbe(a.path), END].join("\n"),
-    plan: guarded(`directory ${a.path}`, (facts) => planDirectory(a, facts)),
+    probe: statFact(a.path).sh,
+    plan: planFrom(`directory ${a.path}`, statFact(a.path), (st) => planDirectory(a, st)),
   }, a);
 }

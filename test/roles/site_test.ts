@@ -16,7 +16,7 @@ const SITE = fileURLToPath(new URL("../../playbooks/site.ts", import.meta.url));
 Deno.test("site: the engine loads the playbook with lint and verify", async () => {
   const pb = await loadPlaybook(SITE);
   assert.deepEqual(pb.plays.map((p) => p.name), ["real servers", "load balancers"]);
-  assert.equal(pb.plays[1].serial, 1);
+  assert.equal(pb.plays[1].rolling?.serial, 1);
   assert.equal(typeof pb.lint, "function");
   assert.equal(typeof pb.verify, "function");
 });
