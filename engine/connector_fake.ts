@@ -12,7 +12,7 @@ export type ScriptKind = "probe" | "apply" | "rollback" | "hook";
 /** Tell the engine's scripts apart by the markers each one prints. */
 export function scriptKind(script: string): ScriptKind {
   if (/^printf '@@HP[0-9a-f]+:engine\\n'$/m.test(script)) return "probe";
-  if (/^printf '@@HP[0-9a-f]+:started\\n'$/m.test(script)) return "apply";
+  if (/^printf '@@HP[0-9a-f]+:started\\n'/m.test(script)) return "apply";
   if (/^export HAPLAY_ROLLBACK=1 /m.test(script)) return "rollback";
   return "hook";
 }
