@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { formatIssue, type Inventory, InventoryError, loadInventory } from "./inventory.ts";
 import { loadPlaybook, type Playbook } from "./playbook.ts";
 import { runPlaybook } from "./run.ts";
-import { historyHosts, rollbackHosts } from "./rollback.ts";
+import { historyHosts, purgeSecretsHosts, rollbackHosts } from "./rollback.ts";
 import { recapTable } from "./report.ts";
 import { redactor } from "./secrets.ts";
 
@@ -24,7 +24,7 @@ const USAGE = `usage:
                      [--keep-runs N] [--no-verify] [--timeout SECONDS] [-v]
   deno task plan     <inventory> [playbook]           (deploy --check --diff)
   deno task rollback <inventory> [--run ID] [--limit PATTERN] [--check] [--purge-packages]
-  deno task history  <inventory> [--limit PATTERN]
+  deno task history  <inventory> [--limit PATTERN] [--purge-secrets]
   deno task verify   <inventory> [playbook] [--limit PATTERN]
 every command also takes --ssh-config FILE and --timeout SECONDS (SSH connect, default 15)`;
 
@@ -70,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
         "no-verify": { type: "boolean" },
         run: { type: "string" },
         "purge-packages": { type: "boolean" },
+        "purge-secrets": { type: "boolean" },
         "ssh-config": { type: "string" },
         timeout: { type: "string" },
         verbose: { type: "boolean", short: "v" },
@@ -174,6 +175,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === "history") {
       const inv = await loadInventory(invPath);
+      if (o["purge-secrets"]) {
+        const p = await purgeSecretsHosts(inv, {
+          limit: o.limit,
+          sshConfigFile: o["ssh-config"],
+          timeoutMs,
+          log: out,
+        });
+        return p.every((h) => !h.error) ? 0 : 1;
+      }
       const res = await historyHosts(inv, {
         limit: o.limit,
         sshConfigFile: o["ssh-config"],

@@ -7,6 +7,9 @@
  * - `hp_restore_path PATH [KEY]` puts it back exactly (absent paths are removed).
  * - `hp_mkparents PATH` creates PATH's missing parent directories and records them, so
  *   `hp_rm_created` can remove them again on rollback.
+ * Umask: the scripts write their journal under `umask 077`; task apply/restore snippets and
+ * handlers run under the login's own umask (`$HP_UMASK`), so what they create on the system
+ * (directories, package files, daemons' files) keeps the host's usual modes.
  * File helpers:
  * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `uid=`, `gid=`, `size=`
  *   and (regular files) `sha256=` lines, with two forks at most.
@@ -19,6 +22,7 @@
 
 /** POSIX sh source of the helper functions. */
 export const PRELUDE = `
+HP_UMASK=$(umask); umask 077
 hp_fail() { echo "haplay: $*" >&2; exit 1; }
 hp_stat() {
   if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"

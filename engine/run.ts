@@ -311,6 +311,7 @@ export async function runPlaybook(
       };
       for (const p of live.filter((p) => factsOf(p.host.name)?.f.error)) {
         const f = factsOf(p.host.name)!.f;
+        log(`${p.host.name}: ${f.unreachable ? "unreachable" : "failed"} - ${f.error}`);
         reports.push(
           failedReport(p, play.name, f.unreachable ? "unreachable" : "failed", f.error!),
         );
