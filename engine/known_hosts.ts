@@ -7,7 +7,8 @@
  * name connected to (or ssh_config's HostKeyAlias), as OpenSSH does with CheckHostIP=yes;
  * haplay's own names (inventory name, ssh_config alias) only when none of those has a key on
  * record, since OpenSSH never looks them up. A key that is contradicted under any name looked
- * up (a different key of the same type, or `@revoked`) is refused, wherever else it matches.
+ * up (a different key of the same type) is refused, wherever else it matches; a key marked
+ * `@revoked` under any of the names is refused.
  * @module
  */
 import { createHmac } from "node:crypto";
@@ -135,9 +136,9 @@ export function decidingKeys(keys: KnownKey[], tiers: string[][]): KnownKey[] {
 
 /**
  * Check a presented key (raw SSH wire blob) against the tiers of names of
- * {@link hostKeyNames}: the first tier with any key on record decides; within it, `@revoked`
- * under any name wins, then a different key of the same type under any name (mismatch), then
- * a match under any name.
+ * {@link hostKeyNames}: `@revoked` under any name of any tier wins; then the first tier with
+ * any key on record decides: a different key of the same type under any of its names (and no
+ * match under that name) is a mismatch, else a match under any of its names is a match.
  */
 export function checkHostKey(
   keys: KnownKey[],
@@ -146,17 +147,19 @@ export function checkHostKey(
 ): HostKeyCheck {
   const b64 = Buffer.from(presented).toString("base64");
   const type = keyType(presented);
+  // A revoked key is refused under whichever of the names it is revoked, every tier included.
+  for (const id of tiers.flat()) {
+    const r = keysForIds(keys, [id]).find((k) => k.revoked && k.key === b64);
+    if (r) return { verdict: "revoked", name: id, line: r.line };
+  }
   for (const ids of tiers) {
     if (!keysForIds(keys, ids).length) continue;
     const per = ids.map((id) => {
       const mine = keysForIds(keys, [id]);
-      const revoked = mine.find((k) => k.revoked && k.key === b64);
       const match = mine.find((k) => !k.revoked && k.key === b64);
       const other = mine.find((k) => !k.revoked && k.type === type && k.key !== b64);
-      return { id, revoked, match, other };
+      return { id, match, other };
     });
-    const r = per.find((p) => p.revoked);
-    if (r) return { verdict: "revoked", name: r.id, line: r.revoked!.line };
     // Within one name a matching line wins over another line of the same type (key rotation,
     // several lines), as in OpenSSH; across names, any contradiction is a mismatch.
     const m = per.find((p) => p.other && !p.match);
