@@ -58,7 +58,7 @@ hp_restore_path() {
 hp_mkparents() {
   _p=$(dirname -- "$1"); _missing=""
   while [ ! -e "$_p" ] && [ "$_p" != / ]; do _missing="$_p"; _p=$(dirname -- "$_p"); done
-  if [ -n "$_missing" ]; then echo "$_missing" >> "$J/created-dirs"; fi
+  if [ -n "$_missing" ]; then umask 077; echo "$_missing" >> "$J/created-dirs"; umask "$HP_UMASK"; fi
   mkdir -p -- "$(dirname -- "$1")"
 }
 hp_rm_created() {
@@ -68,7 +68,7 @@ hp_rm_created() {
 hp_put_file() {
   _dest=$1; _b64=$2; _own=$3; _grp=$4; _mode=$5; _val=\${6:-}
   _tmp=$(mktemp "$(dirname -- "$_dest")/.haplay.XXXXXX") || return 1
-  if [ -n "\${J:-}" ]; then echo "$_tmp" >> "$J/tmpfiles"; fi
+  if [ -n "\${J:-}" ]; then umask 077; echo "$_tmp" >> "$J/tmpfiles"; umask "$HP_UMASK"; fi
   if ! printf '%s' "$_b64" | base64 -d > "$_tmp"; then rm -f -- "$_tmp"; return 1; fi
   chown "$_own:$_grp" -- "$_tmp" && chmod "$_mode" -- "$_tmp" || { rm -f -- "$_tmp"; return 1; }
   if [ -n "$_val" ]; then
