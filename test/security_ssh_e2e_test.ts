@@ -237,6 +237,17 @@ chown -R ssbecome: /home/ssbecome/.ssh; : > /var/log/syslog`,
         await sh(lab, "h1", "stat -c '%U %a' /etc/ss-become.conf"),
         "root 644\n",
       );
+      // NOPASSWD (the lab's deploy user) with a password set: sudo never asks, the password
+      // line is consumed by the wrapper and never reaches the script.
+      const nopw = await inventory(lab, "become-nopw", {
+        ansible_user: "deploy",
+        ansible_become: "true",
+        ansible_become_password: "!env SS_BECOME_PW",
+      });
+      const pb2 = await playbook(lab, "become2", { "/etc/ss-become-2.conf": ["0644", "nopw\n"] });
+      const np = await cli(["deploy", nopw, pb2], { SS_BECOME_PW: wrong });
+      assert.equal(np.code, 0, np.out);
+      assert.equal(await sh(lab, "h1", "cat /etc/ss-become-2.conf"), "nopw\n");
     });
   },
 );
