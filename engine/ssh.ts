@@ -123,7 +123,8 @@ export class SshSession {
    * connection error.
    */
   static async open(target: SshTarget, opts: SshOptions = {}): Promise<SshSession> {
-    const cfgText = readText(opts.sshConfigFile ?? `${home()}/.ssh/config`);
+    const cfgFile = opts.sshConfigFile ?? `${home()}/.ssh/config`;
+    const cfgText = readText(cfgFile);
     const cfg = resolveSshConfig(cfgText, target.host, home());
     const ex = target.explicit ?? {};
     const host = cfg.hostName ?? target.host;
@@ -139,7 +140,13 @@ export class SshSession {
     const key = keyFiles.map(readText).find((k) => k);
     const ctx: HopContext = { known, khFile, opts, agent: Deno.env.get("SSH_AUTH_SOCK") };
     // ProxyJump hops, first hop first; each hop's own ssh_config entry applies to it.
-    const hops: Hop[] = (cfg.proxyJump ? parseProxyJump(cfg.proxyJump) : []).map((j) => {
+    let jumpList: ReturnType<typeof parseProxyJump> = [];
+    try {
+      jumpList = cfg.proxyJump ? parseProxyJump(cfg.proxyJump) : [];
+    } catch (e) {
+      throw new Error(`${cfgFile}: Host ${target.host}: ${(e as Error).message}`);
+    }
+    const hops: Hop[] = jumpList.map((j) => {
       const jc = resolveSshConfig(cfgText, j.host, home());
       return {
         label: `jump host ${j.host}`,

@@ -196,3 +196,20 @@ Deno.test("every host script writes under umask 077; task snippets and handlers 
   assert.match(script, /\( set -e; umask "\$HP_UMASK"\nA\n\)/);
   assert.match(script, /\( set -e\nB\n\)/, "backup (the pre-state) is saved under 077");
 });
+
+Deno.test("a malformed ProxyJump is refused before any connection, naming the ssh_config file", async () => {
+  const { SshSession } = await import("../engine/ssh.ts");
+  const cfg = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(cfg, "Host lb1\n  ProxyJump bastion,,inner\n");
+    await assert.rejects(
+      SshSession.open(
+        { name: "lb1", host: "lb1", port: 22, user: "root", become: false },
+        { sshConfigFile: cfg },
+      ),
+      new RegExp(`^Error: ${cfg}: Host lb1: ProxyJump: cannot read hop ""`),
+    );
+  } finally {
+    await Deno.remove(cfg);
+  }
+});
