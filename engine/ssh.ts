@@ -1,6 +1,7 @@
 /**
- * SSH transport: one connection per host per run, host keys checked against known_hosts,
- * scripts run as root (directly, or through `sudo -n` / `sudo -S`), exit code, stdout and
+ * SSH transport: one connection per host per run (through a ProxyJump chain when configured),
+ * every host key checked against known_hosts as OpenSSH does (see known_hosts.ts), scripts run
+ * as root (directly, or through `sudo -n` / sudo's askpass answered once), exit code, stdout and
  * stderr kept apart and untrimmed (node-ssh's `exec()` rejects on stderr and trims; we use
  * the underlying ssh2 channel instead).
  * @module
@@ -23,7 +24,7 @@ import { q } from "./shell.ts";
 
 /** Where and how to reach one host. */
 export interface SshTarget {
-  /** Inventory name (also tried as a known_hosts name and as an ssh_config alias). */
+  /** Inventory name (a known_hosts name of last resort, see known_hosts.ts). */
   name: string;
   host: string;
   port: number;
