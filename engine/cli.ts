@@ -14,7 +14,7 @@ import { newRunId, runPlaybook } from "./run.ts";
 import { FALLBACK_INVENTORY, type LastRun, lastRun, recordRun, when } from "./last_run.ts";
 import { knownError, runMain } from "./_cli_errors.ts";
 import { DEFAULT_WAIT_S } from "./lock_wait.ts";
-import { historyHosts, rollbackHosts } from "./rollback.ts";
+import { historyHosts, purgeSecretsHosts, rollbackHosts } from "./rollback.ts";
 import { recapTable } from "./report.ts";
 import { redactor } from "./secrets.ts";
 
@@ -28,7 +28,7 @@ const USAGE = `usage:
   deno task plan     <inventory> [playbook]           (deploy --check --diff)
   deno task rollback [inventory] [--run ID] [--limit PATTERN] [--check] [--purge-packages]
                      [--wait SECONDS]
-  deno task history  [inventory] [--limit PATTERN]
+  deno task history  [inventory] [--limit PATTERN] [--purge-secrets]
   deno task verify   [inventory] [playbook] [--limit PATTERN]
 without an inventory, rollback/history/verify act on the last deploy from this checkout
 (.haplay/last-run.json), else on inventory/prod.yaml; --wait: seconds to wait for a host
@@ -77,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
         "no-verify": { type: "boolean" },
         run: { type: "string" },
         "purge-packages": { type: "boolean" },
+        "purge-secrets": { type: "boolean" },
         "ssh-config": { type: "string" },
         timeout: { type: "string" },
         wait: { type: "string" },
@@ -225,6 +226,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === "history") {
       const inv = await loadInventory(invPath);
+      if (o["purge-secrets"]) {
+        const p = await purgeSecretsHosts(inv, {
+          limit: o.limit,
+          sshConfigFile: o["ssh-config"],
+          timeoutMs,
+          log: out,
+        });
+        return p.every((h) => !h.error) ? 0 : 1;
+      }
       const res = await historyHosts(inv, {
         limit: o.limit,
         sshConfigFile: o["ssh-config"],

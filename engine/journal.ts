@@ -60,8 +60,9 @@ for r in $sel; do
     [ -f "$J/saved" ] || continue
     [ -f "$J/restored" ] && continue
     _s=$(base64 < "$J/summary" | tr -d '\\n')
+    if [ -f "$J/purged" ]; then printf '@@${n}:purged:%s:%s:%s\\n' "$r" "$t" "$_s"; continue; fi
     if [ $CHECK = 1 ]; then printf '@@${n}:would:%s:%s:%s\\n' "$r" "$t" "$_s"; continue; fi
-    ( set -e; . "$J/restore.sh"; if [ -f "$J/tmpfiles" ]; then xargs rm -f -- < "$J/tmpfiles"; fi ) >> "$J/rollback.log" 2>&1 9>&-; _rc=$?
+    ( set -e; umask "$HP_UMASK"; . "$J/restore.sh"; if [ -f "$J/tmpfiles" ]; then xargs rm -f -- < "$J/tmpfiles"; fi ) >> "$J/rollback.log" 2>&1 9>&-; _rc=$?
     if [ $_rc != 0 ]; then
       printf '@@${n}:failed:%s:%s:%s\\n' "$r" "$t" "$_rc"; tail -c 2000 "$J/rollback.log" | base64 | tr -d '\\n'; echo
       return 1
@@ -73,7 +74,7 @@ for r in $sel; do
   [ $CHECK = 1 ] && continue
   for _k in $(sort -u "$R/rollback-notify"); do
     [ -f "$R/handlers/$_k" ] || continue
-    ( set -e; . "$R/handlers/$_k" ) > "$R/rollback-handler.$_k.log" 2>&1 9>&-; _rc=$?
+    ( set -e; umask "$HP_UMASK"; . "$R/handlers/$_k" ) > "$R/rollback-handler.$_k.log" 2>&1 9>&-; _rc=$?
     if [ $_rc = 0 ]; then printf '@@${n}:handler:%s\\n' "$_k"
     else printf '@@${n}:hfail:%s:%s\\n' "$_k" "$_rc"; tail -c 2000 "$R/rollback-handler.$_k.log" | base64 | tr -d '\\n'; echo; fi
   done
@@ -104,6 +105,8 @@ export interface RollbackResult {
   handlers: string[];
   handlerFailures: Array<{ name: string; rc: number; log: string }>;
   failed?: { run: string; task: string; rc: number; log: string };
+  /** Entries whose saved pre-state `history --purge-secrets` deleted: not restorable. */
+  purged: RestoredEntry[];
   locked?: string;
   noRun?: string;
 }
@@ -128,6 +131,7 @@ export function parseRollback(stdout: string, nonce: string): RollbackResult {
     would: [],
     handlers: [],
     handlerFailures: [],
+    purged: [],
   };
   const lines = stdout.split("\n");
   const p = `@@${nonce}:`;
@@ -137,8 +141,8 @@ export function parseRollback(stdout: string, nonce: string): RollbackResult {
     if (k === "none") r.none = true;
     else if (k === "finished") r.finished = true;
     else if (k === "run") r.runs.push(a[0]);
-    else if (k === "restored" || k === "would") {
-      (k === "restored" ? r.restored : r.would).push({
+    else if (k === "restored" || k === "would" || k === "purged") {
+      (k === "restored" ? r.restored : k === "would" ? r.would : r.purged).push({
         run: a[0],
         task: a[1],
         summary: unb64(a[2]).trim(),
@@ -208,4 +212,53 @@ export function parseHistory(stdout: string, nonce: string): HistoryEntry[] {
       play: m.play,
     };
   });
+}
+
+/**
+ * Build the purge script of `history --purge-secrets`: under the host lock, in every run,
+ * delete the saved pre-state copies of files that were not world-readable (keepalived.conf
+ * with its auth_pass is 0640, secret files 0600/0640), mark those entries `purged` (rollback
+ * then reports them as not restorable) and keep everything else, the run list included.
+ */
+export function purgeSecretsScript(nonce: string): string {
+  const n = nonce;
+  return `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+umask 077
+hp_main() {
+HP=${STATE_DIR}
+[ -d "$HP/runs" ] || { printf '@@${n}:finished\\n'; return 0; }
+exec 9>>"$HP/lock"
+if ! flock -n 9; then printf '@@${n}:locked:%s\\n' "$(cat "$HP/lock.owner" 2>/dev/null)"; exit 75; fi
+for r in $(ls -1 "$HP/runs" | sort); do
+  for J in "$HP/runs/$r"/tasks/*; do
+    [ -d "$J" ] || continue
+    _hit=0
+    for f in "$J"/path.*; do
+      case $f in *.state|*.meta) continue ;; esac
+      [ -f "$f" ] && [ ! -L "$f" ] || continue
+      [ $(( 0$(stat -c %a -- "$f") & 4 )) = 0 ] || continue
+      rm -f -- "$f" && printf '%s\\n' "\${f##*/}" >> "$J/purged" && _hit=1
+    done
+    [ $_hit = 1 ] || continue
+    date -u +%Y-%m-%dT%H:%M:%SZ > "$J/purged-at"
+    printf '@@${n}:purged:%s:%s:%s\\n' "$r" "\${J##*/}" "$(base64 < "$J/summary" | tr -d '\\n')"
+  done
+done
+printf '@@${n}:finished\\n'
+}
+hp_main </dev/null
+`;
+}
+
+/** What the purge script reported. */
+export interface PurgeResult {
+  finished: boolean;
+  purged: RestoredEntry[];
+  locked?: string;
+}
+
+/** Parse the purge script's stdout. */
+export function parsePurge(stdout: string, nonce: string): PurgeResult {
+  const r = parseRollback(stdout, nonce);
+  return { finished: r.finished, purged: r.purged, locked: r.locked };
 }

@@ -2,6 +2,13 @@
  * OpenSSH `known_hosts` parsing and host key verification.
  * Supports plain and hashed (`|1|salt|hash`) host patterns, `[host]:port`, wildcards and
  * negation, and skips `@cert-authority` lines; `@revoked` keys are always refused.
+ *
+ * Lookup order (see {@link hostKeyNames}): the address actually connected to, then the host
+ * name connected to (or ssh_config's HostKeyAlias), as OpenSSH does with CheckHostIP=yes;
+ * haplay's own names (inventory name, ssh_config alias) only when none of those has a key on
+ * record, since OpenSSH never looks them up. A key that is contradicted under any name looked
+ * up (a different key of the same type) is refused, wherever else it matches; a key marked
+ * `@revoked` under any of the names is refused.
  * @module
  */
 import { createHmac } from "node:crypto";
@@ -12,31 +19,43 @@ export interface KnownKey {
   type: string;
   key: string;
   revoked: boolean;
+  /** 1-based line number in its file. */
+  line: number;
 }
 
 /** Result of checking a presented host key. */
 export type HostKeyVerdict = "match" | "unknown" | "mismatch" | "revoked";
 
+/** A verdict with where it was decided. */
+export interface HostKeyCheck {
+  verdict: HostKeyVerdict;
+  /** The known_hosts name (`host`, `[host]:port`) the verdict was decided under. */
+  name?: string;
+  /** The known_hosts line that decided it (the offending one for mismatch/revoked). */
+  line?: number;
+}
+
 /** Parse known_hosts text (comments and blank lines ignored). */
 export function parseKnownHosts(text: string): KnownKey[] {
   const out: KnownKey[] = [];
-  for (const raw of text.split("\n")) {
+  text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
+    if (!line || line.startsWith("#")) return;
     const f = line.split(/\s+/);
     let revoked = false;
     if (f[0].startsWith("@")) {
       if (f[0] === "@revoked") revoked = true;
-      else continue;
+      else return;
       f.shift();
     }
-    if (f.length < 3) continue;
-    out.push({ patterns: f[0].split(","), type: f[1], key: f[2], revoked });
-  }
+    if (f.length < 3) return;
+    out.push({ patterns: f[0].split(","), type: f[1], key: f[2], revoked, line: i + 1 });
+  });
   return out;
 }
 
-function hostId(host: string, port: number): string {
+/** The known_hosts form of a host at a port: `host`, or `[host]:port` off port 22. */
+export function hostId(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
@@ -68,24 +87,98 @@ function patternMatches(patterns: string[], id: string): boolean {
 
 /** Keys recorded for any of `names` (addresses or aliases) at `port`. */
 export function keysFor(keys: KnownKey[], names: string[], port: number): KnownKey[] {
-  const ids = names.map((n) => hostId(n, port));
+  return keysForIds(keys, names.map((n) => hostId(n, port)));
+}
+
+/** Keys recorded under any of the known_hosts names `ids` (already `[host]:port` formed). */
+export function keysForIds(keys: KnownKey[], ids: string[]): KnownKey[] {
   return keys.filter((k) => ids.some((id) => patternMatches(k.patterns, id)));
 }
 
-/** Decide whether a presented key (raw SSH wire blob) is the recorded one. */
+/** What a connection is known as, for {@link hostKeyNames}. */
+export interface HostKeyLookup {
+  /** Numeric address the TCP connection went to (absent through a jump host). */
+  address?: string;
+  /** Host name connected to (ssh_config HostName, or the inventory's ansible_host). */
+  hostName: string;
+  /** ssh_config HostKeyAlias: replaces the host name, used verbatim (no port). */
+  hostKeyAlias?: string;
+  /** haplay's own names: inventory name, ssh_config alias. */
+  names: string[];
+  port: number;
+}
+
+/**
+ * The known_hosts names to look up, as tiers in order. Tier 1 is what OpenSSH looks up with
+ * CheckHostIP=yes: the address (`[addr]:port` off port 22), then the host name or HostKeyAlias.
+ * Tier 2 (haplay's names) is consulted only when tier 1 has no key on record.
+ */
+export function hostKeyNames(o: HostKeyLookup): string[][] {
+  const first = [
+    ...(o.address ? [hostId(o.address, o.port)] : []),
+    o.hostKeyAlias ?? hostId(o.hostName, o.port),
+  ];
+  const tier1 = [...new Set(first)];
+  const tier2 = [...new Set(o.names.map((n) => hostId(n, o.port)))].filter((n) =>
+    !tier1.includes(n)
+  );
+  return tier2.length ? [tier1, tier2] : [tier1];
+}
+
+/** The tier whose keys decide (the first with any key on record), or undefined. */
+export function decidingKeys(keys: KnownKey[], tiers: string[][]): KnownKey[] {
+  for (const ids of tiers) {
+    const mine = keysForIds(keys, ids);
+    if (mine.length) return mine;
+  }
+  return [];
+}
+
+/**
+ * Check a presented key (raw SSH wire blob) against the tiers of names of
+ * {@link hostKeyNames}: `@revoked` under any name of any tier wins; then the first tier with
+ * any key on record decides: a different key of the same type under any of its names (and no
+ * match under that name) is a mismatch, else a match under any of its names is a match.
+ */
+export function checkHostKey(
+  keys: KnownKey[],
+  tiers: string[][],
+  presented: Uint8Array,
+): HostKeyCheck {
+  const b64 = Buffer.from(presented).toString("base64");
+  const type = keyType(presented);
+  // A revoked key is refused under whichever of the names it is revoked, every tier included.
+  for (const id of tiers.flat()) {
+    const r = keysForIds(keys, [id]).find((k) => k.revoked && k.key === b64);
+    if (r) return { verdict: "revoked", name: id, line: r.line };
+  }
+  for (const ids of tiers) {
+    if (!keysForIds(keys, ids).length) continue;
+    const per = ids.map((id) => {
+      const mine = keysForIds(keys, [id]);
+      const match = mine.find((k) => !k.revoked && k.key === b64);
+      const other = mine.find((k) => !k.revoked && k.type === type && k.key !== b64);
+      return { id, match, other };
+    });
+    // Within one name a matching line wins over another line of the same type (key rotation,
+    // several lines), as in OpenSSH; across names, any contradiction is a mismatch.
+    const m = per.find((p) => p.other && !p.match);
+    if (m) return { verdict: "mismatch", name: m.id, line: m.other!.line };
+    const ok = per.find((p) => p.match);
+    if (ok) return { verdict: "match", name: ok.id, line: ok.match!.line };
+    return { verdict: "unknown" };
+  }
+  return { verdict: "unknown" };
+}
+
+/** Decide whether a presented key (raw SSH wire blob) is the recorded one for `names`. */
 export function verifyHostKey(
   keys: KnownKey[],
   names: string[],
   port: number,
   presented: Uint8Array,
 ): HostKeyVerdict {
-  const mine = keysFor(keys, names, port);
-  const b64 = Buffer.from(presented).toString("base64");
-  if (mine.some((k) => k.revoked && k.key === b64)) return "revoked";
-  if (mine.some((k) => !k.revoked && k.key === b64)) return "match";
-  const type = keyType(presented);
-  if (mine.some((k) => !k.revoked && k.type === type)) return "mismatch";
-  return "unknown";
+  return checkHostKey(keys, [names.map((n) => hostId(n, port))], presented).verdict;
 }
 
 /** The key type name inside an SSH public key blob ("ssh-ed25519", ...). */

@@ -106,6 +106,7 @@ export async function runPlay(pi: number, { play, items }: PreparedPlay, st: Run
   for (const p of live) {
     const f = factsOf(p.host.name);
     if (!f?.error) continue;
+    st.log(`${p.host.name}: ${f.unreachable ? "unreachable" : "failed"} - ${f.error}`);
     reports.push(skippedReport(p, play.name, f.error, f.unreachable ? "unreachable" : "failed"));
     st.failed.add(p.host.name);
   }

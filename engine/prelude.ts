@@ -7,6 +7,9 @@
  * - `hp_restore_path PATH [KEY]` puts it back exactly (absent paths are removed).
  * - `hp_mkparents PATH` creates PATH's missing parent directories and records them, so
  *   `hp_rm_created` can remove them again on rollback.
+ * Umask: the scripts write their journal under `umask 077`; task apply/restore snippets and
+ * handlers run under the login's own umask (`$HP_UMASK`), so what they create on the system
+ * (directories, package files, daemons' files) keeps the host's usual modes.
  * File helpers:
  * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `uid=`, `gid=`, `size=`
  *   and (regular files) `sha256=` lines, with two forks at most.
@@ -19,6 +22,7 @@
 
 /** POSIX sh source of the helper functions. */
 export const PRELUDE = `
+HP_UMASK=$(umask); umask 077
 hp_fail() { echo "haplay: $*" >&2; exit 1; }
 hp_stat() {
   if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"
@@ -54,7 +58,7 @@ hp_restore_path() {
 hp_mkparents() {
   _p=$(dirname -- "$1"); _missing=""
   while [ ! -e "$_p" ] && [ "$_p" != / ]; do _missing="$_p"; _p=$(dirname -- "$_p"); done
-  if [ -n "$_missing" ]; then echo "$_missing" >> "$J/created-dirs"; fi
+  if [ -n "$_missing" ]; then umask 077; echo "$_missing" >> "$J/created-dirs"; umask "$HP_UMASK"; fi
   mkdir -p -- "$(dirname -- "$1")"
 }
 hp_rm_created() {
@@ -64,7 +68,7 @@ hp_rm_created() {
 hp_put_file() {
   _dest=$1; _b64=$2; _own=$3; _grp=$4; _mode=$5; _val=\${6:-}
   _tmp=$(mktemp "$(dirname -- "$_dest")/.haplay.XXXXXX") || return 1
-  if [ -n "\${J:-}" ]; then echo "$_tmp" >> "$J/tmpfiles"; fi
+  if [ -n "\${J:-}" ]; then umask 077; echo "$_tmp" >> "$J/tmpfiles"; umask "$HP_UMASK"; fi
   if ! printf '%s' "$_b64" | base64 -d > "$_tmp"; then rm -f -- "$_tmp"; return 1; fi
   chown "$_own:$_grp" -- "$_tmp" && chmod "$_mode" -- "$_tmp" || { rm -f -- "$_tmp"; return 1; }
   if [ -n "$_val" ]; then

@@ -65,6 +65,8 @@ export function recapCounts(h: HostReport): Record<string, number> {
     else if (t.status === "failed") c.failed++;
     else c.skipped++;
   }
+  // a host that failed before any task ran (become refused, probe failed) is one failure
+  if (h.status === "failed" && !c.failed) c.failed = 1;
   return { ...c, unreachable: h.status === "unreachable" ? 1 : 0, execs: h.execs };
 }
 

@@ -14,7 +14,10 @@ import {
   type HistoryEntry,
   historyScript,
   parseHistory,
+  parsePurge,
   parseRollback,
+  purgeSecretsScript,
+  type RestoredEntry,
   type RollbackResult,
   rollbackScript,
 } from "./journal.ts";
@@ -121,6 +124,12 @@ export async function rollbackHosts(
     }
     for (const e of r.would) log(`${host}: [would restore] ${e.summary} (run ${e.run})`);
     for (const e of r.restored) log(`${host}: [restored] ${e.summary} (run ${e.run})`);
+    for (const e of r.purged) {
+      log(
+        `${host}: [CANNOT RESTORE] ${e.summary} (run ${e.run}, entry ${e.task}): its saved ` +
+          `pre-state was deleted by history --purge-secrets`,
+      );
+    }
     for (const h of r.handlers) log(`${host}: [handler] ${h}`);
     for (const h of r.handlerFailures) {
       log(`${host}: [handler failed] ${h.name} (exit ${h.rc}): ${h.log.trim().split("\n").pop()}`);
@@ -131,6 +140,11 @@ export async function rollbackHosts(
           r.failed.log.trim().split("\n").slice(-3).join(" | ")
         }`
         : "rollback script ended early";
+      log(`${host}: failed - ${e}`);
+      return { host, ok: false, error: e, result: r };
+    }
+    if (r.purged.length) {
+      const e = `${r.purged.length} entries not restored (pre-state purged); the rest rolled back`;
       log(`${host}: failed - ${e}`);
       return { host, ok: false, error: e, result: r };
     }
@@ -156,4 +170,42 @@ export async function historyHosts(
     return parseHistory(out.stdout, nonce);
   });
   return res.map(({ host, value, error }) => ({ host, runs: value, error }));
+}
+
+/**
+ * `history --purge-secrets`: on each host, delete the saved pre-states of files that were not
+ * world-readable (old VRRP passwords in keepalived.conf, secret files) from every run, keeping
+ * the run list; prints one line per purged entry and per host.
+ */
+export async function purgeSecretsHosts(
+  inv: Inventory,
+  o: {
+    limit?: string;
+    forks?: number;
+    sshConfigFile?: string;
+    timeoutMs?: number;
+    log?: (line: string) => void;
+  } = {},
+): Promise<Array<{ host: string; purged?: RestoredEntry[]; error?: string }>> {
+  const log = (l: string) => (o.log ?? console.log)(redactor.redact(l));
+  const res = await eachHost(inv, o, async (s) => {
+    const nonce = newNonce();
+    const out = await s.runScript(purgeSecretsScript(nonce));
+    return parsePurge(out.stdout, nonce);
+  });
+  return res.map(({ host, value: v, error }) => {
+    for (const e of v?.purged ?? []) {
+      log(`${host}: [purged] ${e.summary} (run ${e.run}, entry ${e.task})`);
+    }
+    const e = !v
+      ? `unreachable - ${error}`
+      : v.locked !== undefined
+      ? `host is locked by another run (${v.locked.trim()}); nothing purged`
+      : !v.finished
+      ? "purge script ended early"
+      : undefined;
+    if (e) log(`${host}: failed - ${e}`);
+    else log(`${host}: ${v!.purged.length} saved pre-states purged; run list kept`);
+    return { host, purged: v?.purged, error: e };
+  });
 }

@@ -192,13 +192,15 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     for (const h of task.notify ?? []) {
       out.push(`cp "$R/handlers/${handlerKey(h)}" "$HP/pending/${handlerKey(h)}"`);
     }
-    out.push(`( set -e\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);
+    out.push(`( set -e; umask "$HP_UMASK"\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} apply $_rc; return 1; fi`);
     out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n' || HP_LOST=1; hp_boundary`);
   }
   // Handlers: every pending one (this run's notifications and earlier runs' leftovers).
   out.push(`for _h in $(ls "$HP/pending" 2>/dev/null); do`);
-  out.push(`  ( set -e; . "$HP/pending/$_h" ) > "$R/handler.$_h.log" 2>&1 9>&-; _rc=$?`);
+  out.push(
+    `  ( set -e; umask "$HP_UMASK"; . "$HP/pending/$_h" ) > "$R/handler.$_h.log" 2>&1 9>&-; _rc=$?`,
+  );
   out.push(
     `  if [ $_rc != 0 ]; then printf '@@${n}:hfail:%s:%s\\n' "$_h" "$_rc"; tail -c 2000 "$R/handler.$_h.log" | base64 | tr -d '\\n'; echo; echo failed > "$R/state"; return 1; fi`,
   );

@@ -1,25 +1,31 @@
 /**
- * SSH transport: one connection per host per run, host keys checked against known_hosts,
- * scripts run as root (directly, or through `sudo -n` / `sudo -S`), exit code, stdout and
+ * SSH transport: one connection per host per run (through a ProxyJump chain when configured),
+ * every host key checked against known_hosts as OpenSSH does (see known_hosts.ts), scripts run
+ * as root (directly, or through `sudo -n` / sudo's askpass answered once), exit code, stdout and
  * stderr kept apart and untrimmed (node-ssh's `exec()` rejects on stderr and trims; we use
  * the underlying ssh2 channel instead).
  * @module
  */
 import { NodeSSH } from "node-ssh";
+import { connect as tcpConnect, type Socket } from "node:net";
 import {
+  checkHostKey,
+  decidingKeys,
   fingerprint,
-  keysFor,
+  hostKeyNames,
+  keysForIds,
   keyType,
   knownHostsLine,
+  type KnownKey,
   parseKnownHosts,
-  verifyHostKey,
 } from "./known_hosts.ts";
-import { resolveSshConfig } from "./ssh_config.ts";
+import { parseProxyJump, resolveSshConfig } from "./ssh_config.ts";
+import { q } from "./shell.ts";
 import type { Connector } from "./connector.ts";
 
 /** Where and how to reach one host. */
 export interface SshTarget {
-  /** Inventory name (also tried as a known_hosts name and as an ssh_config alias). */
+  /** Inventory name (a known_hosts name of last resort, see known_hosts.ts). */
   name: string;
   host: string;
   port: number;
@@ -74,9 +80,21 @@ type ConnectConfig = Record<string, unknown> & {
 /** The host presented a key that known_hosts does not accept. */
 export class HostKeyError extends Error {}
 
-const SUDO_ASKPASS_WRAPPER = `/bin/sh -c 'IFS= read -r HAPLAY_PW; export HAPLAY_PW; ` +
-  `a=$(mktemp) || exit 1; printf "%s\\n" "#!/bin/sh" "printf \\"%s\\\\n\\" \\"\\$HAPLAY_PW\\"" > "$a"; ` +
-  `chmod 700 "$a"; SUDO_ASKPASS="$a" sudo -A -p "" -- /bin/sh -s; rc=$?; rm -f "$a"; exit $rc'`;
+/** sudo could not make the login user root (wrong become password, none, not allowed). */
+export class BecomeError extends Error {}
+
+// The askpass helper answers once: when sudo asks again (wrong password) it gets nothing and
+// gives up, so a run costs one failed attempt, not passwd_tries (3) of them (faillock).
+const ASKPASS_BODY = [
+  "#!/bin/sh",
+  'mkdir "${0%/*}/used" 2>/dev/null || exit 1',
+  'printf "%s\\n" "$HAPLAY_PW"',
+].map((l) => q(l)).join(" ");
+const SUDO_ASKPASS_WRAPPER = "/bin/sh -c " + q(
+  "IFS= read -r HAPLAY_PW; export HAPLAY_PW; a=$(mktemp -d) || exit 1; " +
+    `printf '%s\\n' ${ASKPASS_BODY} > "$a/p"; chmod 700 "$a/p"; ` +
+    'SUDO_ASKPASS="$a/p" sudo -A -p "" -- /bin/sh -s; rc=$?; rm -rf "$a"; exit $rc',
+);
 
 const home = () => Deno.env.get("HOME") ?? "/root";
 let knownHostsWrites: Promise<void> = Promise.resolve();
@@ -98,13 +116,18 @@ export class SshSession implements Connector {
   private constructor(
     readonly target: SshTarget,
     private readonly ssh: NodeSSH,
-    private readonly jump?: NodeSSH,
+    private readonly jumps: NodeSSH[] = [],
   ) {}
 
-  /** Connect, verifying the host key; throws {@link HostKeyError} or a connection error. */
+  /**
+   * Connect (through every ProxyJump hop, each checked against known_hosts under its own
+   * names with its own key types), verifying the host key; throws {@link HostKeyError} or a
+   * connection error.
+   */
   static async open(target: SshTarget, opts: SshOptions = {}): Promise<SshSession> {
     const cfgFile = opts.sshConfigFile ?? `${home()}/.ssh/config`;
-    const cfg = resolveSshConfig(readText(cfgFile), target.host, home());
+    const cfgText = readText(cfgFile);
+    const cfg = resolveSshConfig(cfgText, target.host, home());
     const ex = target.explicit ?? {};
     const host = cfg.hostName ?? target.host;
     const port = ex.port ? target.port : (cfg.port ?? target.port);
@@ -116,90 +139,71 @@ export class SshSession implements Connector {
       : [target.keyFile].filter((k): k is string => !!k);
     const khFile = target.knownHosts ?? `${home()}/.ssh/known_hosts`;
     const known = parseKnownHosts(readText(khFile));
-    const names = [...new Set([host, target.host, target.name])];
-    const types = [...new Set(keysFor(known, names, port).map((k) => k.type))];
-    let rejection: Error | undefined;
-    const hostVerifier = (key: Uint8Array, done: (ok: boolean) => void): void => {
-      const verdict = verifyHostKey(known, names, port, key);
-      if (verdict === "match") return done(true);
-      if (verdict === "unknown" && opts.acceptNewHostKeys) {
-        const line = knownHostsLine([target.name, host], port, key);
-        knownHostsWrites = knownHostsWrites.then(() =>
-          Deno.writeTextFile(khFile, line, { append: true, create: true, mode: 0o600 })
-        );
-        return done(true);
-      }
-      fingerprint(key).then((fp) => {
-        const who = `host key of ${target.name} (${host}:${port}, ${keyType(key)} ${fp})`;
-        rejection = new HostKeyError(
-          verdict === "unknown"
-            ? `${who} is not in ${khFile}; check it and add it, or run with --accept-new-host-keys`
-            : verdict === "revoked"
-            ? `${who} is REVOKED in ${khFile}; refusing`
-            : `${who} does NOT match ${khFile}: possible man-in-the-middle, or the host was ` +
-              `reinstalled; refusing`,
-        );
-        done(false);
-      });
-    };
-    const base: ConnectConfig = {
-      username: user,
-      readyTimeout: opts.timeoutMs ?? 15000,
-      keepaliveInterval: 5000,
-      keepaliveCountMax: 3,
-      hostVerifier,
-      agent: Deno.env.get("SSH_AUTH_SOCK"),
-    };
-    // Ask for the key types we have on record, as OpenSSH does, so the comparison is fair.
-    if (types.length) base.algorithms = { serverHostKey: types };
     const key = keyFiles.map(readText).find((k) => k);
-    if (key) base.privateKey = key;
-    if (!base.agent) delete base.agent;
-    let jump: NodeSSH | undefined;
+    const ctx: HopContext = { known, khFile, opts, agent: Deno.env.get("SSH_AUTH_SOCK") };
+    // ProxyJump hops, first hop first; each hop's own ssh_config entry applies to it.
+    let jumpList: ReturnType<typeof parseProxyJump> = [];
     try {
-      if (cfg.proxyJump) {
-        const [jUserHost, jPort] = cfg.proxyJump.split(",")[0].split(/:(?=\d+$)/);
-        const [jUser, jHost] = jUserHost.includes("@") ? jUserHost.split("@") : [user, jUserHost];
-        const jcfg = resolveSshConfig(readText(cfgFile), jHost, home());
-        jump = new NodeSSH();
-        const jumpHost = jcfg.hostName ?? jHost;
-        const jumpPort = Number(jPort ?? jcfg.port ?? 22);
-        const jumpNames = [jumpHost, jHost];
-        await jump.connect({
-          ...base,
-          host: jumpHost,
-          port: jumpPort,
-          username: jcfg.user ?? jUser,
-          hostVerifier: (k: Uint8Array) => {
-            const v = verifyHostKey(known, jumpNames, jumpPort, k);
-            if (v === "match") return true;
-            rejection = new HostKeyError(`host key of jump host ${jHost} not accepted (${v})`);
-            return false;
-          },
-        } as never);
-        base.sock = await new Promise((resolve, reject) =>
-          (jump!.connection as Client).forwardOut(
+      jumpList = cfg.proxyJump ? parseProxyJump(cfg.proxyJump) : [];
+    } catch (e) {
+      throw new Error(`${cfgFile}: Host ${target.host}: ${(e as Error).message}`);
+    }
+    const hops: Hop[] = jumpList.map((j) => {
+      const jc = resolveSshConfig(cfgText, j.host, home());
+      return {
+        label: `jump host ${j.host}`,
+        names: [j.host],
+        hostName: jc.hostName ?? j.host,
+        hostKeyAlias: jc.hostKeyAlias,
+        port: j.port ?? jc.port ?? 22,
+        user: j.user ?? jc.user ?? user,
+        key: jc.identityFiles.map(readText).find((k) => k) ?? key,
+      };
+    });
+    const final: Hop = {
+      label: target.name,
+      names: [target.name, target.host],
+      hostName: host,
+      hostKeyAlias: cfg.hostKeyAlias,
+      port,
+      user,
+      key,
+    };
+    const jumps: NodeSSH[] = [];
+    let sock: unknown;
+    try {
+      for (const [i, hop] of hops.entries()) {
+        const j = await connectHop(hop, ctx, sock);
+        jumps.push(j);
+        const next = hops[i + 1] ?? final;
+        sock = await new Promise((resolve, reject) =>
+          (j.connection as Client).forwardOut(
             "127.0.0.1",
             0,
-            host,
-            port,
-            (e, s) => e ? reject(e) : resolve(s),
+            next.hostName,
+            next.port,
+            (e, s) =>
+              e
+                ? reject(
+                  new Error(
+                    `${hop.label}: cannot reach ${next.hostName}:${next.port}: ${e.message}`,
+                  ),
+                )
+                : resolve(s),
           )
         );
       }
-      const ssh = new NodeSSH();
-      await ssh.connect({ ...base, host, port } as never);
+      const ssh = await connectHop(final, ctx, sock);
       // A reset after connect (host gone, sshd killed) must fail the pending exec, not the
       // process: the exec's stream reports it; the connection-level event is only noted.
-      const session = new SshSession({ ...target, host, port, user }, ssh, jump);
-      (ssh.connection as unknown as { on(e: string, f: (err: Error) => void): void })
-        .on("error", (err) => session.lastError = err);
-      (jump?.connection as unknown as { on(e: string, f: (err: Error) => void): void } | null)
-        ?.on("error", (err) => session.lastError = err);
+      const session = new SshSession({ ...target, host, port, user }, ssh, jumps);
+      for (const c of [ssh, ...jumps]) {
+        (c.connection as unknown as { on(e: string, f: (err: Error) => void): void } | null)
+          ?.on("error", (err) => session.lastError = err);
+      }
       return session;
     } catch (e) {
-      jump?.dispose();
-      if (rejection) throw rejection;
+      for (const j of jumps.reverse()) j.dispose();
       throw e;
     }
   }
@@ -247,14 +251,141 @@ export class SshSession implements Connector {
       // The password travels as the first stdin line, is read by the login shell and handed to
       // sudo through an askpass helper (never on a command line, never on disk), so sudo
       // consumes it only when it really asks: with NOPASSWD it cannot leak into `sh -s`.
-      return this.exec(SUDO_ASKPASS_WRAPPER, t.becomePassword + "\n" + script);
+      return becomeChecked(
+        this.exec(SUDO_ASKPASS_WRAPPER, t.becomePassword + "\n" + script),
+        t.user,
+      );
     }
-    return this.exec("sudo -n -- /bin/sh -s", script);
+    return becomeChecked(this.exec("sudo -n -- /bin/sh -s", script), t.user);
   }
 
-  /** Close the connection (and the jump host's). */
+  /** Close the connection (and the jump hosts', last hop first). */
   close(): void {
     this.ssh.dispose();
-    this.jump?.dispose();
+    for (const j of [...this.jumps].reverse()) j.dispose();
   }
+}
+
+/**
+ * Every haplay script prints to stdout before anything else, so a failed exec with no stdout
+ * and a `sudo:` line on stderr is sudo refusing: report sudo's own last line.
+ */
+async function becomeChecked(res: Promise<ExecResult>, user: string): Promise<ExecResult> {
+  const r = await res;
+  if (r.code === 0 || r.stdout !== "") return r;
+  const line = r.stderr.split("\n").filter((l) => l.startsWith("sudo: ")).pop();
+  if (line) throw new BecomeError(`become failed: sudo as ${user}: ${line.slice(6).trim()}`);
+  return r;
+}
+
+/** One SSH connection of a chain: a ProxyJump hop or the target itself. */
+interface Hop {
+  /** How messages name it: the inventory name, or "jump host NAME". */
+  label: string;
+  /** haplay's own names of it (inventory name, ssh_config alias). */
+  names: string[];
+  hostName: string;
+  hostKeyAlias?: string;
+  port: number;
+  user: string;
+  key?: string;
+}
+
+interface HopContext {
+  known: KnownKey[];
+  khFile: string;
+  opts: SshOptions;
+  agent?: string;
+}
+
+function tcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.once("connect", () => {
+      clearTimeout(t);
+      resolve(s);
+    });
+    s.once("error", (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+  });
+}
+
+/**
+ * Connect one hop: directly (the TCP peer address is then looked up in known_hosts first), or
+ * over `sock`, a channel forwarded by the previous hop (no address of its own, as with
+ * OpenSSH's ProxyJump).
+ */
+async function connectHop(hop: Hop, ctx: HopContext, sock?: unknown): Promise<NodeSSH> {
+  const timeoutMs = ctx.opts.timeoutMs ?? 15000;
+  let tcpSock: Socket | undefined;
+  if (!sock) sock = tcpSock = await tcp(hop.hostName, hop.port, timeoutMs);
+  const tiers = hostKeyNames({
+    address: tcpSock?.remoteAddress,
+    hostName: hop.hostName,
+    hostKeyAlias: hop.hostKeyAlias,
+    names: hop.names,
+    port: hop.port,
+  });
+  // Ask for the key types on record (the host name's first, as OpenSSH orders them), so a
+  // host known by one key type is not offered another and judged "unknown".
+  const byName = keysForIds(ctx.known, [tiers[0][tiers[0].length - 1]]);
+  const types = [...new Set([...byName, ...decidingKeys(ctx.known, tiers)].map((k) => k.type))];
+  let rejection: Error | undefined;
+  const hostVerifier = (blob: Uint8Array, done: (ok: boolean) => void): void => {
+    const c = checkHostKey(ctx.known, tiers, blob);
+    if (c.verdict === "match") return done(true);
+    if (c.verdict === "unknown" && ctx.opts.acceptNewHostKeys) {
+      const line = knownHostsLine([...new Set([hop.names[0], hop.hostName])], hop.port, blob);
+      knownHostsWrites = knownHostsWrites.then(() =>
+        Deno.writeTextFile(ctx.khFile, line, { append: true, create: true, mode: 0o600 })
+      );
+      return done(true);
+    }
+    fingerprint(blob).then((fp) => {
+      const who = `the ${keyType(blob)} host key of ${hop.label} (${hop.hostName}:${hop.port}, ` +
+        fp + ")";
+      const at = `${ctx.khFile}:${c.line}`;
+      rejection = new HostKeyError(
+        c.verdict === "unknown"
+          ? `${who} is not in ${ctx.khFile} under ${tiers.flat().join(", ")}; check it and ` +
+            `add it, or run with --accept-new-host-keys`
+          : c.verdict === "revoked"
+          ? `REVOKED HOST KEY: ${who} is marked @revoked for ${c.name} in ${at}; refusing`
+          : `REMOTE HOST IDENTIFICATION HAS CHANGED: ${who} does NOT match the key recorded ` +
+            `for ${c.name} in ${at} (offending line); possible man-in-the-middle, or the host ` +
+            `was reinstalled; refusing (once the new key is checked: ssh-keygen -R ` +
+            `'${c.name}' -f ${ctx.khFile})`,
+      );
+      done(false);
+    });
+  };
+  const config: ConnectConfig = {
+    host: hop.hostName,
+    port: hop.port,
+    username: hop.user,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: 5000,
+    keepaliveCountMax: 3,
+    hostVerifier,
+    sock,
+  };
+  if (ctx.agent) config.agent = ctx.agent;
+  if (types.length) config.algorithms = { serverHostKey: types };
+  if (hop.key) config.privateKey = hop.key;
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect(config as never);
+  } catch (e) {
+    ssh.dispose();
+    tcpSock?.destroy();
+    if (rejection) throw rejection;
+    throw e;
+  }
+  return ssh;
 }

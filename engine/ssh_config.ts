@@ -1,6 +1,7 @@
 /**
  * A reader for the subset of `~/.ssh/config` haplay honours: Host, HostName, User, Port,
- * IdentityFile, ProxyJump (first match wins per keyword, as in OpenSSH).
+ * IdentityFile, ProxyJump, HostKeyAlias (first match wins per keyword, as in OpenSSH), and
+ * the parser of ProxyJump / `-J` hop lists.
  * @module
  */
 
@@ -11,6 +12,31 @@ export interface SshHostConfig {
   port?: number;
   identityFiles: string[];
   proxyJump?: string;
+  hostKeyAlias?: string;
+}
+
+/** One hop of a ProxyJump chain (`[user@]host[:port]`, or `ssh://[user@]host[:port]`). */
+export interface JumpHop {
+  user?: string;
+  host: string;
+  port?: number;
+}
+
+/**
+ * Parse a ProxyJump value (`a,b`, `user@host:port`, `[v6addr]:port`, `ssh://...`) into hops,
+ * first hop first. Throws with the offending hop on a malformed entry.
+ */
+export function parseProxyJump(value: string): JumpHop[] {
+  return value.split(",").map((raw) => {
+    const s = raw.trim().replace(/^ssh:\/\//, "");
+    const m = s.match(/^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s\[\]]+)(?::(\d+))?$/);
+    if (!m) throw new Error(`ProxyJump: cannot read hop "${raw.trim()}" (want [user@]host[:port])`);
+    const port = m[3] === undefined ? undefined : Number(m[3]);
+    if (port !== undefined && !(port >= 1 && port <= 65535)) {
+      throw new Error(`ProxyJump: port out of range in hop "${raw.trim()}"`);
+    }
+    return { user: m[1], host: m[2].replace(/^\[(.*)\]$/, "$1"), port };
+  });
 }
 
 function matchHost(patterns: string[], name: string): boolean {
@@ -61,6 +87,7 @@ export function resolveSshConfig(text: string, alias: string, home: string): Ssh
     else if (key === "user") cfg.user = value;
     else if (key === "port") cfg.port = Number(value);
     else if (key === "proxyjump" && value.toLowerCase() !== "none") cfg.proxyJump = value;
+    else if (key === "hostkeyalias") cfg.hostKeyAlias = value;
   }
   return cfg;
 }
