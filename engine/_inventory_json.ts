@@ -30,7 +30,12 @@ const GROUP_KEYS = ["hosts", "children", "vars"];
 export function jsonToTree(root: YNode): JsonTree {
   const problems: YamlProblem[] = [];
   const order: string[] = [];
-  const after = (L: Loader) => reorderHosts(L, order);
+  /** Where each host's vars were placed in the tree → where they are in the JSON. */
+  const moved = new Map<string, string>();
+  const after = (L: Loader) => {
+    reorderHosts(L, order);
+    renamePaths(L, moved);
+  };
   const fail = (loc: Loc, path: string, message: string) => problems.push({ loc, path, message });
   if (root.kind !== "map") {
     fail(root.loc, "", `must be an object of groups and _meta, got ${describe(toPlain(root))}`);
@@ -55,9 +60,11 @@ export function jsonToTree(root: YNode): JsonTree {
     }
   }
   const placed = new Set<string>();
+  let group = "";
   const hostEntry = (name: string, loc: Loc): YEntry => {
     const vars = placed.has(name) ? undefined : hostvars.get(name);
     placed.add(name);
+    if (vars) moved.set(joinPath(joinPath(group, "hosts"), name), joinPath("_meta.hostvars", name));
     return { key: name, keyLoc: loc, value: vars ?? nullAt(loc) };
   };
   const names = (node: YNode, path: string, what: string): { name: string; loc: Loc }[] => {
@@ -77,6 +84,7 @@ export function jsonToTree(root: YNode): JsonTree {
   const entries: YEntry[] = [];
   for (const e of root.entries) {
     if (e.key === "_meta") continue;
+    group = e.key;
     const parts: YEntry[] = [];
     const v = e.value;
     if (v.kind === "seq") {
@@ -117,6 +125,7 @@ export function jsonToTree(root: YNode): JsonTree {
   // Hosts with vars but in no group: Ansible lists them under ungrouped.
   const loose = order.filter((h) => !placed.has(h));
   if (loose.length > 0) {
+    group = "ungrouped";
     const loc = hostvars.get(loose[0])!.loc;
     const hosts = loose.map((h) => hostEntry(h, hostvars.get(h)!.loc));
     entries.push({
@@ -139,6 +148,22 @@ function reorderHosts(L: Loader, order: string[]): void {
   for (const [name, h] of sorted) L.hosts.set(name, h);
   for (const g of L.groups.values()) {
     g.hosts.sort((a, b) => [...sorted.keys()].indexOf(a) - [...sorted.keys()].indexOf(b));
+  }
+}
+
+/** Gives issues and var definitions of this file the JSON path of the hostvars they came from. */
+function renamePaths(L: Loader, moved: Map<string, string>): void {
+  const rename = (path: string): string => {
+    for (const [from, to] of moved) {
+      if (path === from || path.startsWith(`${from}.`) || path.startsWith(`${from}[`)) {
+        return to + path.slice(from.length);
+      }
+    }
+    return path;
+  };
+  for (const i of L.issues) if (i.file === L.file) i.path = rename(i.path);
+  for (const h of L.hosts.values()) {
+    for (const d of h.vars.values()) if (d.file === L.file) d.path = rename(d.path);
   }
 }
 

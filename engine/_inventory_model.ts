@@ -284,6 +284,8 @@ export class Loader {
   ): Promise<void> {
     const value = typeof raw === "string" && /^\d+$/.test(raw) && key.endsWith("_port")
       ? Number(raw)
+      : key.endsWith("_become")
+      ? asBool(raw)
       : raw;
     const r = schema.safeParse(value);
     if (!r.success) {
@@ -542,6 +544,18 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A boolean as Ansible reads one from a string (INI's `ansible_become=yes`, `true`, `1`, ...);
+ * other values are returned as they are.
+ */
+function asBool(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const s = v.toLowerCase();
+  if (["yes", "true", "on", "1", "y", "t"].includes(s)) return true;
+  if (["no", "false", "off", "0", "n", "f"].includes(s)) return false;
+  return v;
+}
+
 function connectionOf(name: string, vars: Record<string, unknown>, dir: string): Connection {
   const pick = (ours: string, theirs: string): unknown => vars[ours] ?? vars[theirs] ?? undefined;
   const user = String(pick("haplay_user", "ansible_user") ?? "root");
@@ -550,7 +564,7 @@ function connectionOf(name: string, vars: Record<string, unknown>, dir: string):
     host: String(pick("haplay_host", "ansible_host") ?? name),
     port: Number(pick("haplay_port", "ansible_port") ?? 22),
     user,
-    become: typeof become === "boolean" ? become : user !== "root",
+    become: typeof asBool(become) === "boolean" ? asBool(become) as boolean : user !== "root",
   };
   const pw = pick("haplay_become_password", "ansible_become_password");
   if (typeof pw === "string") c.becomePassword = pw;

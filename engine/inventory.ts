@@ -79,7 +79,12 @@ function parseAs(L: Loader, format: InventoryFormat, text: string): Parsed | nul
     return r.tree ? { tree: r.tree } : null;
   }
   const { root, problems } = parseYaml(text);
-  for (const p of problems) L.error(L.file, p.loc, p.path, p.message);
+  for (const p of problems) {
+    const message = format === "json"
+      ? p.message.replace(/^YAML syntax/, "JSON syntax")
+      : p.message;
+    L.error(L.file, p.loc, p.path, message);
+  }
   if (!root || format === "yaml") return root ? { tree: root } : null;
   const r = jsonToTree(root);
   for (const p of r.problems) L.error(L.file, p.loc, p.path, p.message);
