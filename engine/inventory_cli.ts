@@ -31,7 +31,7 @@ export async function inventoryMain(
     return 4;
   }
   const [file, ...extra] = a.positionals;
-  if (!file || extra.length > 0 || a.values.list === (a.values.host !== undefined)) {
+  if (!file || extra.length > 0 || !!a.values.list === (a.values.host !== undefined)) {
     printErr(USAGE);
     return 4;
   }
