@@ -144,7 +144,6 @@ export function iniToTree(text: string): IniTree {
       if (!c.declared && !pendingChildren.has(child)) {
         pendingChildren.set(child, { loc, parent: group });
       }
-      pendingVars.delete(child);
       continue;
     }
     hostLine(raw, line, group, acc(group, at(indent + 1)), problems);
