@@ -91,6 +91,22 @@ Deno.test("--list JSON loads back to the same hosts and vars, secrets as lookups
   }
 });
 
+Deno.test("--list JSON keeps the inventory's host order, not the group order", async () => {
+  const dir = await tmpInventory({
+    // a is b's child, so --list visits b (and b1) before a (and z1).
+    "inv.yaml": "a:\n  hosts: { z1: }\nb:\n  hosts: { b1: }\n  children: { a: }\n",
+  });
+  try {
+    const a = await load(join(dir, "inv.yaml"));
+    assert.deepEqual([...a.hosts.keys()], ["z1", "b1"]);
+    await Deno.writeTextFile(join(dir, "list.json"), JSON.stringify(inventoryList(a)));
+    const b = await load(join(dir, "list.json"));
+    assert.deepEqual(essence(b), essence(a));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("--list has ansible-inventory's shape: direct hosts, children, _meta.hostvars", async () => {
   const inv = await load(join(ROOT, "inventory/examples/004-aws-nat-and-dr.yaml"));
   const list = inventoryList(inv) as unknown as Record<string, Record<string, unknown>>;
