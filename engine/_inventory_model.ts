@@ -1,7 +1,7 @@
 /**
  * The inventory model: hosts, groups and their variables as the front ends (YAML, INI, JSON)
  * declare them, the merge (precedence, membership, connections) and the positions of every
- * definition ({@link positionOf}). Front ends call the {@link Loader}'s methods; the loader
+ * definition (which `_inventory_positions.ts` reads). Front ends call the {@link Loader}'s methods; the loader
  * checks names, connection variables and secrets the same way for every format.
  *
  * Variable precedence (lowest first): `all`, then groups by depth (parents before children;
@@ -12,27 +12,19 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
-import { z } from "zod";
+import { isAbsolute, join } from "node:path";
+import {
+  asBool,
+  type Connection,
+  CONNECTION_VARS,
+  connectionOf,
+  KEY_FILE_VARS,
+} from "./_inventory_connection.ts";
+import type { z } from "zod";
 import { type Redactor, redactor as defaultRedactor } from "./secrets.ts";
 import { resolveSecretRef, SecretRefError } from "./secrets.ts";
-import {
-  joinPath,
-  type Loc,
-  locate,
-  parseYaml,
-  toPlain,
-  type YMap,
-  type YNode,
-} from "./yaml_pos.ts";
-import {
-  describe,
-  describeIssue,
-  formatIssue,
-  type Issue,
-  subSchema,
-  valueAt,
-} from "./_inventory_diagnostics.ts";
+import { joinPath, type Loc, parseYaml, toPlain, type YMap, type YNode } from "./yaml_pos.ts";
+import { describe, describeIssue, type Issue } from "./_inventory_diagnostics.ts";
 import {
   BECOME_PASSWORD_VARS,
   isInlineSecret,
@@ -53,24 +45,6 @@ export interface SourcePos {
   col: number;
   /** Dotted path inside the file, e.g. "all.children.lvs.hosts.lb1.vrrp_priority". */
   path: string;
-}
-
-/** How to reach a host. */
-export interface Connection {
-  /** Address (ansible_host / haplay_host; default: the inventory name). */
-  host: string;
-  /** SSH port (default 22). */
-  port: number;
-  /** SSH user (default "root"). */
-  user: string;
-  /** Run as root through sudo (default: true unless user is root). */
-  become: boolean;
-  /** sudo password, resolved from a secret reference. */
-  becomePassword?: string;
-  /** Absolute path of the private key. */
-  keyFile?: string;
-  /** Absolute path of the known_hosts file. */
-  knownHosts?: string;
 }
 
 /** One host with its merged variables. */
@@ -157,8 +131,13 @@ export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const NAME_RULE = "use letters, digits, '_', '.' and '-'";
 
-/** Positions of each host var's definition, for {@link checkHostVars}. */
+/** Positions of each host var's definition, for {@link varDefsOf}. */
 const hostVarDefs = new WeakMap<InventoryHost, Map<string, VarDef>>();
+/** Where each of a host's merged vars was defined (undefined for hosts not made by the loader). */
+export function varDefsOf(host: InventoryHost): ReadonlyMap<string, VarDef> | undefined {
+  return hostVarDefs.get(host);
+}
+
 /** Positions of each group's own var definitions, for {@link shownVars}. */
 const groupVarDefs = new WeakMap<InventoryGroup, Map<string, VarDef>>();
 
@@ -174,23 +153,6 @@ export function shownVars(of: InventoryHost | InventoryGroup): Record<string, un
   for (const [k, d] of defs) out[k] = d.value === undefined ? undefined : shownValue(d.node);
   return out;
 }
-
-const port = z.number().int().min(1).max(65535);
-const nonEmpty = z.string().min(1);
-const CONNECTION_VARS: Record<string, z.ZodType> = {
-  ansible_host: nonEmpty,
-  haplay_host: nonEmpty,
-  ansible_port: port,
-  haplay_port: port,
-  ansible_user: nonEmpty,
-  haplay_user: nonEmpty,
-  ansible_become: z.boolean(),
-  haplay_become: z.boolean(),
-  ansible_ssh_private_key_file: nonEmpty,
-  haplay_ssh_key: nonEmpty,
-  haplay_known_hosts: nonEmpty,
-};
-const KEY_FILE_VARS = new Set(["ansible_ssh_private_key_file", "haplay_ssh_key"]);
 
 /** Collects what a front end declares, with every problem found on the way. */
 export class Loader {
@@ -542,141 +504,6 @@ export function build(L: Loader): Inventory {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * A boolean as Ansible reads one from a string (INI's `ansible_become=yes`, `true`, `1`, ...);
- * other values are returned as they are.
- */
-function asBool(v: unknown): unknown {
-  if (typeof v !== "string") return v;
-  const s = v.toLowerCase();
-  if (["yes", "true", "on", "1", "y", "t"].includes(s)) return true;
-  if (["no", "false", "off", "0", "n", "f"].includes(s)) return false;
-  return v;
-}
-
-function connectionOf(name: string, vars: Record<string, unknown>, dir: string): Connection {
-  const pick = (ours: string, theirs: string): unknown => vars[ours] ?? vars[theirs] ?? undefined;
-  const user = String(pick("haplay_user", "ansible_user") ?? "root");
-  const become = pick("haplay_become", "ansible_become");
-  const c: Connection = {
-    host: String(pick("haplay_host", "ansible_host") ?? name),
-    port: Number(pick("haplay_port", "ansible_port") ?? 22),
-    user,
-    become: typeof asBool(become) === "boolean" ? asBool(become) as boolean : user !== "root",
-  };
-  const pw = pick("haplay_become_password", "ansible_become_password");
-  if (typeof pw === "string") c.becomePassword = pw;
-  const key = pick("haplay_ssh_key", "ansible_ssh_private_key_file");
-  if (typeof key === "string") c.keyFile = resolve(dir, key);
-  const kh = vars["haplay_known_hosts"];
-  if (typeof kh === "string") c.knownHosts = resolve(dir, kh);
-  return c;
-}
-
-/**
- * Validates hosts' merged vars against a zod object schema. Each zod issue is mapped back to
- * where the offending value was defined (the nested node when the path goes inside a value; the
- * host's entry for a missing key) with a plain-words message. Unknown keys are ignored; the same
- * issue found through several hosts (a group var) is reported once.
- */
-export function checkHostVars(
-  inv: Inventory,
-  hostNames: string[],
-  schema: z.ZodType,
-  opts: { only?: string[] } = {},
-): Issue[] {
-  const out: Issue[] = [];
-  const seen = new Set<string>();
-  for (const name of hostNames) {
-    const host = inv.hosts.get(name);
-    if (!host) {
-      push(out, seen, {
-        file: inv.file,
-        line: 1,
-        col: 1,
-        path: name,
-        message: "no such host in the inventory",
-      });
-      continue;
-    }
-    const input = opts.only
-      ? Object.fromEntries(opts.only.filter((k) => k in host.vars).map((k) => [k, host.vars[k]]))
-      : host.vars;
-    const r = schema.safeParse(input);
-    if (r.success) continue;
-    for (const issue of r.error.issues) {
-      if (issue.code === "unrecognized_keys") continue;
-      const value = valueAt(input, issue.path);
-      const message = defaultRedactor.redact(
-        describeIssue(issue, value, subSchema(schema, issue.path)),
-      );
-      const where = issuePos(inv, host, issue.path, input);
-      push(out, seen, { ...where, message });
-    }
-  }
-  return out;
-}
-
-function push(out: Issue[], seen: Set<string>, i: Omit<Issue, "severity">): void {
-  const issue: Issue = { ...i, severity: "error" };
-  const key = formatIssue(issue);
-  if (seen.has(key)) return;
-  seen.add(key);
-  out.push(issue);
-}
-
-/**
- * Where the value at `path` inside a host's merged vars was written: the node itself when it
- * exists, the deepest existing parent when a nested key is missing, the host's own entry when
- * the top-level key is missing. `path` is a list of keys and indices (`["haplay_lb",
- * "vrrp_instances", 0, "virtual_router_id"]`) or a dotted string (`haplay_lb.mode`). An unknown
- * host gives line 1 of the inventory file.
- */
-export function positionOf(
-  inv: Inventory,
-  host: string | InventoryHost,
-  path: readonly PropertyKey[] | string,
-): SourcePos {
-  const segs = typeof path === "string" ? (path === "" ? [] : path.split(".")) : path;
-  const h = typeof host === "string" ? inv.hosts.get(host) : host;
-  if (!h) {
-    const name = typeof host === "string" ? host : host.name;
-    return { file: inv.file, line: 1, col: 1, path: segs.reduce<string>(joinSeg, name) };
-  }
-  return issuePos(inv, h, segs, h.vars);
-}
-
-function joinSeg(base: string, s: PropertyKey): string {
-  return joinPath(base, typeof s === "number" ? s : String(s));
-}
-
-function issuePos(
-  inv: Inventory,
-  host: InventoryHost,
-  path: readonly PropertyKey[],
-  input: unknown,
-): SourcePos {
-  const segs = path.map((s) => (typeof s === "number" ? s : String(s)));
-  const full = (base: string, ss: (string | number)[]) => ss.reduce<string>(joinPath, base);
-  const hostPos = host.source ?? { file: inv.file, line: 1, col: 1, path: host.name };
-  const [key, ...rest] = segs;
-  if (key === undefined) return { ...hostPos };
-  const src = host.varSources[key];
-  if (!src || valueAt(input, [key]) === undefined) {
-    return { ...hostPos, path: full(hostPos.path, segs) };
-  }
-  const def = hostVarDefs.get(host)?.get(String(key));
-  if (!def) return { ...src, path: full(src.path, rest) };
-  // The deepest node that exists: the value itself, or the parent of a missing nested key.
-  const at = locate(def.node, rest);
-  return {
-    file: def.file,
-    line: at.node.loc.line,
-    col: at.node.loc.col,
-    path: full(def.path, rest),
-  };
 }
 
 /**

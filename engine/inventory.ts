@@ -5,8 +5,9 @@
  *
  * The work is split by job: `_inventory_format.ts` reads the file and tells its format,
  * `_inventory_ini.ts` and `_inventory_json.ts` turn INI and JSON into the positioned tree that
- * `_inventory_yaml.ts` walks, `_inventory_model.ts` merges (precedence, membership, connections,
- * positions), `_inventory_secrets.ts` holds the secret-reference rules and
+ * `_inventory_yaml.ts` walks, `_inventory_model.ts` merges (precedence, membership),
+ * `_inventory_connection.ts` derives how to reach each host, `_inventory_positions.ts` finds where
+ * a value was written, `_inventory_secrets.ts` holds the secret-reference rules and
  * `_inventory_diagnostics.ts` the messages. This module is the public face.
  *
  * @module
@@ -23,16 +24,15 @@ import { parseYaml, type YNode } from "./yaml_pos.ts";
 
 export { formatIssue, InventoryError, type Issue } from "./_inventory_diagnostics.ts";
 export {
-  checkHostVars,
-  type Connection,
   type Inventory,
   type InventoryGroup,
   type InventoryHost,
   type LoadOptions,
-  positionOf,
   shownVars,
   type SourcePos,
 } from "./_inventory_model.ts";
+export { checkHostVars, positionOf } from "./_inventory_positions.ts";
+export type { Connection } from "./_inventory_connection.ts";
 export { detectFormat, type InventoryFormat } from "./_inventory_format.ts";
 
 /**
