@@ -17,6 +17,8 @@ import {
 import { inventoryHost, inventoryList } from "../engine/inventory_list.ts";
 import { inventoryMain } from "../engine/inventory_cli.ts";
 import { pyLiteral } from "../engine/_py_literal.ts";
+import { iniToTree } from "../engine/_inventory_ini.ts";
+import { toPlain } from "../engine/yaml_pos.ts";
 import { snippet } from "../engine/_inventory_diagnostics.ts";
 import { Redactor } from "../engine/secrets.ts";
 
@@ -304,8 +306,72 @@ Deno.test("pyLiteral reads values the way ast.literal_eval does, else keeps the 
     ["'unclosed", "'unclosed"],
     ["f'x'", "f'x'"],
     ["", ""],
+    // Checked against Python 3.11's ast.literal_eval (with Ansible's list/str coercions).
+    ["+5", 5],
+    ["- 5", -5],
+    ["1__0", "1__0"],
+    ["0X1F", 31],
+    ["0b101", 5],
+    ["017", "017"],
+    ["00", 0],
+    ["0", 0],
+    ["1.", 1.0],
+    ["1E-2", 0.01],
+    ["1e", "1e"],
+    ['"it\'s"', "it's"],
+    ["'a' \"b\"", "ab"],
+    ["'\\101'", "A"],
+    ["b'bytes'", "bytes"],
+    ["u'uni'", "uni"],
+    ["[1, 2,]", [1, 2]],
+    ["(1,)", [1]],
+    ["{'a': 1,}", { "a": 1 }],
+    ["hello # c", "hello # c"],
+    ["-True", "-True"],
+    ["'''triple'''", "triple"],
+    ['"""tri', '"""tri'],
+    ['"a\\"b"', 'a"b'],
+    ["'\\q'", "\\q"],
+    ["[1 2]", "[1 2]"],
+    ["{'a' 1}", "{'a' 1}"],
+    ["{1: 'x'}", { "1": "x" }],
+    ["[None, True, 1.0]", [null, true, 1.0]],
+    ["1_000.5", 1000.5],
+    ["1e1_0", 10000000000.0],
+    ["0_0", 0],
+    ["-0x10", -16],
+    ["'\u00e9'", "é"],
+    ["'\\u00e9'", "é"],
+    ["...", "..."],
+    ["1j", "1j"],
   ];
   for (const [text, want] of cases) assert.deepEqual(pyLiteral(text), want, text);
+});
+
+Deno.test("INI host lines split like Python's shlex.split(line, comments=True)", () => {
+  // Expected values checked against Python 3.11's shlex, then typed by pyLiteral.
+  const cases: [string, Record<string, unknown>][] = [
+    [`h x="a b" y='c d'`, { x: "a b", y: "c d" }],
+    ["h x=a\\ b", { x: "a b" }],
+    [`h x="a\\"b" y='a\\b'`, { x: 'a"b', y: "a\\b" }],
+    [`h x="a\\qb"`, { x: "a\\qb" }],
+    [`h x="\\$x"`, { x: "\\$x" }],
+    ["h x=a#b c=d", { x: "a" }],
+    [`h x="a#b" #c`, { x: "a#b" }],
+    [`h x='' y=""`, { x: "", y: "" }],
+    [`h x=a"b c"d`, { x: "ab cd" }],
+    ["h  x=1\ty=2", { x: 1, y: 2 }],
+    ["h x=\\#y", { x: "#y" }],
+    [`h x="{'a': [1, 2]}"`, { x: { a: [1, 2] } }],
+  ];
+  for (const [line, want] of cases) {
+    const r = iniToTree(`[g]\n${line}\n`);
+    assert.deepEqual(r.problems, [], line);
+    const plain = toPlain(r.tree!) as { g: { hosts: { h: unknown } } };
+    assert.deepEqual(plain.g.hosts.h, want, line);
+  }
+  // An unquoted dict breaks into words, as in Ansible ("Expected key=value").
+  assert.match(iniToTree("[g]\nh x={'a': 1}\n").problems[0].message, /got '1}'/);
 });
 
 Deno.test("format detection: extension first, else content", () => {
