@@ -27,7 +27,8 @@ export interface Issue {
 export function formatIssue(i: Issue): string {
   const where = `${i.file}:${i.line}:${i.col}`;
   const msg = i.severity === "warning" ? `warning: ${i.message}` : i.message;
-  return i.path === "" ? `${where}: ${msg}` : `${where} ${i.path}: ${msg}`;
+  const path = snippet(i.path, PATH_MAX);
+  return path === "" ? `${where}: ${msg}` : `${where} ${path}: ${msg}`;
 }
 
 /** Thrown by {@link loadInventory}: every issue found, errors and warnings, in file order. */
@@ -57,6 +58,9 @@ export function describe(v: unknown): string {
   if (typeof v === "string") return `'${snippet(v)}'`;
   return String(v);
 }
+
+/** Longest dotted path printed (paths are made of the input's keys). */
+const PATH_MAX = 200;
 
 /** Longest text, in characters once escaped, that a message quotes from the input. */
 export const SNIPPET_MAX = 40;
@@ -282,8 +286,10 @@ export function plural(n: number, word: string): string {
 
 export function unknownGroupKey(key: string): string {
   const near = ["hosts", "children", "vars"].find((k) => isNear(key.toLowerCase(), k));
-  if (near) return `unknown key '${key}' (did you mean '${near}'?)`;
-  return `unknown key '${key}': a group has only hosts, children and vars (put variables under vars:)`;
+  if (near) return `unknown key '${snippet(key)}' (did you mean '${snippet(near)}'?)`;
+  return `unknown key '${
+    snippet(key)
+  }': a group has only hosts, children and vars (put variables under vars:)`;
 }
 
 function isNear(a: string, b: string): boolean {

@@ -78,7 +78,8 @@ export function iniToTree(text: string): IniTree {
         problems.push({
           loc: at(indent + 3 + name.length),
           path: name,
-          message: `section [${name}:${type}] has unknown type '${type}': ` +
+          message:
+            `section [${snippet(name)}:${snippet(type)}] has unknown type '${snippet(type)}': ` +
             `use [${name}], [${name}:vars] or [${name}:children]${hint}`,
         });
         group = name;
@@ -150,19 +151,21 @@ export function iniToTree(text: string): IniTree {
   }
   for (const [name, p] of pendingVars) {
     if (pendingChildren.has(name)) continue;
+    const n = snippet(name);
     problems.push({
       loc: p.loc,
       path: name,
-      message: `section ${p.header} is for group '${name}', which no [${name}] or ` +
-        `[${name}:children] section defines`,
+      message: `section ${p.header} is for group '${n}', which no [${n}] or [${n}:children] ` +
+        `section defines`,
     });
   }
   for (const [name, p] of pendingChildren) {
+    const n = snippet(name);
     problems.push({
       loc: p.loc,
       path: joinPath(joinPath(p.parent, "children"), name),
-      message: `[${p.parent}:children] names group '${name}', which no [${name}] or ` +
-        `[${name}:children] section defines`,
+      message: `[${p.parent}:children] names group '${n}', which no [${n}] or ` +
+        `[${n}:children] section defines`,
     });
   }
   if (groups.size === 0) return { tree: null, problems };
@@ -244,8 +247,8 @@ interface Token {
 
 /**
  * Splits a line like Python's `shlex.split(line, comments=True)`: blanks separate words, `'...'`
- * is literal, `"..."` honours `\"`, `\\`, `\$` and `` \` ``, a backslash outside quotes escapes
- * the next character, and an unquoted `#` ends the line.
+ * is literal, `"..."` honours only `\"` and `\\`, a backslash outside quotes escapes the next
+ * character, and an unquoted `#` ends the line (even inside a word).
  */
 function shellSplit(line: string): Token[] | { error: string; col: number } {
   const out: Token[] = [];
@@ -277,7 +280,7 @@ function shellSplit(line: string): Token[] | { error: string; col: number } {
           i++;
           break;
         }
-        if (c === '"' && d === "\\" && i + 1 < line.length && '"\\$`'.includes(line[i + 1])) {
+        if (c === '"' && d === "\\" && i + 1 < line.length && '"\\'.includes(line[i + 1])) {
           tok.text += line[i + 1];
           i += 2;
           continue;

@@ -11,7 +11,7 @@
 
 import type { Loc, YamlProblem, YEntry, YMap, YNode } from "./yaml_pos.ts";
 import { joinPath, toPlain } from "./yaml_pos.ts";
-import { describe } from "./_inventory_diagnostics.ts";
+import { describe, snippet } from "./_inventory_diagnostics.ts";
 import type { HostRec, Loader } from "./_inventory_model.ts";
 
 /** Result of {@link jsonToTree}. */
@@ -108,7 +108,7 @@ export function jsonToTree(root: YNode): JsonTree {
           fail(
             s.keyLoc,
             p,
-            `unknown key '${s.key}': a group has only ${GROUP_KEYS.join(", ")}`,
+            `unknown key '${snippet(s.key)}': a group has only ${GROUP_KEYS.join(", ")}`,
           );
         }
       }

@@ -24,7 +24,7 @@ import type { z } from "zod";
 import { type Redactor, redactor as defaultRedactor } from "./secrets.ts";
 import { resolveSecretRef, SecretRefError } from "./secrets.ts";
 import { joinPath, type Loc, parseYaml, toPlain, type YMap, type YNode } from "./yaml_pos.ts";
-import { describe, describeIssue, type Issue } from "./_inventory_diagnostics.ts";
+import { describe, describeIssue, type Issue, snippet } from "./_inventory_diagnostics.ts";
 import {
   BECOME_PASSWORD_VARS,
   isInlineSecret,
@@ -215,7 +215,9 @@ export class Loader {
           file,
           e.keyLoc,
           p,
-          `'${e.key}' is not a valid variable name (letters, digits and '_', not starting with a digit)`,
+          `'${
+            snippet(e.key)
+          }' is not a valid variable name (letters, digits and '_', not starting with a digit)`,
         );
       }
       const plain = toPlain(e.value);
@@ -259,9 +261,11 @@ export class Loader {
       const full = isAbsolute(value) ? value : join(this.dir, value);
       try {
         const st = await Deno.stat(full);
-        if (!st.isFile) this.error(file, node.loc, path, `key file '${value}' is not a file`);
+        if (!st.isFile) {
+          this.error(file, node.loc, path, `key file '${snippet(String(value))}' is not a file`);
+        }
       } catch {
-        this.error(file, node.loc, path, `key file '${value}' not found`);
+        this.error(file, node.loc, path, `key file '${snippet(String(value))}' not found`);
       }
     }
   }
@@ -310,7 +314,7 @@ export class Loader {
         file,
         node.loc,
         path,
-        `unknown tag '${node.tag}': haplay knows !env NAME and !file PATH`,
+        `unknown tag '${snippet(node.tag)}': haplay knows !env NAME and !file PATH`,
       );
       return toPlain(node);
     }
@@ -516,10 +520,10 @@ export function expandHostRange(name: string): string[] | string {
   const [, pre, from, to, stepText, rest] = m;
   const step = stepText ? Number(stepText) : 1;
   const numeric = /^\d+$/.test(from);
-  if (numeric !== /^\d+$/.test(to) || step < 1) return `bad host range in '${name}'`;
+  if (numeric !== /^\d+$/.test(to) || step < 1) return `bad host range in '${snippet(name)}'`;
   const a = numeric ? Number(from) : from.charCodeAt(0);
   const b = numeric ? Number(to) : to.charCodeAt(0);
-  if (a > b) return `bad host range in '${name}': start is after end`;
+  if (a > b) return `bad host range in '${snippet(name)}': start is after end`;
   const tails = expandHostRange(rest);
   if (typeof tails === "string") return tails;
   const width = numeric && from.startsWith("0") ? from.length : 0;

@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { joinPath, locate, toPlain, type YMap, type YNode } from "./yaml_pos.ts";
-import { describe, describeIssue, unknownGroupKey } from "./_inventory_diagnostics.ts";
+import { describe, describeIssue, snippet, unknownGroupKey } from "./_inventory_diagnostics.ts";
 import {
   expandHostRange,
   type GroupRec,
@@ -54,7 +54,7 @@ async function walkGroup(
 ) {
   const { path } = def;
   if (!NAME_RE.test(name)) {
-    L.error(L.file, def, path, `invalid group name '${name}': ${NAME_RULE}`);
+    L.error(L.file, def, path, `invalid group name '${snippet(name)}': ${NAME_RULE}`);
     return;
   }
   if (name === "all" && parent) {
@@ -134,7 +134,7 @@ async function walkHosts(L: Loader, g: GroupRec, node: YMap, path: string): Prom
       }
       if (!NAME_RE.test(name)) {
         const hint = /[\s:/]/.test(name) ? " (set the address with ansible_host)" : "";
-        L.error(L.file, e.keyLoc, p, `invalid host name '${name}': ${NAME_RULE}${hint}`);
+        L.error(L.file, e.keyLoc, p, `invalid host name '${snippet(name)}': ${NAME_RULE}${hint}`);
         continue;
       }
       let h = L.hosts.get(name);
