@@ -74,13 +74,13 @@ export function iniToTree(text: string): IniTree {
       const loc = at(indent + 2);
       if (type !== undefined && !SECTION_KINDS.includes(type)) {
         const near = closest(type.toLowerCase(), SECTION_KINDS);
-        const hint = near ? ` (did you mean [${name}:${near}]?)` : "";
+        const [n, t] = [snippet(name), snippet(type)];
+        const hint = near ? ` (did you mean [${n}:${near}]?)` : "";
         problems.push({
           loc: at(indent + 3 + name.length),
           path: name,
-          message:
-            `section [${snippet(name)}:${snippet(type)}] has unknown type '${snippet(type)}': ` +
-            `use [${name}], [${name}:vars] or [${name}:children]${hint}`,
+          message: `section [${n}:${t}] has unknown type '${t}': ` +
+            `use [${n}], [${n}:vars] or [${n}:children]${hint}`,
         });
         group = name;
         kind = "skip";
@@ -91,7 +91,7 @@ export function iniToTree(text: string): IniTree {
       if (kind === "vars") {
         const g = acc(name, loc);
         if (!g.declared && name !== "all" && name !== "ungrouped" && !pendingVars.has(name)) {
-          pendingVars.set(name, { loc, header: `[${name}:vars]` });
+          pendingVars.set(name, { loc, header: `[${snippet(name)}:vars]` });
         }
       } else declare(name, loc);
       continue;
@@ -113,7 +113,7 @@ export function iniToTree(text: string): IniTree {
         problems.push({
           loc: at(indent + 1),
           path: joinPath(group, "vars"),
-          message: `expected key=value in [${group}:vars], got '${snippet(body)}'`,
+          message: `expected key=value in [${snippet(group)}:vars], got '${snippet(body)}'`,
         });
         continue;
       }
@@ -134,7 +134,7 @@ export function iniToTree(text: string): IniTree {
         problems.push({
           loc: at(indent + 1),
           path: joinPath(group, "children"),
-          message: `expected a group name in [${group}:children], got '${snippet(body)}'`,
+          message: `expected a group name in [${snippet(group)}:children], got '${snippet(body)}'`,
         });
         continue;
       }
@@ -164,7 +164,7 @@ export function iniToTree(text: string): IniTree {
     problems.push({
       loc: p.loc,
       path: joinPath(joinPath(p.parent, "children"), name),
-      message: `[${p.parent}:children] names group '${n}', which no [${n}] or ` +
+      message: `[${snippet(p.parent)}:children] names group '${n}', which no [${n}] or ` +
         `[${n}:children] section defines`,
     });
   }
@@ -218,7 +218,7 @@ function hostLine(raw: string, line: number, group: string, g: GroupAcc, problem
       problems.push({
         loc: { line, col: t.col },
         path: joinPath(where, name),
-        message: `expected key=value after host '${name}', got '${snippet(t.text)}'`,
+        message: `expected key=value after host '${snippet(name)}', got '${snippet(t.text)}'`,
       });
       continue;
     }

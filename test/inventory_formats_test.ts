@@ -430,6 +430,44 @@ Deno.test("a long bad value is quoted in at most 40 characters", async () => {
   }
 });
 
+Deno.test("long names and keys from the input are quoted in at most 40 characters", async () => {
+  const long = "q/".repeat(600);
+  const dir = await tmpInventory({
+    "inv.yaml": `all:\n  hosts:\n    ${long}:\n  ${"k".repeat(900)}: 1\n`,
+    "hosts.ini": `[${"g".repeat(900)}:${"t".repeat(900)}]\n`,
+  });
+  try {
+    for (const file of ["inv.yaml", "hosts.ini"]) {
+      const lines = (await errors(join(dir, file))).join("\n");
+      assert.ok(lines.length < 600, lines);
+      for (const m of lines.matchAll(/'([^']*)'/g)) assert.ok(m[1].length <= 43, m[1]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ansible-inventory --list --export JSON: group vars in groups, host vars in _meta", async () => {
+  const dir = await tmpInventory({
+    "inv.yaml":
+      "all:\n  vars: { color: all }\n  children:\n    lb:\n      vars: { color: lb, port: 80 }\n" +
+      "      hosts:\n        lb1: { vrrp_priority: 150 }\n        lb2:\n",
+    "export.json": JSON.stringify({
+      _meta: { hostvars: { lb1: { vrrp_priority: 150 }, lb2: {} } },
+      all: { children: ["lb", "ungrouped"], vars: { color: "all" } },
+      lb: { hosts: ["lb1", "lb2"], vars: { color: "lb", port: 80 } },
+    }),
+  });
+  try {
+    const a = await load(join(dir, "inv.yaml"));
+    const b = await load(join(dir, "export.json"));
+    assert.deepEqual(essence(b), essence(a));
+    assert.deepEqual(b.groups.get("lb")!.vars, { color: "lb", port: 80 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("positionOf: nested values, missing keys, unknown hosts", async () => {
   const file = join(ROOT, "inventory/examples/002-dsr-fwmark.yaml");
   const inv = await load(file);
