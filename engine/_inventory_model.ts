@@ -28,6 +28,7 @@ import { describe, describeIssue, type Issue, snippet } from "./_inventory_diagn
 import {
   BECOME_PASSWORD_VARS,
   isInlineSecret,
+  lookupText,
   refArg,
   secretRefOf,
   secretRefRule,
@@ -97,6 +98,12 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Redactor resolved secrets are registered with (default: the process-wide one). */
   redactor?: Redactor;
+  /**
+   * false: do not read secrets; each reference's value is its lookup expression
+   * (`{{ lookup('env', 'NAME') }}`), for showing an inventory without its secrets at hand.
+   * Default true.
+   */
+  resolveSecrets?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +284,7 @@ export class Loader {
   /** Converts a node to plain JS, resolving `!env`/`!file` and refusing inline secrets. */
   async resolveValue(node: YNode, file: string, path: string, key?: string): Promise<unknown> {
     const ref = secretRefOf(node);
+    if (ref && this.opts.resolveSecrets === false) return lookupText(ref);
     if (ref) {
       try {
         const s = await resolveSecretRef(ref.kind, ref.arg, {

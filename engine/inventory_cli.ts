@@ -1,9 +1,11 @@
 /**
  * `deno task inventory <file> --list | --host NAME`: prints what haplay understood of an
  * inventory (YAML, INI or JSON) in the JSON shape of `ansible-inventory --list` / `--host`,
- * secrets shown as their lookup expression. Errors are one line each, no stack trace.
+ * secrets shown as their lookup expression. Secrets are not read unless `--resolve-secrets` (then
+ * a missing one is an error, as at deploy). Errors are one line each, no stack trace.
  *
- * Exit codes: 0 printed; 3 the inventory has errors; 4 usage error.
+ * Exit codes: 0 printed; 1 unexpected error (one line; `-v` shows the stack); 3 the inventory has
+ * errors; 4 usage error.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -11,7 +13,8 @@ import { formatIssue, InventoryError, loadInventory } from "./inventory.ts";
 import { inventoryHost, inventoryList } from "./inventory_list.ts";
 import { redactor } from "./secrets.ts";
 
-const USAGE = "usage: deno task inventory <inventory> --list | --host NAME";
+const USAGE =
+  "usage: deno task inventory <inventory> --list | --host NAME [--resolve-secrets] [-v]";
 
 /** Runs the command; returns the exit code. Output goes through `print` and `printErr`. */
 export async function inventoryMain(
@@ -24,7 +27,11 @@ export async function inventoryMain(
     a = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { list: { type: "boolean" }, host: { type: "string" } },
+      options: {
+        list: { type: "boolean" },
+        host: { type: "string" },
+        "resolve-secrets": { type: "boolean" },
+      },
     });
   } catch (e) {
     printErr(`${(e as Error).message}\n${USAGE}`);
@@ -37,7 +44,7 @@ export async function inventoryMain(
   }
   let inv;
   try {
-    inv = await loadInventory(file);
+    inv = await loadInventory(file, { resolveSecrets: a.values["resolve-secrets"] === true });
   } catch (e) {
     if (!(e instanceof InventoryError)) throw e;
     for (const i of e.issues) printErr(formatIssue(i));
@@ -58,10 +65,13 @@ export async function inventoryMain(
 }
 
 if (import.meta.main) {
+  const verbose = Deno.args.includes("-v");
   try {
-    Deno.exit(await inventoryMain(Deno.args));
+    Deno.exit(await inventoryMain(Deno.args.filter((a) => a !== "-v")));
   } catch (e) {
-    console.error(`error: ${redactor.redact((e as Error).message ?? String(e))}`);
+    const text = e instanceof Error ? e.message : String(e);
+    if (verbose && e instanceof Error) console.error(redactor.redact(e.stack ?? text));
+    else console.error(`error: ${redactor.redact(text)} (re-run with -v for the stack)`);
     Deno.exit(1);
   }
 }

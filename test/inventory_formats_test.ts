@@ -536,20 +536,39 @@ Deno.test("inventoryMain: --list, --host, one-line errors and exit codes", async
 });
 
 Deno.test("deno task inventory: secrets redacted, errors without a stack trace", async () => {
-  const task = (...args: string[]) =>
+  const task = (env: Record<string, string>, ...args: string[]) =>
     new Deno.Command("deno", {
       args: ["task", "-q", "inventory", ...args],
       cwd: ROOT,
-      env: { HAPLAY_VRRP_PASS: PASS, NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
+      clearEnv: true,
       stdout: "piped",
       stderr: "piped",
     }).output();
-  const ok = await task("inventory/ini/prod/hosts.ini", "--list");
+  const base = Deno.env.toObject();
+  delete base.HAPLAY_VRRP_PASS;
+  const ref = /"auth_pass": "\{\{ lookup\('env', 'HAPLAY_VRRP_PASS'\) \}\}"/;
+  // Without the secret at hand: references are shown, nothing is read.
+  const bare = await task(base, "inventory/ini/prod/hosts.ini", "--list");
+  assert.equal(bare.code, 0, new TextDecoder().decode(bare.stderr));
+  assert.match(new TextDecoder().decode(bare.stdout), ref);
+  // With --resolve-secrets the secret is read (a missing one is an error) and still not shown.
+  const env = { ...base, HAPLAY_VRRP_PASS: PASS };
+  const ok = await task(env, "inventory/ini/prod/hosts.ini", "--list", "--resolve-secrets");
   const out = new TextDecoder().decode(ok.stdout);
   assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
   assert.ok(!out.includes(PASS));
-  assert.match(out, /"auth_pass": "\{\{ lookup\('env', 'HAPLAY_VRRP_PASS'\) \}\}"/);
-  const missing = await task("no/such/file.ini", "--list");
+  assert.match(out, ref);
+  const unset = await task(
+    { PATH, HOME },
+    "inventory/prod.yaml",
+    "--host",
+    "lb1",
+    "--resolve-secrets",
+  );
+  assert.equal(unset.code, 3);
+  assert.match(new TextDecoder().decode(unset.stderr), /HAPLAY_VRRP_PASS is not set/);
+  const missing = await task(base, "no/such/file.ini", "--list");
   const err = new TextDecoder().decode(missing.stderr);
   assert.equal(missing.code, 3);
   assert.match(err, /^no\/such\/file\.ini:1:1: cannot read: /);
