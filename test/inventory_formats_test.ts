@@ -560,7 +560,7 @@ Deno.test("deno task inventory: secrets redacted, errors without a stack trace",
   assert.ok(!out.includes(PASS));
   assert.match(out, ref);
   const unset = await task(
-    { PATH, HOME },
+    base,
     "inventory/prod.yaml",
     "--host",
     "lb1",
