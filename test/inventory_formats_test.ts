@@ -18,7 +18,7 @@ import { inventoryHost, inventoryList } from "../engine/inventory_list.ts";
 import { inventoryMain } from "../engine/inventory_cli.ts";
 import { pyLiteral } from "../engine/_py_literal.ts";
 import { iniToTree } from "../engine/_inventory_ini.ts";
-import { toPlain } from "../engine/yaml_pos.ts";
+import { parseYaml, toPlain } from "../engine/yaml_pos.ts";
 import { snippet } from "../engine/_inventory_diagnostics.ts";
 import { Redactor } from "../engine/secrets.ts";
 
@@ -407,6 +407,25 @@ Deno.test("a binary file is refused with at most 40 escaped characters of it", a
     assert.match((await errors(join(dir, "nul.yaml")))[0], /^3:6 not a text file/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unclosed YAML quote is reported where it opened, naming both lines", () => {
+  const cases: [string, string][] = [
+    ["a: it's fine\nb: [x, 'y']\nc: \"z # not a comment\nd: 1\n", "3:4"],
+    ["# it's a comment\nlist:\n  - 'one'\n  - 'two\n  - three\n", "4:5"],
+    ["a: 'it''s'\nb: {k: \"v\\\"w}\n", "2:8"],
+  ];
+  for (const [text, at] of cases) {
+    const { problems } = parseYaml(text);
+    const p = problems.find((x) => /missing closing/.test(x.message))!;
+    assert.ok(p, JSON.stringify(problems));
+    const end = text.split("\n").length - 1;
+    assert.equal(`${p.loc.line}:${p.loc.col}`, at, text);
+    assert.match(
+      p.message,
+      new RegExp(`opened at line ${p.loc.line}, still open where the file ends at line ${end}$`),
+    );
   }
 });
 
