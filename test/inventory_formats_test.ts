@@ -415,6 +415,8 @@ Deno.test("an unclosed YAML quote is reported where it opened, naming both lines
     ["a: it's fine\nb: [x, 'y']\nc: \"z # not a comment\nd: 1\n", "3:4"],
     ["# it's a comment\nlist:\n  - 'one'\n  - 'two\n  - three\n", "4:5"],
     ["a: 'it''s'\nb: {k: \"v\\\"w}\n", "2:8"],
+    ["# note: 'x\na: \"open\n", "2:4"],
+    ["a: 'it''s\nb: 2\n", "1:4"],
   ];
   for (const [text, at] of cases) {
     const { problems } = parseYaml(text);
