@@ -131,15 +131,75 @@ export function parseYaml(text: string): ParsedYaml {
     customTags: pyYamlTags as never,
   });
   const locOf = (offset: number): Loc => lc.linePos(offset);
-  const problems: YamlProblem[] = doc.errors.map((e) => ({
-    loc: locOf(e.pos[0]),
-    path: "",
-    message: syntaxMessage(e.code, e.message),
-  }));
+  const problems: YamlProblem[] = doc.errors.map((e) => {
+    const loc = locOf(e.pos[0]);
+    const message = syntaxMessage(e.code, e.message);
+    const quote = /^YAML syntax error: missing closing (['"])quote/.exec(message);
+    const open = quote ? unclosedQuote(text) : undefined;
+    if (!quote || !open) return { loc, path: "", message };
+    const end = lc.linePos(text.length);
+    const endLine = text.endsWith("\n") ? end.line - 1 : end.line;
+    return {
+      loc: open,
+      path: "",
+      message:
+        `YAML syntax error: missing closing ${quote[1]} quote: opened at line ${open.line}, ` +
+        `still open where the file ends at line ${endLine}`,
+    };
+  });
   if (problems.length > 0) return { root: null, problems };
   if (doc.contents === null) return { root: null, problems };
   const b = new TreeBuilder(doc, text, locOf, problems);
   return { root: b.build(doc.contents as YamlNode, ""), problems };
+}
+
+/**
+ * Where the quoted scalar that never closes opens: a `'` or `"` that starts a value (at the start
+ * of a line or after `: `, `- `, `[`, `{`, `,`, `? `), not one inside a plain scalar (`it's`) or a
+ * comment.
+ */
+function unclosedQuote(text: string): Loc | undefined {
+  let line = 1;
+  let col = 0;
+  let open: { q: string; loc: Loc } | undefined;
+  let prev = ""; // last non-blank character on this line outside quotes
+  let prevRaw = "\n";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    col++;
+    if (c === "\n") {
+      line++;
+      col = 0;
+    }
+    if (open) {
+      if (open.q === '"' && c === "\\") {
+        i++;
+        col++;
+      } else if (c === open.q) {
+        if (open.q === "'" && text[i + 1] === "'") {
+          i++;
+          col++;
+        } else {
+          open = undefined;
+          prev = c;
+        }
+      }
+      prevRaw = c;
+      continue;
+    }
+    if (c === "\n") {
+      prev = "";
+    } else if (c === "#" && (prevRaw === " " || prevRaw === "\t" || prevRaw === "\n")) {
+      while (i + 1 < text.length && text[i + 1] !== "\n") i++;
+    } else if (
+      (c === "'" || c === '"') && (prev === "" || /[:\-\[{,?]/.test(prev)) &&
+      (prev === "" || prev === "[" || prev === "{" || prev === "," || /\s/.test(prevRaw))
+    ) {
+      open = { q: c, loc: { line, col } };
+    } else if (c !== " " && c !== "\t") prev = c;
+    prevRaw = c;
+  }
+  return open?.loc;
 }
 
 function syntaxMessage(code: string, message: string): string {

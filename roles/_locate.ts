@@ -1,12 +1,10 @@
 /**
  * Positions for lint findings: maps a path inside a host's variables
  * (`["haplay_lb", "vrrp_instances", 0, "virtual_router_id"]`) to the `file:line:col` where that
- * value was written, through the inventory loader's {@link checkHostVars} (the only public way to
- * reach its per-node positions): a zod schema that raises exactly one custom issue at the path.
+ * value was written, through the inventory loader's {@link positionOf}.
  * @module
  */
-import { z } from "zod";
-import { checkHostVars, type Inventory, type Issue } from "../engine/inventory.ts";
+import { type Inventory, type Issue, positionOf } from "../engine/inventory.ts";
 
 /** A finding before it has a position. */
 export interface Finding {
@@ -22,21 +20,8 @@ export interface Finding {
 
 /** Turns a finding into an Issue with the position of the value it is about. */
 export function locate(inv: Inventory, f: Finding): Issue {
-  const probe = z.unknown().superRefine((_v, ctx) => {
-    ctx.addIssue({ code: "custom", path: f.path, message: f.message });
-  });
-  const [found] = checkHostVars(inv, [f.host], probe);
-  if (!found) {
-    return {
-      file: inv.file,
-      line: 1,
-      col: 1,
-      path: f.path.join("."),
-      message: f.message,
-      severity: f.severity,
-    };
-  }
-  return { ...found, message: f.message, severity: f.severity };
+  const at = positionOf(inv, f.host, f.path);
+  return { ...at, message: f.message, severity: f.severity };
 }
 
 /** Locates findings, drops duplicates (same position and message), keeps file order. */

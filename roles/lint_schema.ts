@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import { checkHostVars, type Inventory } from "../engine/inventory.ts";
+import { closest } from "../engine/distance.ts";
 import type { Finding } from "./_locate.ts";
 import { LbHostVars } from "./lb_schema.ts";
 
@@ -158,24 +159,5 @@ const KNOWN: Record<string, string[]> = {
 };
 
 function suggest(key: string, known: string[]): string | undefined {
-  const k = key.toLowerCase();
-  let best: string | undefined;
-  let bestD = 3;
-  for (const c of known) {
-    const d = c === k ? 0 : distance(k, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
+  return closest(key.toLowerCase(), known);
 }
