@@ -239,6 +239,7 @@ Deno.test({
         ${dir}/switch VI_1 stop ${vip} || echo "stop while held: $?"
         ip addr del ${vip}/24 dev v0
         ${sw(`VI_1 stop ${vip}`)}    # keepalived stopping (VIP released): off, no reload
+        ip addr add ${vip}/24 dev v0
         ${dir}/switch 'VI_1;x' master ${vip} || echo "bad name: $?"
         ${dir}/switch VI_1 master '1.2.3.4;x' || echo "bad address: $?"
         ${dir}/switch VI_2 master ${vip} || echo "no master file: $?"

@@ -90,7 +90,7 @@ Deno.test("security: a bad sudo hook is an inventory error naming file:line:col 
   assert.deepEqual(
     await lintOf(`            cloud_vip: { command: "/usr/local/sbin/", sudo: true }`),
     [
-      "inv.yaml:10:36 all.vars.haplay_lb.vrrp_instances[0].hooks.cloud_vip.command: with sudo: " +
+      "inv.yaml:10:35 all.vars.haplay_lb.vrrp_instances[0].hooks.cloud_vip.command: with sudo: " +
       "'/usr/local/sbin/' ends in '/' (sudo would grant every program in that directory)",
     ],
   );
@@ -172,7 +172,7 @@ Deno.test("security: the sudo lines of hooks, and the programs the drop-in task 
     sudoers({ name: "haplay-keepalived", content: sudoersContent("k", sudoCommands(c)) }),
     sudoCommands(c),
   );
-  assert.match(t.probe, /hp_sudo_target '\/usr\/local\/bin\/move-vip'$/m);
+  assert.match(t.probe, /^hp_sudo_target \/usr\/local\/bin\/move-vip$/m);
   assert.equal(t.probe.match(/^hp_sudo_target /gm)?.length, 1, "each program once");
   const missing = "exists=0\nend=1\n";
   const okFacts = `${missing}sudo_target=/usr/local/bin/move-vip|ok\n`;
@@ -259,7 +259,7 @@ Deno.test("security: hook secrets go to a 0640 env file sourced by the notify sc
   const steps = notifySteps(c, c.cfg.vrrp_instances[0]).master;
   const script = notifyScriptText("VI_1", "master", steps, "keepalived_script");
   assert.doesNotMatch(script, /tok-3f9a1c77/);
-  assert.match(script, /^\. '\/etc\/keepalived\/haplay\/notify-VI_1-master\.env' \|\| exit 1$/m);
+  assert.match(script, /^\. \/etc\/keepalived\/haplay\/notify-VI_1-master\.env \|\| exit 1$/m);
   assert.match(script, /^step 'cloud VIP move' hp_with_env 0 timeout -k 5 60 sh -c /m);
   const env = notifyEnvText("VI_1", "master", steps);
   assert.match(env, /^ {2}export API_TOKEN='tok-3f9a1c77'"'"'; id #'$/m);
