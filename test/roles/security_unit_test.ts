@@ -103,7 +103,7 @@ Deno.test("security: a bad sudo hook is an inventory error naming file:line:col 
       { TOK: "tok-3f9a1c77" },
     ),
     [
-      "inv.yaml:14:22 all.vars.haplay_lb.vrrp_instances[0].hooks.notify_backup[0].env: env " +
+      "inv.yaml:13:22 all.vars.haplay_lb.vrrp_instances[0].hooks.notify_backup[0].env: env " +
       "cannot go through sudo (sudo resets the environment): run this hook without sudo, or let " +
       "the root command read its own root-only file",
     ],
@@ -114,7 +114,7 @@ Deno.test("security: a bad sudo hook is an inventory error naming file:line:col 
     { MOVE_CMD: "/usr/local/bin/move-vip --token tok-3f9a1c77" },
   );
   assert.equal(secretInCommand.length, 1);
-  assert.match(secretInCommand[0], /^inv\.yaml:10:36 .*cloud_vip\.command: contains a secret/);
+  assert.match(secretInCommand[0], /^inv\.yaml:10:35 .*cloud_vip\.command: contains a secret/);
   assert.doesNotMatch(secretInCommand.join("\n"), /tok-3f9a1c77/);
   assert.deepEqual(
     await lintOf(
@@ -262,7 +262,7 @@ Deno.test("security: hook secrets go to a 0640 env file sourced by the notify sc
   assert.match(script, /^\. \/etc\/keepalived\/haplay\/notify-VI_1-master\.env \|\| exit 1$/m);
   assert.match(script, /^step 'cloud VIP move' hp_with_env 0 timeout -k 5 60 sh -c /m);
   const env = notifyEnvText("VI_1", "master", steps);
-  assert.match(env, /^ {2}export API_TOKEN='tok-3f9a1c77'"'"'; id #'$/m);
+  assert.match(env, /^ {2}export API_TOKEN='tok-3f9a1c77'\\''; id #'$/m);
   // run it: the command sees its environment, quoting holds
   const dir = await Deno.makeTempDir({ prefix: "haplay-sec-env-" });
   try {
