@@ -118,7 +118,11 @@ const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
   (n) =>
     !/^(PATH|HOME|IFS|ENV|BASH_ENV|SHELL|SHELLOPTS|BASHOPTS|PS4|CDPATH|GLOBIGNORE|LD_.*)$/
       .test(n),
-  { message: "must not be one of PATH, HOME, IFS, ENV, BASH_ENV, SHELL*, PS4, CDPATH, LD_*" },
+  {
+    message:
+      "must not be PATH, HOME, IFS, ENV, BASH_ENV, SHELL, SHELLOPTS, BASHOPTS, PS4, CDPATH, " +
+      "GLOBIGNORE or LD_*",
+  },
 );
 
 /**
