@@ -13,7 +13,7 @@ import { lintLb } from "../../roles/lint.ts";
 import { notifySteps, sudoCommands } from "../../roles/notify_plan.ts";
 import { notifyEnvText, notifyScriptText } from "../../roles/notify_scripts.ts";
 import { guardedSudoers, sudoersCommand, sudoersContent } from "../../roles/script_user.ts";
-import { sudoTargetProbe, sudoTargetProblems } from "../../roles/_sudo_targets.ts";
+import { sudoTargetGuard, sudoTargetProbe, sudoTargetProblems } from "../../roles/_sudo_targets.ts";
 import { sudoers } from "../../tasks/mod.ts";
 import { inventoryFrom } from "./_fixtures.ts";
 
@@ -242,6 +242,21 @@ Deno.test({
       // through the symlink: its real path is checked too
       assert.equal(comp(lines[6]), "bad|" + `${base}/user|nobody|755|not owned by root`);
       assert.equal(comp(lines[7]), "bad|" + `${base}/ok|-|-|a directory, not a program`);
+      // the apply's guard (the state may change between probe and apply): fails on the first
+      // unsafe program, before anything after it runs
+      const guard = (ps: string[]) =>
+        new Deno.Command("sh", { args: ["-c", `${sudoTargetGuard(ps)}\necho written`] }).output();
+      const pass = await guard([`${base}/ok/prog`, "/usr/sbin/iptables"]);
+      assert.equal(dec(pass.stdout), "written\n");
+      const stop = await guard([`${base}/ok/prog`, `${base}/user/prog`]);
+      assert.equal(stop.code, 1);
+      assert.equal(dec(stop.stdout), "", "nothing after the guard ran");
+      assert.match(
+        dec(stop.stderr),
+        new RegExp(
+          `sudo hook ${base}/user/prog unsafe: .*\\|${base}/user\\|nobody\\|755\\|not owned by root`,
+        ),
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
