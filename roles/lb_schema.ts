@@ -18,6 +18,7 @@
  * @module
  */
 import { z } from "zod";
+import { redactor } from "../engine/secrets.ts";
 import { isIp, parseIpPrefix } from "./_net.ts";
 
 /** A name keepalived accepts as an instance/script/group name and haplay as a file name part. */
@@ -46,36 +47,131 @@ const Quotable = z.string().min(1).refine((s) => !/["\n\r\0]/.test(s), {
   message: "must be one line without double quotes",
 });
 
-/** What a command run through sudo may look like: an absolute path and plain words. */
-const SUDO_LINE = /^\/[A-Za-z0-9_.\/+-]+( +[A-Za-z0-9_.\/@%+=:,-]+)*$/;
-const SUDO_RULE =
-  "with sudo: an absolute path and plain words only (no shell syntax, quotes or globs)";
+/** Characters of one argument of a sudo hook (sudoers specials are escaped when written). */
+const SUDO_ARG = /^[A-Za-z0-9_.\/@%+=:,-]+$/;
+/** Characters of one path segment of a sudo hook's program. */
+const SUDO_SEGMENT = /^[A-Za-z0-9_.+-]+$/;
+
+/**
+ * Why a command line cannot be granted to the script user through sudo, or undefined when it
+ * can: words separated by single spaces, the first a normalised absolute path to a file (no
+ * `.`/`..` segment, no `//`, no trailing `/`: sudo reads a trailing `/` as "every program in
+ * that directory"), no glob or escape characters (`*?[]\\`), no quotes, no shell syntax.
+ */
+export function sudoCommandProblem(line: string): string | undefined {
+  if (line !== line.trim() || /\s\s|[^\S ]/.test(line)) {
+    return "with sudo: words separated by single spaces (no tabs, no leading or trailing space)";
+  }
+  const [path, ...args] = line.split(" ");
+  if (!path.startsWith("/")) {
+    return `with sudo: the program must be an absolute path, got '${path}'`;
+  }
+  if (path.endsWith("/")) {
+    return `with sudo: '${path}' ends in '/' (sudo would grant every program in that directory)`;
+  }
+  const segs = path.slice(1).split("/");
+  for (const seg of segs) {
+    if (seg === "") return `with sudo: '${path}' is not normalised (empty segment '//')`;
+    if (seg === "." || seg === "..") {
+      return `with sudo: '${path}' is not normalised ('${seg}' segment); give the real path`;
+    }
+    if (/[*?[\]\\]/.test(seg)) {
+      return `with sudo: '${path}' contains a glob or escape character (*?[]\\)`;
+    }
+    if (!SUDO_SEGMENT.test(seg)) {
+      return `with sudo: '${path}' may only contain letters, digits and _.+- between '/'`;
+    }
+  }
+  for (const a of args) {
+    if (/[*?[\]\\]/.test(a)) {
+      return `with sudo: argument '${a}' contains a glob or escape character (*?[]\\)`;
+    }
+    if (!SUDO_ARG.test(a)) {
+      return `with sudo: argument '${a}' is not a plain word (no shell syntax, quotes or globs)`;
+    }
+  }
+  return undefined;
+}
+
+/** Adds the sudo rule to a hook object schema: the issue lands on its `command` field. */
+function sudoChecked<T extends { sudo: boolean; command: string; env?: Record<string, string> }>(
+  h: T,
+  ctx: z.core.$RefinementCtx<T>,
+): void {
+  if (!h.sudo) return;
+  const problem = sudoCommandProblem(h.command);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["command"] });
+  if (h.env && Object.keys(h.env).length) {
+    ctx.addIssue({
+      code: "custom",
+      message: "env cannot go through sudo (sudo resets the environment): run this hook " +
+        "without sudo, or let the root command read its own root-only file",
+      path: ["env"],
+    });
+  }
+}
+
+/** Environment variable names a hook may be given (not the ones that change how programs run). */
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
+  message: "must be an environment variable name",
+}).refine(
+  (n) =>
+    !/^(PATH|HOME|IFS|ENV|BASH_ENV|SHELL|SHELLOPTS|BASHOPTS|PS4|CDPATH|GLOBIGNORE|LD_.*)$/
+      .test(n),
+  {
+    message:
+      "must not be PATH, HOME, IFS, ENV, BASH_ENV, SHELL, SHELLOPTS, BASHOPTS, PS4, CDPATH, " +
+      "GLOBIGNORE or LD_*",
+  },
+);
+
+/**
+ * Variables a hook gets in its environment (secrets as `!env NAME` / `!file PATH`). They are
+ * written to a root:keepalived_script 0640 file beside the notify script, never onto a command
+ * line.
+ */
+const HookEnv = z.record(
+  EnvName,
+  z.string().refine((v) => !v.includes("\0"), {
+    message: "must not contain NUL",
+  }),
+);
+
+/**
+ * A hook's command line: one line, and no resolved secret inside (a command line shows in the
+ * process list of every local user while it runs; secrets go through `env`).
+ */
+const HookLine = Quotable.refine((s) => redactor.redact(s) === s, {
+  message: "contains a secret: a command line shows in every local user's process list; " +
+    "give the secret as env: { NAME: !env VAR } and use $NAME in the command",
+});
 
 /** A shell command run by a hook: one line; `sudo: true` runs it as root via an exact sudoers entry. */
 export const HookCommand = z.union([
-  Quotable,
+  HookLine,
   z.strictObject({
     /** The command line. With `sudo`, an absolute path and plain arguments only. */
-    command: Quotable,
+    command: HookLine,
     /** Run as root through `sudo -n` (the exact line is granted in sudoers). */
     sudo: z.boolean().default(false),
     /** Seconds before the command is killed (default: none; cloud hooks: 60). */
     timeout: Seconds.optional(),
-  }).refine((h) => !h.sudo || SUDO_LINE.test(h.command), {
-    message: SUDO_RULE,
-    path: ["command"],
-  }),
+    /** Environment of the command (not with sudo): how a hook gets its secrets. */
+    env: HookEnv.optional(),
+  }).superRefine(sudoChecked),
 ]);
 
 /** Cloud VIP move on becoming MASTER (seed 004: secondary private IP / EIP via the cloud API). */
 export const CloudVip = z.strictObject({
   /** Command that moves the address to this host (run on notify_master). */
-  command: Quotable,
+  command: HookLine,
   /** Seconds before it is killed: cloud APIs are slow, keep it generous. */
   timeout: Seconds.default(60),
   /** Run as root through an exact sudoers entry. */
   sudo: z.boolean().default(false),
-}).refine((h) => !h.sudo || SUDO_LINE.test(h.command), { message: SUDO_RULE, path: ["command"] });
+  /** Environment of the command (not with sudo): API tokens as `!env NAME`. */
+  env: HookEnv.optional(),
+}).superRefine(sudoChecked);
 
 /** User commands run on VRRP state changes (as `keepalived_script`). */
 export const Hooks = z.strictObject({

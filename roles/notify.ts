@@ -6,8 +6,11 @@
  * (b) bypass_ipvs (seed 001): the root helper `haplay-bypass-ipvs` and iptables;
  * (c) cloud VIP move (seed 004): a notify_master step with a timeout;
  * (d) user hooks.
- * Every script is root-owned 0755 in root-owned directories (not writable by the script user,
- * as `enable_script_security` demands). Scripts of instances/states without steps are removed.
+ * Every notify script is root:keepalived_script 0750 (readable and runnable by the script user
+ * only, not writable by it, as `enable_script_security` demands) in root-owned directories; the
+ * hooks' `env` (secrets) sits beside it in a root:keepalived_script 0640 file it sources. The
+ * root helpers are root 0755 (no secrets). Scripts of instances/states without steps are
+ * removed.
  * @module
  */
 import { z } from "zod";
@@ -21,9 +24,22 @@ import { vsLinkTask } from "./_vs_link.ts";
 import { RELOAD } from "./keepalived.ts";
 import { renderKeepalived } from "./keepalived_conf.ts";
 import { Hooks } from "./lb_schema.ts";
-import { NOTIFY_STATES, notifySteps, swapsVirtualServers } from "./notify_plan.ts";
-import { BYPASS_IPVS_SCRIPT, notifyScriptText, VS_SWITCH_SCRIPT } from "./notify_scripts.ts";
-import { BYPASS_IPVS, HAPLAY_KEEPALIVED_DIR, notifyScript, VS_EMPTY, VS_SWITCH } from "./paths.ts";
+import { NOTIFY_STATES, notifySteps, swapsVirtualServers, switchVip } from "./notify_plan.ts";
+import {
+  BYPASS_IPVS_SCRIPT,
+  needsEnvFile,
+  notifyEnvText,
+  notifyScriptText,
+  VS_SWITCH_SCRIPT,
+} from "./notify_scripts.ts";
+import {
+  BYPASS_IPVS,
+  HAPLAY_KEEPALIVED_DIR,
+  notifyEnvFile,
+  notifyScript,
+  VS_EMPTY,
+  VS_SWITCH,
+} from "./paths.ts";
 
 /** The role's variables: hooks and bypass_ipvs of the instances (see `lb_schema.ts`). */
 export const NotifyVars = z.object({
@@ -61,13 +77,30 @@ export function notifyTasks(host: HostContext): Task[] {
     const steps = notifySteps(cluster, inst);
     for (const s of NOTIFY_STATES) {
       const path = notifyScript(inst.name, s);
+      const envPath = notifyEnvFile(inst.name, s);
+      const user = cluster.cfg.script_user;
+      // the env file first: the new script sources it
+      tasks.push(
+        needsEnvFile(steps[s])
+          ? file({
+            name: `notify_${s} environment of ${inst.name}`,
+            path: envPath,
+            content: notifyEnvText(inst.name, s, steps[s]),
+            group: user,
+            mode: "0640",
+            sensitive: true,
+            tags: TAGS,
+          })
+          : absent({ path: envPath, tags: TAGS }),
+      );
       tasks.push(
         steps[s].length
           ? file({
             name: `notify_${s} script of ${inst.name}`,
             path,
-            content: notifyScriptText(inst.name, s, steps[s], cluster.cfg.script_user),
-            mode: "0755",
+            content: notifyScriptText(inst.name, s, steps[s], user),
+            group: user,
+            mode: "0750",
             tags: TAGS,
           })
           : absent({ path, tags: TAGS }),
@@ -95,7 +128,9 @@ export function notifyTasks(host: HostContext): Task[] {
         tags: TAGS,
       }));
     }
-    for (const inst of swapping) tasks.push(vsLinkTask(inst.name, [RELOAD]));
+    for (const inst of swapping) {
+      tasks.push(vsLinkTask(inst.name, switchVip(cluster, inst.name), [RELOAD]));
+    }
   }
   return tasks;
 }
@@ -114,7 +149,7 @@ function bypassVips(c: Cluster): string[] {
 export function withBypassCleanup(t: Task, vips: string[]): Task {
   if (!vips.length || t.module !== "file") return t;
   const cleanup = vips.map((v) =>
-    `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} del ${q(v)} || true; fi`
+    `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} purge ${q(v)} || true; fi`
   )
     .join("\n");
   return {

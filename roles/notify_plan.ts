@@ -28,6 +28,8 @@ export interface NotifyStep {
   sudo: boolean;
   /** Kill it after this many seconds. */
   timeout?: number;
+  /** Environment of the command (secrets): from the notify script's env file, never argv. */
+  env?: Record<string, string>;
 }
 
 /** The steps of every notify script of one instance. */
@@ -58,7 +60,11 @@ export function words(line: string): string[] {
 function hookStep(h: HookCommandConfig, what: string, timeout?: number): NotifyStep {
   if (typeof h === "string") return { what, shell: h, sudo: false, timeout };
   if (h.sudo) return { what, argv: words(h.command), sudo: true, timeout: h.timeout ?? timeout };
-  return { what, shell: h.command, sudo: false, timeout: h.timeout ?? timeout };
+  return withEnv({ what, shell: h.command, sudo: false, timeout: h.timeout ?? timeout }, h.env);
+}
+
+function withEnv(s: NotifyStep, env?: Record<string, string>): NotifyStep {
+  return env && Object.keys(env).length ? { ...s, env } : s;
 }
 
 /** The notify steps of an instance of a cluster. */
@@ -96,7 +102,10 @@ export function notifySteps(c: Cluster, inst: VrrpInstanceConfig): NotifySteps {
     out.master.push(
       cv.sudo
         ? { what: "cloud VIP move", argv: words(cv.command), sudo: true, timeout: cv.timeout }
-        : { what: "cloud VIP move", shell: cv.command, sudo: false, timeout: cv.timeout },
+        : withEnv(
+          { what: "cloud VIP move", shell: cv.command, sudo: false, timeout: cv.timeout },
+          cv.env,
+        ),
     );
   }
   for (const state of NOTIFY_STATES) {

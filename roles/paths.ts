@@ -18,6 +18,12 @@ export const CHECKER = "/usr/local/sbin/haplay-keepalived-check";
 export const VS_SWITCH = "/usr/local/sbin/haplay-vs-switch";
 /** Root helper adding/removing the bypass_ipvs REDIRECT rule (seed 001). */
 export const BYPASS_IPVS = "/usr/local/sbin/haplay-bypass-ipvs";
+/**
+ * Lock shared by the root helpers the script user may call (`haplay-vs-switch`,
+ * `haplay-bypass-ipvs`) and by the deploy's repair of the include link: each decides from the
+ * VIP's state while holding it, so the last one to run sees the last transition.
+ */
+export const NOTIFY_LOCK = "/run/haplay-notify.lock";
 /** Sudoers drop-in of the script user. */
 export const SUDOERS_NAME = "haplay-keepalived";
 /** netplan file putting the DR VIPs on lo. */
@@ -45,4 +51,15 @@ export function notifyScript(
   state: "master" | "backup" | "fault" | "stop",
 ): string {
   return `${HAPLAY_KEEPALIVED_DIR}/notify-${instance}-${state}.sh`;
+}
+
+/**
+ * The environment file of a notify script (hooks' `env`, secrets included): root, group the
+ * script user, 0640, sourced by the notify script only.
+ */
+export function notifyEnvFile(
+  instance: string,
+  state: "master" | "backup" | "fault" | "stop",
+): string {
+  return `${HAPLAY_KEEPALIVED_DIR}/notify-${instance}-${state}.env`;
 }

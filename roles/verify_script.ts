@@ -132,6 +132,9 @@ export function verifyScript(p: HostVerifyPlan): string {
       `ip -o addr show 2>/dev/null | awk '{ print "addr=" $2 " " $4 }'`,
       ...p.cluster.cfg.vrrp_instances.filter((i) => swapsVirtualServers(p.cluster!, i.name))
         .map((i) => `echo "vs_active=${i.name} $(readlink -- ${q(vsActive(i.name))})"`),
+      ...(p.cluster.cfg.vrrp_instances.some((i) => i.bypass_ipvs)
+        ? [`iptables -w -t nat -S PREROUTING 2>/dev/null | sed 's/^/lb_nat=/'`]
+        : []),
       PROBE_FN,
       ...p.targets.map((t) =>
         `hp_probe ${q(t.address)} ${t.port} ${t.http ? q(t.http.path) : "''"}`
@@ -253,9 +256,37 @@ export function hostChecks(p: HostVerifyPlan, f: Facts): VerifyCheck[] {
 export function vrrpChecks(c: Cluster, facts: Map<string, Facts>): VerifyCheck[] {
   return c.cfg.vrrp_instances.flatMap((inst) => {
     const own = holderCheck(c, inst, facts);
-    if (!swapsVirtualServers(c, inst.name)) return [own];
-    return [own, swapCheck(c, inst.name, own.ok ? own.host : undefined, facts)];
+    const master = own.ok ? own.host : undefined;
+    const out = [own];
+    if (swapsVirtualServers(c, inst.name)) out.push(swapCheck(c, inst.name, master, facts));
+    if (inst.bypass_ipvs && master) out.push(bypassCheck(inst, master, facts));
+    return out;
   });
+}
+
+/**
+ * bypass_ipvs: the VIP holder has no REDIRECT for its VIPs (one would take the traffic meant for
+ * IPVS; the BACKUPs keep theirs, that is what bypass_ipvs is for).
+ */
+function bypassCheck(
+  inst: Cluster["cfg"]["vrrp_instances"][number],
+  master: string,
+  facts: Map<string, Facts>,
+): VerifyCheck {
+  const rules = facts.get(master)?.get("lb_nat") ?? [];
+  const vips = instanceVips(inst).map((v) => v.address).filter((a) => !a.includes(":"));
+  const bad = rules.filter((l) =>
+    l.startsWith("-A PREROUTING") && /-j REDIRECT\b/.test(l) &&
+    vips.some((v) => l.includes(`-d ${v}/32 `))
+  );
+  return {
+    host: master,
+    check: `bypass_ipvs ${inst.name}`,
+    ok: bad.length === 0,
+    detail: bad.length
+      ? `MASTER ${master} redirects its VIP locally (IPVS bypassed): ${bad.join("; ")}`
+      : `MASTER ${master} has no REDIRECT for ${vips.join(", ")}`,
+  };
 }
 
 /** Same-box DR: the active include of every LB points at the file its VRRP state calls for. */

@@ -30,7 +30,10 @@ function lbTasks(middle: string[], notifyScripts: string[], extra: string[] = []
 }
 
 const notify = (inst: string) =>
-  ["master", "backup", "fault", "stop"].map((s) => `file:${K}/notify-${inst}-${s}.sh`);
+  ["master", "backup", "fault", "stop"].flatMap((s) => [
+    `file:${K}/notify-${inst}-${s}.env`,
+    `file:${K}/notify-${inst}-${s}.sh`,
+  ]);
 const ARP = ["all", "eth0"].flatMap((
   i,
 ) => [`sysctl:net.ipv4.conf.${i}.arp_ignore`, `sysctl:net.ipv4.conf.${i}.arp_announce`]);
@@ -170,13 +173,17 @@ Deno.test("roles: DAEMON_ARGS follows the kernel with ipvs auto, and is fixed ot
   assert.match(incomplete.summary, /cannot tell whether the kernel has IPVS/);
 });
 
-Deno.test("roles: the same-box DR link is created pointing at the empty include; its target is left alone", () => {
-  const t = vsLinkTask("VI_1", ["reload keepalived"]);
-  assert.equal(t.plan(`link=${VS_EMPTY}\nend=1\n`).kind, "ok");
-  assert.equal(t.plan(`link=${vsMaster("VI_1")}\nend=1\n`).kind, "ok");
-  const create = change(t.plan("link=\nend=1\n"));
-  assert.match(create.apply, /ln -s \/etc\/keepalived\/haplay\/vs-empty\.conf/);
+Deno.test("roles: the same-box DR link follows the VIP: created, or repaired when it points at the wrong file", () => {
+  const t = vsLinkTask("VI_1", "198.18.0.5", ["reload keepalived"]);
+  assert.equal(t.plan(`link=${VS_EMPTY}\nvip_held=0\nend=1\n`).kind, "ok");
+  assert.equal(t.plan(`link=${vsMaster("VI_1")}\nvip_held=1\nend=1\n`).kind, "ok");
+  const create = change(t.plan("link=\nvip_held=0\nend=1\n"));
+  assert.match(create.summary, /create .* -> \/etc\/keepalived\/haplay\/vs-empty\.conf/);
+  assert.match(create.apply, /flock/);
   assert.match(create.restore, /hp_restore_path/);
-  assert.match(change(t.plan("link=/tmp/x\nend=1\n")).summary, /was -> \/tmp\/x/);
+  const stopped = change(t.plan(`link=${VS_EMPTY}\nvip_held=1\nend=1\n`));
+  assert.match(stopped.summary, /repair .* -> .*vs-VI_1\.master\.conf \(198\.18\.0\.5 held here/);
+  assert.match(change(t.plan(`link=${vsMaster("VI_1")}\nvip_held=0\nend=1\n`)).summary, /repair/);
+  assert.match(change(t.plan("link=/tmp/x\nvip_held=0\nend=1\n")).summary, /was \/tmp\/x/);
   assert.equal(change(t.plan("garbage")).summary.includes("cannot read probe output"), true);
 });

@@ -236,7 +236,10 @@ Deno.test({
         ${sw(`VI_1 master ${vip}`)}  # a late notify_master after the VIP left: off, reload
         ip addr add ${vip}/24 dev v0
         ${sw(`VI_1 backup ${vip}`)}  # on again, reload
-        ${sw(`VI_1 stop ${vip}`)}    # keepalived stopping: off, no reload
+        ${dir}/switch VI_1 stop ${vip} || echo "stop while held: $?"
+        ip addr del ${vip}/24 dev v0
+        ${sw(`VI_1 stop ${vip}`)}    # keepalived stopping (VIP released): off, no reload
+        ip addr add ${vip}/24 dev v0
         ${dir}/switch 'VI_1;x' master ${vip} || echo "bad name: $?"
         ${dir}/switch VI_1 master '1.2.3.4;x' || echo "bad address: $?"
         ${dir}/switch VI_2 master ${vip} || echo "no master file: $?"
@@ -258,6 +261,7 @@ Deno.test({
           master,
           empty,
           master,
+          "stop while held: 1",
           empty,
           "bad name: 2",
           "bad address: 2",
@@ -285,11 +289,16 @@ Deno.test({
       const script = `
         ${dir}/bypass add 198.18.1.100; ${dir}/bypass add 198.18.1.100; ${count}
         iptables -t nat -A PREROUTING -d 198.18.1.100/32 -p tcp -j REDIRECT; ${count}
-        ${dir}/bypass del 198.18.1.100; ${count}
+        ${dir}/bypass del 198.18.1.100 || echo "del refused (VIP not held): $?"; ${count}
+        ${dir}/bypass purge 198.18.1.100; ${count}
         ${dir}/bypass add '198.18.1.100;x' || echo "bad: $?"
       `;
       const r = await new Deno.Command("unshare", { args: ["--net", "sh", "-c", script] }).output();
-      assert.equal(dec(r.stdout), "1\n2\n0\nbad: 2\n", dec(r.stderr));
+      assert.equal(
+        dec(r.stdout),
+        "1\n2\ndel refused (VIP not held): 1\n2\n0\nbad: 2\n",
+        dec(r.stderr),
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

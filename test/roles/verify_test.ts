@@ -61,6 +61,11 @@ Deno.test("verify: exactly one MASTER holding every address of an instance", asy
     check: "VRRP VI_1",
     ok: true,
     detail: "MASTER lb1 holds all 1 address(es)",
+  }, {
+    host: "lb1",
+    check: "bypass_ipvs VI_1",
+    ok: true,
+    detail: "MASTER lb1 has no REDIRECT for 198.18.1.100",
   }]);
   const both = new Map(one).set("lb2", lbFacts(["eth0 198.18.1.12/24", "eth0 198.18.1.100/24"]));
   assert.match(vrrpChecks(c, both)[0].detail, /lb1 and lb2 all hold 198\.18\.1\.100/);
