@@ -55,7 +55,7 @@ async function startApps(t: Ctx, apps: Record<string, number[]>) {
 }
 
 /** Waits until `pred` holds (polling every 250 ms, up to `ms`). */
-async function until(what: string, ms: number, pred: () => Promise<boolean>) {
+export async function until(what: string, ms: number, pred: () => Promise<boolean>) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await pred()) return;
@@ -65,7 +65,7 @@ async function until(what: string, ms: number, pred: () => Promise<boolean>) {
 }
 
 /** Inventory hosts holding `vip` on eth0. */
-async function holders(t: Ctx, names: string[], vip: string): Promise<string[]> {
+export async function holders(t: Ctx, names: string[], vip: string): Promise<string[]> {
   const out: string[] = [];
   for (const n of names) {
     if ((await t.sh(n, "ip -o -4 addr show dev eth0")).includes(` ${vip}/`)) out.push(n);
@@ -165,8 +165,11 @@ export interface SeedLab {
   subnet: string;
   /** An upstream keepalived version (see lab/keepalived_build.ts); Debian's when absent. */
   keepalived?: string;
-  /** Called with the lab after the suite passed, before teardown (extra checks). */
-  then?: (t: Ctx) => Promise<void>;
+  /**
+   * Extra checks after the failover, before the rollback (which undoes the first deploy and
+   * every later run, so runs made here are rolled back too).
+   */
+  beforeRollback?: (t: Ctx) => Promise<void>;
 }
 
 /** Runs the seed suite of `c` on a fresh lab (torn down after, pass or fail). */
@@ -227,7 +230,8 @@ export async function runSeedSuite(c: SeedCase, where: SeedLab): Promise<void> {
         "after failback",
       );
 
-      const rb = await rollbackHosts(inv, { log, purgePackages: true });
+      await where.beforeRollback?.(t);
+      const rb = await rollbackHosts(inv, { log, purgePackages: true, runId: first.runId });
       assert.deepEqual(rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`), []);
       for (const n of Object.keys(c.apps)) await t.sh(n, "kill $(cat /srv/pids)");
       // The lab's systemctl shim records enablement in /etc/lab/enabled; the package's maintainer
@@ -246,7 +250,6 @@ export async function runSeedSuite(c: SeedCase, where: SeedLab): Promise<void> {
       }
 
       assert.ok(!lines.join("\n").includes(PASS), "the VRRP password leaked into the output");
-      await where.then?.(t);
     },
   );
 }
