@@ -151,7 +151,9 @@ export function versionProblem(conf: string, version: string): string | undefine
 
 /**
  * The keepalived.conf task with the host's keepalived version in its probe: its plan refuses a
- * version too old for the rendered `content` (before anything changes), else plans the file.
+ * version too old for the rendered `content` (before anything changes), else plans the file and
+ * names the version in its summary (`update ... (keepalived 2.0.19)`), so `deno task plan`
+ * shows each host's version.
  */
 export function versionedConf(task: Task, content: string): Task {
   return {
@@ -160,7 +162,13 @@ export function versionedConf(task: Task, content: string): Task {
     plan: guarded(task.resource, (facts): Plan => {
       const v = keepalivedVersionFact(facts);
       const why = v?.version ? versionProblem(content, v.version) : undefined;
-      return why ? refuse(why) : task.plan(facts);
+      if (why) return refuse(why);
+      const p = task.plan(facts);
+      if (!v?.version) return p;
+      const tag = ` (keepalived ${v.version}${v.from === "candidate" ? ", to be installed" : ""})`;
+      return p.kind === "ok"
+        ? { ...p, reason: p.reason + tag }
+        : { ...p, summary: p.summary + tag };
     }),
   };
 }

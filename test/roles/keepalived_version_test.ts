@@ -99,6 +99,9 @@ Deno.test("keepalived version: the keepalived.conf plan refuses an older keepali
       `keepalived_version=${v}\nkeepalived_version_from=installed\nexists=0\nend=1\n`,
     );
     assert.equal(p.kind, "change");
-    assert.match(p.kind === "change" ? p.summary : "", /^create /, v);
+    assert.match(
+      p.kind === "change" ? p.summary : "",
+      new RegExp(`^create .*\\(keepalived ${v}\\)$`),
+    );
   }
 });
