@@ -117,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`  known_hosts  ${lab.knownHosts}`);
       console.log(`  ssh_config   ${lab.sshConfig}`);
       if (lab.aptRepoUrl) console.log(`  apt repo     ${lab.aptRepoUrl}`);
+      if (values.keepalived) console.log(`  keepalived   ${values.keepalived} (upstream build)`);
       console.log(
         `  ssh:         ssh -F ${lab.sshConfig} ${first.name}   (or: deno task lab ssh --name ${lab.name} ${first.name})`,
       );
