@@ -49,7 +49,7 @@ export interface KeepalivedBuild {
 }
 
 /** Version of the build recipe below (configure options, package layout): part of the key. */
-export const RECIPE = 2;
+export const RECIPE = 3;
 
 /** Debian version string of a build: epoch 1 like Debian's `1:2.2.7-1+b2`. */
 export function debVersion(version: string): string {
@@ -131,12 +131,12 @@ async function debianFiles(dest: string): Promise<void> {
 }
 
 /**
- * The systemd unit for a build. Debian's is `Type=notify`; keepalived before 2.1 has no
- * sd_notify support, so 2.0.x gets the forking unit Ubuntu 20.04 shipped with it.
+ * The systemd unit for a build. Debian's is `Type=notify`, right for a binary with systemd
+ * notify support (linked with libsystemd: 2.1 and later, configured `--with-init=systemd`);
+ * 2.0.x has none and gets the forking unit Ubuntu 20.04 shipped with it.
  */
-export function unitFor(version: string, debianUnit: string): string {
-  const [maj, min] = version.split(".").map(Number);
-  if (maj > 2 || (maj === 2 && min >= 1)) return debianUnit;
+export function unitFor(notify: boolean, debianUnit: string): string {
+  if (notify) return debianUnit;
   return debianUnit.replace(
     "Type=notify",
     "Type=forking\nPIDFile=/run/keepalived.pid\nKillMode=process",
@@ -147,10 +147,15 @@ export function unitFor(version: string, debianUnit: string): string {
     );
 }
 
+/** The libraries a binary links (absolute paths, from ldd). */
+async function linkedLibs(binary: string): Promise<string[]> {
+  const ldd = await run("ldd", [binary]);
+  return [...ldd.stdout.matchAll(/=> (\/\S+)/g)].map((m) => m[1]);
+}
+
 /** Runtime Depends of a binary: the packages owning the libraries it links, plus iproute2. */
 async function dependsOf(binary: string): Promise<string> {
-  const ldd = await run("ldd", [binary]);
-  const libs = [...ldd.stdout.matchAll(/=> (\/\S+)/g)].map((m) => m[1]);
+  const libs = await linkedLibs(binary);
   const pkgs = new Set<string>(["iproute2"]);
   for (const lib of libs) {
     const real = await Deno.realPath(lib);
@@ -172,8 +177,17 @@ async function dependsOf(binary: string): Promise<string> {
   return [...pkgs].sort().join(", ");
 }
 
-/** configure options: Debian's paths, no SNMP/DBus (not needed by the roles). */
-const CONFIGURE = ["--prefix=/usr", "--sysconfdir=/etc", "--localstatedir=/var"];
+/**
+ * configure options: Debian's paths and init (systemd: notify support where the release has
+ * it, which configure would not detect on a machine not booted with systemd), no SNMP/DBus (not
+ * needed by the roles).
+ */
+const CONFIGURE = [
+  "--prefix=/usr",
+  "--sysconfdir=/etc",
+  "--localstatedir=/var",
+  "--with-init=systemd",
+];
 
 /** Runs a build step niced, with a clean environment; its output goes to `log`. */
 async function step(log: string, cwd: string, cmd: string, args: string[]): Promise<void> {
@@ -241,7 +255,9 @@ async function build(
     await run("strip", ["--strip-unneeded", `${stage}/usr/sbin/keepalived`]);
     await debianFiles(stage);
     const unit = `${stage}/lib/systemd/system/keepalived.service`;
-    await Deno.writeTextFile(unit, unitFor(version, await Deno.readTextFile(unit)));
+    const notify = (await linkedLibs(`${stage}/usr/sbin/keepalived`))
+      .some((l) => l.includes("libsystemd.so"));
+    await Deno.writeTextFile(unit, unitFor(notify, await Deno.readTextFile(unit)));
     await Deno.chmod(`${stage}/etc/init.d/keepalived`, 0o755);
     const doc = `${stage}/usr/share/doc/keepalived`;
     await Deno.mkdir(doc, { recursive: true });
