@@ -112,7 +112,7 @@ const RAW_RC: Record<string, { errors: number; missing: number; scriptUser: numb
   "2.2.4": { errors: 5, missing: 0, scriptUser: 0 },
   "2.2.7": { errors: 5, missing: 0, scriptUser: 143 },
   "2.2.8": { errors: 5, missing: 0, scriptUser: 0 },
-  "2.3.4": { errors: 4, missing: 3, scriptUser: 0 },
+  "2.3.4": { errors: 5, missing: 0, scriptUser: 0 },
 };
 
 async function check(dir: string, pathDir: string, file: string) {
