@@ -8,9 +8,9 @@
  *   (fixed in 2.2.8), after printing any problem found while parsing: 143 is accepted only
  *   when nothing was printed and the installed keepalived is 2.2.7 (on any other version a
  *   143 is a real kill and refused);
- * - the exit code of a config with errors differs by version (4 on 2.0.19, 2.2.4, 2.2.8 and
- *   2.3.4, 5 on 2.2.7, 3 for a missing file except on 2.2.7: 0), so the verdict rests on the
- *   output first, the exit code second (see docs/keepalived-versions.md);
+ * - the exit codes differ by version (a config with errors: 4 on 2.0.19, 5 on 2.2.x and 2.3.x;
+ *   a missing file: 3 on 2.0.19, 0 from 2.2 on), so the verdict rests on the output first, the
+ *   exit code second (see docs/keepalived-versions.md);
  * - every problem keepalived prints (even the ones it "ignores" and runs anyway) fails the
  *   check: the renderer writes configurations keepalived accepts silently.
  * @module
