@@ -110,14 +110,24 @@ async function gzip(data: Uint8Array): Promise<Uint8Array> {
  * Return the directory of the flat repository for `packages`, building it first when the cache
  * has none for exactly this set of .deb versions (cache key: SHA256 of the sorted file names).
  * .debs already in /var/cache/apt/archives with the expected hash are copied, the rest are
- * fetched with `apt-get download`. Concurrent builders are safe (atomic rename).
+ * fetched with `apt-get download`. `extraDebs` (paths of local .debs, e.g. a keepalived built
+ * from upstream by `keepalived_build.ts`) are added as they are; their names and hashes are part
+ * of the cache key. Concurrent builders are safe (atomic rename).
  */
 export async function ensureAptRepo(
   packages: readonly string[] = APT_REPO_PACKAGES,
+  extraDebs: readonly string[] = [],
 ): Promise<string> {
   const root = aptCacheRoot();
   const debs = await cachedResolve(root, packages);
-  const key = (await sha256Hex(debs.map((d) => d.file).join("\n"))).slice(0, 16);
+  const extra: { file: string; bytes: Uint8Array }[] = [];
+  for (const path of extraDebs) {
+    extra.push({ file: path.slice(path.lastIndexOf("/") + 1), bytes: await Deno.readFile(path) });
+  }
+  const extraKeys = await Promise.all(
+    extra.map(async (x) => `${x.file}:${await sha256Hex(x.bytes)}`),
+  );
+  const key = (await sha256Hex([...debs.map((d) => d.file), ...extraKeys].join("\n"))).slice(0, 16);
   const dir = `${root}/${key}`;
   if (await exists(`${dir}/Packages.gz`)) return dir;
   await Deno.mkdir(root, { recursive: true, mode: 0o755 });
@@ -139,6 +149,7 @@ export async function ensureAptRepo(
     if (missing.length) {
       await run("apt-get", ["download", "-q", ...missing], { cwd: tmp });
     }
+    for (const x of extra) await Deno.writeFile(`${tmp}/${x.file}`, x.bytes, { mode: 0o644 });
     for (const d of debs) {
       if (!(await exists(`${tmp}/${d.file}`))) {
         throw new LabError(`apt repo: ${d.file} was not downloaded`);
@@ -152,7 +163,8 @@ export async function ensureAptRepo(
     await Deno.writeFile(`${tmp}/Packages.gz`, await gzip(index), { mode: 0o644 });
     await Deno.writeTextFile(
       `${tmp}/haplay-packages.txt`,
-      `# haplay lab apt repo for: ${packages.join(" ")}\n${debs.map((d) => d.file).join("\n")}\n`,
+      `# haplay lab apt repo for: ${packages.join(" ")}\n` +
+        [...debs.map((d) => d.file), ...extra.map((x) => x.file)].join("\n") + "\n",
     );
     await Deno.chmod(tmp, 0o755);
     try {

@@ -3,6 +3,7 @@
  *
  * ```
  * lab up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+ *            [--keepalived 2.0.19|2.2.4|2.2.8|2.3.4]   (upstream build in the apt repo)
  * lab down   [--name lab0]
  * lab status [--name lab0]
  * lab ssh    [--name lab0] HOST [CMD...]
@@ -30,6 +31,7 @@ import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: lab <command> [options]
   up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+         [--keepalived VERSION]   (serve keepalived VERSION built from upstream; implies --apt-repo)
   down   [--name lab0]
   status [--name lab0]
   ssh    [--name lab0] HOST [CMD...]      (system ssh -F <lab>/ssh_config)
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       subnet: { type: "string", short: "s", default: "198.18.0.0/24" },
       "apt-repo": { type: "boolean", default: false },
       init: { type: "string", default: "lab" },
+      keepalived: { type: "string" },
       "state-dir": { type: "string" },
     },
     allowPositionals: true,
@@ -98,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
         hosts: Number(values.hosts),
         subnet: values.subnet!,
         aptRepo: values["apt-repo"],
+        keepalived: values.keepalived,
         init: values.init,
         stateDir,
       });
@@ -114,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`  known_hosts  ${lab.knownHosts}`);
       console.log(`  ssh_config   ${lab.sshConfig}`);
       if (lab.aptRepoUrl) console.log(`  apt repo     ${lab.aptRepoUrl}`);
+      if (values.keepalived) console.log(`  keepalived   ${values.keepalived} (upstream build)`);
       console.log(
         `  ssh:         ssh -F ${lab.sshConfig} ${first.name}   (or: deno task lab ssh --name ${lab.name} ${first.name})`,
       );

@@ -17,6 +17,7 @@
  */
 
 import { APT_REPO_PACKAGES, ensureAptRepo } from "./apt_repo.ts";
+import { checkVersion, ensureKeepalived } from "./keepalived_build.ts";
 import { BOOT_SH, DETACH_SH, LAB_INIT, SYSTEMCTL_SHIM } from "./scripts.ts";
 import {
   exists,
@@ -50,6 +51,11 @@ export interface LabOptions {
   subnet: string;
   /** Serve a cached flat apt repo (keepalived, iptables-persistent and deps) to the hosts. */
   aptRepo?: boolean;
+  /**
+   * Serve keepalived VERSION built from upstream (`keepalived_build.ts`, cached) instead of
+   * Debian's 2.2.7 in the apt repository (implies `aptRepo`).
+   */
+  keepalived?: string;
   /** PID 1 of the hosts: `lab` (tiny bash init, default) or `systemd` (real systemd). */
   init?: "lab" | "systemd";
   /** Parent of the lab's state directory; default env `HAPLAY_LAB_DIR` or `/tmp/haplay-lab`. */
@@ -705,7 +711,13 @@ async function upLocked(
   ) await findTool(t);
   let cgroupDir: string | undefined;
   if (init === "systemd") cgroupDir = await checkSystemd(n);
-  const aptRepoDir = opts.aptRepo ? await ensureAptRepo() : undefined;
+  if (opts.keepalived) checkVersion(opts.keepalived);
+  const ka = opts.keepalived ? await ensureKeepalived(opts.keepalived) : undefined;
+  const aptRepoDir = ka
+    ? await ensureAptRepo(APT_REPO_PACKAGES.filter((p) => p !== "keepalived"), [ka.deb])
+    : opts.aptRepo
+    ? await ensureAptRepo()
+    : undefined;
   debug(`preflight done (${Math.round(performance.now() - t0)} ms)`);
 
   try {

@@ -1,6 +1,7 @@
 /**
  * Role `keepalived`: the package, DAEMON_ARGS, the validator, keepalived.conf (validated on the
- * host before it lands), the service, and the handlers that reload/restart it and then confirm
+ * host before it lands; its probe reads the host's keepalived version, see
+ * `keepalived_version.ts`), the service, and the handlers that reload/restart it and then confirm
  * the daemon (and its VRRP child) is alive — keepalived's init.d start returns 0 even when the
  * daemon dies at once.
  *
@@ -20,6 +21,7 @@ import { renderKeepalived } from "./keepalived_conf.ts";
 import { LbSection } from "./lb_schema.ts";
 import { CHECKER, KEEPALIVED_CONF } from "./paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
+import { versionedConf } from "./keepalived_version.ts";
 
 /** The role's variables: the `haplay_lb` section (its `ipvs` and everything rendered). */
 export const KeepalivedVars = z.object({ haplay_lb: LbSection });
@@ -50,16 +52,20 @@ export function keepalivedTasks(host: HostContext): Task[] {
       mode: "0755",
       tags: TAGS,
     }),
-    file({
-      name: "keepalived.conf",
-      path: KEEPALIVED_CONF,
-      content: r.main,
-      mode: "0640",
-      validate: `${CHECKER} %s`,
-      sensitive: r.sensitive,
-      notify: [RELOAD],
-      tags: TAGS,
-    }),
+    // the probe reads the host's keepalived version (installed, else apt's candidate)
+    versionedConf(
+      file({
+        name: "keepalived.conf",
+        path: KEEPALIVED_CONF,
+        content: r.main,
+        mode: "0640",
+        validate: `${CHECKER} %s`,
+        sensitive: r.sensitive,
+        notify: [RELOAD],
+        tags: TAGS,
+      }),
+      r.main,
+    ),
     service({ name: "keepalived", state: "started", enabled: true, tags: TAGS }),
   ];
 }

@@ -35,6 +35,7 @@ import {
   ruleVridRange,
   ruleVridUnique,
 } from "./lint_vrrp.ts";
+import { ruleScriptPathVersions } from "./lint_versions.ts";
 
 export { WRONG } from "./lint_vrrp.ts";
 
@@ -49,6 +50,7 @@ const CLUSTER_RULES: Array<(c: Cluster, all: HostMap) => Finding[]> = [
   ruleUnicast,
   ruleVipFamilies,
   ruleScriptSecurity,
+  ruleScriptPathVersions,
   ruleReferences,
   ruleSyncWeights,
   ruleServiceShape,

@@ -32,10 +32,12 @@ Deno.test("scripts: the validator handles keepalived 2.2.7's quirks", async () =
   const dir = await Deno.makeTempDir({ prefix: "haplay-chk-" });
   try {
     await Deno.writeTextFile(`${dir}/check`, CHECKER_SCRIPT, { mode: 0o755 });
-    // fake keepalived: prints $OUT, then exits $RC (143: killed by SIGTERM, like 2.2.7)
+    // fake keepalived: prints $OUT, then exits $RC (143: killed by SIGTERM, like 2.2.7);
+    // --version: v$VER (default 2.2.7), on stderr like keepalived
     await Deno.writeTextFile(
       `${dir}/keepalived`,
-      `#!/bin/sh\n[ -n "$OUT" ] && echo "$OUT" >&2\n[ "$RC" = 143 ] && kill -TERM $$\nexit "$RC"\n`,
+      `#!/bin/sh\n[ "$1" = --version ] && { echo "Keepalived v\${VER:-2.2.7} (test)" >&2; exit 0; }\n` +
+        `[ -n "$OUT" ] && echo "$OUT" >&2\n[ "$RC" = 143 ] && kill -TERM $$\nexit "$RC"\n`,
       { mode: 0o755 },
     );
     await Deno.writeTextFile(`${dir}/conf`, "global_defs {\n}\n");
@@ -48,6 +50,13 @@ Deno.test("scripts: the validator handles keepalived 2.2.7's quirks", async () =
       0,
       "143 without output: killed after a clean parse",
     );
+    const other = await sh(`${dir}/check "$1"`, [`${dir}/conf`], {
+      PATH: `${dir}:/usr/bin:/bin`,
+      RC: "143",
+      VER: "2.2.8",
+    });
+    assert.equal(other.code, 1, "143 from another version than 2.2.7 is a real kill");
+    assert.match(other.err, /keepalived 2\.2\.8 -t failed \(exit 143\)/);
     const bad143 = await run(`${dir}/conf`, 143, "(Line 9) Unknown keyword 'lb_algoo'");
     assert.equal(bad143.code, 1, "143 with output: the problems found before count");
     assert.match(bad143.err, /Unknown keyword/);
