@@ -36,8 +36,8 @@ import { text } from "./_yaml_fields.ts";
 import { splitPattern } from "./patterns.ts";
 import type { Handler, HostContext, Play } from "./types.ts";
 import { joinPath, parseYaml, type YMap, type YNode } from "./yaml_pos.ts";
-import { lintLb } from "../roles/lint.ts";
-import { verifyLb } from "../roles/verify.ts";
+import { lintLb } from "../lb/lint.ts";
+import { verifyLb } from "../lb/verify.ts";
 import { holdsVipScript, lbGateScript, liveOrder, rollingIf, vipGate } from "../playbooks/site.ts";
 
 /** Every problem of a YAML playbook (the CLI prints them and exits 3, contacting no host). */

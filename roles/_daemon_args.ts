@@ -9,7 +9,7 @@
 import type { Task } from "../engine/types.ts";
 import { fileProbe, type FileSpec, planFile } from "../tasks/file.ts";
 import { guarded, refuse } from "../tasks/_plan.ts";
-import { KEEPALIVED_DEFAULTS } from "./paths.ts";
+import { KEEPALIVED_DEFAULTS } from "../lb/paths.ts";
 
 /** Probe line: `ipvs=1` when the kernel has IPVS (or can load it), else `ipvs=0`. */
 export const IPVS_PROBE =

@@ -21,7 +21,7 @@ import {
   RELOAD,
   RESTART,
 } from "./keepalived.ts";
-import { LbHostVars, LbSection } from "./lb_schema.ts";
+import { LbHostVars, LbSection } from "../lb/schema.ts";
 import { loVipTasks, LoVipVars } from "./lo_vip.ts";
 import { notifyTasks } from "./notify.ts";
 import { redirectHandlers, redirectTasks, RedirectVars, SAVE_IPTABLES } from "./redirect.ts";

@@ -12,8 +12,8 @@
 import type { Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { guarded, ok } from "../tasks/_plan.ts";
-import { NOTIFY_LOCK_SH, VIP_HELD_FN } from "./notify_scripts.ts";
-import { VS_EMPTY, vsActive, vsMaster } from "./paths.ts";
+import { NOTIFY_LOCK_SH, VIP_HELD_FN } from "../lb/notify_scripts.ts";
+import { VS_EMPTY, vsActive, vsMaster } from "../lb/paths.ts";
 
 /** The link task of an instance whose MASTER holds `vip`. */
 export function vsLinkTask(instance: string, vip: string, notify: string[]): Task {

@@ -8,8 +8,9 @@
 import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { ipRoute, ipRule, iptablesRule } from "../tasks/mod.ts";
-import { lbView } from "./_context.ts";
-import { iptablesPersistentTask, saveIptablesHandler, serviceMatch } from "./redirect.ts";
+import { lbView } from "../lb/context.ts";
+import { iptablesPersistentTask, saveIptablesHandler } from "./redirect.ts";
+import { serviceMatch } from "../lb/cluster.ts";
 
 /** The role's variables: the section's table and rule priority. */
 export const DsrFwmarkVars = z.object({

@@ -14,14 +14,14 @@ import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { apt, file, service, serviceHandler } from "../tasks/mod.ts";
 import { enabledAtBootSh } from "../tasks/service.ts";
-import { requireLb } from "./_context.ts";
+import { requireLb } from "../lb/context.ts";
 import { daemonArgsTask } from "./_daemon_args.ts";
-import { CHECKER_SCRIPT } from "./keepalived_check.ts";
-import { renderKeepalived } from "./keepalived_conf.ts";
-import { LbSection } from "./lb_schema.ts";
-import { CHECKER, KEEPALIVED_CONF } from "./paths.ts";
-import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
-import { versionedConf } from "./keepalived_version.ts";
+import { CHECKER_SCRIPT } from "../lb/keepalived_check.ts";
+import { renderKeepalived } from "../lb/keepalived_conf.ts";
+import { LbSection } from "../lb/schema.ts";
+import { CHECKER, KEEPALIVED_CONF } from "../lb/paths.ts";
+import { KEEPALIVED_ALIVE_FNS } from "../lb/alive_sh.ts";
+import { versionedConf } from "../lb/keepalived_version.ts";
 
 /** The role's variables: the `haplay_lb` section (its `ipvs` and everything rendered). */
 export const KeepalivedVars = z.object({ haplay_lb: LbSection });

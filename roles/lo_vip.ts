@@ -8,8 +8,8 @@
 import { z } from "zod";
 import type { HostContext, Task } from "../engine/types.ts";
 import { loVip } from "../tasks/mod.ts";
-import { realServerDuties } from "./cluster.ts";
-import { NETPLAN_LO_NAME } from "./paths.ts";
+import { realServerDuties } from "../lb/cluster.ts";
+import { NETPLAN_LO_NAME } from "../lb/paths.ts";
 
 /** The role's variables: none of its own (the VIPs come from the services it serves). */
 export const LoVipVars = z.object({});

@@ -29,8 +29,8 @@ import { redirectTasks as _redirectTasks } from "./redirect.ts";
 import { redirectHandlers as _redirectHandlers } from "./redirect.ts";
 import { dsrFwmarkTasks as _dsrFwmarkTasks } from "./dsr_fwmark.ts";
 import { dsrFwmarkHandlers as _dsrFwmarkHandlers } from "./dsr_fwmark.ts";
-import { lintLb as _lintLb } from "./lint.ts";
-import { verifyLb as _verifyLb } from "./verify.ts";
+import { lintLb as _lintLb } from "../lb/lint.ts";
+import { verifyLb as _verifyLb } from "../lb/verify.ts";
 
 /**
  * The keepalived package (apt).

@@ -17,21 +17,21 @@ import { z } from "zod";
 import type { HostContext, Task } from "../engine/types.ts";
 import { absent, apt, directory, file } from "../tasks/mod.ts";
 import { q } from "../engine/shell.ts";
-import { isIpv4 } from "./_net.ts";
-import { requireLb } from "./_context.ts";
-import { type Cluster, instanceVips } from "./cluster.ts";
+import { isIpv4 } from "../lb/_net.ts";
+import { requireLb } from "../lb/context.ts";
+import { type Cluster, instanceVips } from "../lb/cluster.ts";
 import { vsLinkTask } from "./_vs_link.ts";
 import { RELOAD } from "./keepalived.ts";
-import { renderKeepalived } from "./keepalived_conf.ts";
-import { Hooks } from "./lb_schema.ts";
-import { NOTIFY_STATES, notifySteps, swapsVirtualServers, switchVip } from "./notify_plan.ts";
+import { renderKeepalived } from "../lb/keepalived_conf.ts";
+import { Hooks } from "../lb/schema.ts";
+import { NOTIFY_STATES, notifySteps, swapsVirtualServers, switchVip } from "../lb/notify_plan.ts";
 import {
   BYPASS_IPVS_SCRIPT,
   needsEnvFile,
   notifyEnvText,
   notifyScriptText,
   VS_SWITCH_SCRIPT,
-} from "./notify_scripts.ts";
+} from "../lb/notify_scripts.ts";
 import {
   BYPASS_IPVS,
   HAPLAY_KEEPALIVED_DIR,
@@ -39,7 +39,7 @@ import {
   notifyScript,
   VS_EMPTY,
   VS_SWITCH,
-} from "./paths.ts";
+} from "../lb/paths.ts";
 
 /** The role's variables: hooks and bypass_ipvs of the instances (see `lb_schema.ts`). */
 export const NotifyVars = z.object({

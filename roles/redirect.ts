@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { apt, iptablesRule } from "../tasks/mod.ts";
-import { realServerDuties, type ResolvedService } from "./cluster.ts";
+import { realServerDuties, serviceMatch } from "../lb/cluster.ts";
 
 /** The role's variables: none of its own (the rules come from the services it serves). */
 export const RedirectVars = z.object({});
@@ -47,17 +47,6 @@ export function iptablesPersistentTask(tags: string[]): Task {
     notify: [SAVE_IPTABLES],
     tags,
   });
-}
-
-/** The match of a service's packets: `-d VIP/32 [-p tcp --dport PORT]`. */
-export function serviceMatch(s: ResolvedService): string[] {
-  const vip = s.cfg.vip!;
-  const fam = vip.includes(":") ? "128" : "32";
-  const m = ["-d", `${vip}/${fam}`];
-  if (s.cfg.port !== undefined) {
-    m.push("-p", s.cfg.protocol.toLowerCase(), "--dport", String(s.cfg.port));
-  }
-  return m;
 }
 
 /** The REDIRECT rules (as argument lists) of a host. */

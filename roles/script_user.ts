@@ -8,9 +8,9 @@
 import { z } from "zod";
 import type { HostContext, Task } from "../engine/types.ts";
 import { absent, apt, sudoers, user } from "../tasks/mod.ts";
-import { requireLb } from "./_context.ts";
-import { sudoCommands } from "./notify_plan.ts";
-import { SUDOERS_NAME } from "./paths.ts";
+import { requireLb } from "../lb/context.ts";
+import { sudoCommands } from "../lb/notify_plan.ts";
+import { SUDOERS_NAME } from "../lb/paths.ts";
 import { sudoTargetGuard, sudoTargetProbe, sudoTargetProblems } from "./_sudo_targets.ts";
 import { refuse } from "../tasks/_plan.ts";
 

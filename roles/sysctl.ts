@@ -15,10 +15,10 @@
 import { z } from "zod";
 import type { HostContext, Task } from "../engine/types.ts";
 import { sysctl } from "../tasks/mod.ts";
-import { lbView } from "./_context.ts";
-import { interfaceOf, lbVarsOf, realServerDuties } from "./cluster.ts";
-import { LbSection } from "./lb_schema.ts";
-import { SYSCTL_LB, SYSCTL_RS } from "./paths.ts";
+import { lbView } from "../lb/context.ts";
+import { interfaceOf, lbVarsOf, realServerDuties } from "../lb/cluster.ts";
+import { LbSection } from "../lb/schema.ts";
+import { SYSCTL_LB, SYSCTL_RS } from "../lb/paths.ts";
 
 /** The role's variables: the section (modes, interfaces) and the host's `vrrp_interface`. */
 export const SysctlVars = z.object({

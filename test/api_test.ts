@@ -182,3 +182,15 @@ Deno.test("api: roles/ imports nothing from lab/", async () => {
   }
   assert.deepEqual(offenders, []);
 });
+
+Deno.test("api: lb/ (the LB domain) imports nothing from roles/, playbooks/ or lab/", async () => {
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}lb`)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const src = await Deno.readTextFile(`${ROOT}lb/${e.name}`);
+    if (/(?:from|import)\s*\(?\s*["']\.\.\/(roles|playbooks|lab)\//.test(src)) {
+      offenders.push(e.name);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});

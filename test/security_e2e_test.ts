@@ -22,9 +22,9 @@ import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
 import { type Lab, labExec } from "../lab/lab.ts";
 import { plays } from "../playbooks/site.ts";
-import { lintLb } from "../roles/lint.ts";
+import { lintLb } from "../lb/lint.ts";
 import { labInventoryText } from "../roles/lab_inventory.ts";
-import { verifyLb } from "../roles/verify.ts";
+import { verifyLb } from "../lb/verify.ts";
 import { e2e, withLab } from "./lab_fixture.ts";
 import { snapshotDiff, snapshots } from "./snapshot.ts";
 

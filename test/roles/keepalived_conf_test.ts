@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { lbClusterOf } from "../../roles/cluster.ts";
-import { CHECKER_SCRIPT } from "../../roles/keepalived_check.ts";
-import { renderKeepalived } from "../../roles/keepalived_conf.ts";
+import { lbClusterOf } from "../../lb/cluster.ts";
+import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
+import { renderKeepalived } from "../../lb/keepalived_conf.ts";
 import { loadInventory } from "../../engine/inventory.ts";
 import { loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
 

@@ -11,7 +11,7 @@ import {
   keywordsOf,
   versionedConf,
   versionProblem,
-} from "../../roles/keepalived_version.ts";
+} from "../../lb/keepalived_version.ts";
 import { file } from "../../tasks/mod.ts";
 
 Deno.test("keepalived version: the probe line is read, installed or apt's candidate", () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import type { Issue } from "../../engine/inventory.ts";
-import { lintLb, WRONG } from "../../roles/lint.ts";
+import { lintLb, WRONG } from "../../lb/lint.ts";
 import { loadInventory } from "../../engine/inventory.ts";
 import { inventoryFrom, loadExample, PROD, SEEDS } from "./_fixtures.ts";
 

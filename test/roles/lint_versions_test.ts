@@ -1,6 +1,6 @@
-/** Lint's keepalived-version rules (roles/lint_versions.ts), on inventories built from YAML. */
+/** Lint's keepalived-version rules (lb/lint_versions.ts), on inventories built from YAML. */
 import assert from "node:assert/strict";
-import { lintLb } from "../../roles/lint.ts";
+import { lintLb } from "../../lb/lint.ts";
 import { inventoryFrom } from "./_fixtures.ts";
 
 const inv = (script: string) =>

@@ -7,7 +7,7 @@ import type { Plan, Task } from "../../engine/types.ts";
 import { loadBalancerHandlers, loadBalancerTasks, realServerTasks } from "../../playbooks/site.ts";
 import { daemonArgsFile, daemonArgsTask } from "../../roles/_daemon_args.ts";
 import { vsLinkTask } from "../../roles/_vs_link.ts";
-import { VS_EMPTY, vsMaster } from "../../roles/paths.ts";
+import { VS_EMPTY, vsMaster } from "../../lb/paths.ts";
 import { ctx, loadExample } from "./_fixtures.ts";
 
 const res = (ts: Task[]) => ts.map((t) => t.resource);

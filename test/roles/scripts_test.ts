@@ -5,15 +5,11 @@
  * same-box-dr switch with its reload-loop guard and the bypass_ipvs helper.
  */
 import assert from "node:assert/strict";
-import { CHECKER_SCRIPT } from "../../roles/keepalived_check.ts";
-import { notifySteps, sudoCommands } from "../../roles/notify_plan.ts";
-import {
-  BYPASS_IPVS_SCRIPT,
-  notifyScriptText,
-  VS_SWITCH_SCRIPT,
-} from "../../roles/notify_scripts.ts";
+import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
+import { notifySteps, sudoCommands } from "../../lb/notify_plan.ts";
+import { BYPASS_IPVS_SCRIPT, notifyScriptText, VS_SWITCH_SCRIPT } from "../../lb/notify_scripts.ts";
 import { sudoersContent, sudoersWord } from "../../roles/script_user.ts";
-import { lbClusterOf } from "../../roles/cluster.ts";
+import { lbClusterOf } from "../../lb/cluster.ts";
 import { loadExample } from "./_fixtures.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

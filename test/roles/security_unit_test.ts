@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { formatIssue } from "../../engine/inventory.ts";
-import { lbClusterOf } from "../../roles/cluster.ts";
-import { sudoCommandProblem } from "../../roles/lb_schema.ts";
-import { lintLb } from "../../roles/lint.ts";
-import { notifySteps, sudoCommands } from "../../roles/notify_plan.ts";
-import { notifyEnvText, notifyScriptText } from "../../roles/notify_scripts.ts";
+import { lbClusterOf } from "../../lb/cluster.ts";
+import { sudoCommandProblem } from "../../lb/schema.ts";
+import { lintLb } from "../../lb/lint.ts";
+import { notifySteps, sudoCommands } from "../../lb/notify_plan.ts";
+import { notifyEnvText, notifyScriptText } from "../../lb/notify_scripts.ts";
 import { guardedSudoers, sudoersCommand, sudoersContent } from "../../roles/script_user.ts";
 import { sudoTargetGuard, sudoTargetProbe, sudoTargetProblems } from "../../roles/_sudo_targets.ts";
 import { sudoers } from "../../tasks/mod.ts";

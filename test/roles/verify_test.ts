@@ -4,7 +4,7 @@
  * servers accepting the VIP, health-check targets answering).
  */
 import assert from "node:assert/strict";
-import { allClusters } from "../../roles/cluster.ts";
+import { allClusters } from "../../lb/cluster.ts";
 import {
   type Facts,
   hostChecks,
@@ -13,7 +13,7 @@ import {
   verifyPlans,
   verifyScript,
   vrrpChecks,
-} from "../../roles/verify_script.ts";
+} from "../../lb/verify_script.ts";
 import { loadExample } from "./_fixtures.ts";
 
 Deno.test("verify: plans cover LBs and DR real servers; scripts are valid sh", async () => {

@@ -14,7 +14,7 @@ import { runPlaybook } from "../../engine/run.ts";
 import type { Play } from "../../engine/types.ts";
 import { debVersion, KEEPALIVED_VERSIONS } from "../../lab/keepalived_build.ts";
 import { keepalivedHandlers, RELOAD } from "../../roles/keepalived.ts";
-import { CHECKER, KEEPALIVED_CONF } from "../../roles/paths.ts";
+import { CHECKER, KEEPALIVED_CONF } from "../../lb/paths.ts";
 import { file } from "../../tasks/mod.ts";
 import { e2e } from "../lab_fixture.ts";
 import { type Ctx, holders, runSeedSuite, SEED_CASES, until } from "../roles/_seed_suite.ts";

@@ -8,9 +8,9 @@
  * validator judges output first): see docs/keepalived-versions.md.
  */
 import assert from "node:assert/strict";
-import { CHECKER_SCRIPT } from "../../roles/keepalived_check.ts";
-import { renderKeepalived } from "../../roles/keepalived_conf.ts";
-import { lbClusterOf } from "../../roles/cluster.ts";
+import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
+import { renderKeepalived } from "../../lb/keepalived_conf.ts";
+import { lbClusterOf } from "../../lb/cluster.ts";
 import { e2e } from "../lab_fixture.ts";
 import { loadExample, SEEDS } from "../roles/_fixtures.ts";
 import { ALL_VERSIONS, inNetns, keepalivedDir } from "./_binaries.ts";

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { checkHostVars, type Inventory } from "../engine/inventory.ts";
 import { closest } from "../engine/distance.ts";
 import type { Finding } from "./_locate.ts";
-import { LbHostVars } from "./lb_schema.ts";
+import { LbHostVars } from "./schema.ts";
 
 /** The LB-layer keys of a host's vars (what the schema checks). */
 export const LB_VAR_KEYS = [

@@ -16,7 +16,7 @@ import {
   stateOf,
 } from "./cluster.ts";
 import { AUTH_PASS_MAX, MAX_ADVERTISED_VIPS } from "./keepalived_conf.ts";
-import type { VrrpInstanceConfig } from "./lb_schema.ts";
+import type { VrrpInstanceConfig } from "./schema.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
 
 /** Prefix of warnings about configurations keepalived runs, but not as intended. */

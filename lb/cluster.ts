@@ -14,7 +14,7 @@ import {
   type ServiceConfig,
   type VipEntryConfig,
   type VrrpInstanceConfig,
-} from "./lb_schema.ts";
+} from "./schema.ts";
 
 /** The part of an inventory host (or HostContext) the model reads. */
 export interface HostLike {
@@ -345,4 +345,15 @@ export function realServerDuties(hostName: string, all: HostMap): RealServerDuty
     }
   }
   return out;
+}
+
+/** The match of a service's packets: `-d VIP/32 [-p tcp --dport PORT]`. */
+export function serviceMatch(s: ResolvedService): string[] {
+  const vip = s.cfg.vip!;
+  const fam = vip.includes(":") ? "128" : "32";
+  const m = ["-d", `${vip}/${fam}`];
+  if (s.cfg.port !== undefined) {
+    m.push("-p", s.cfg.protocol.toLowerCase(), "--dport", String(s.cfg.port));
+  }
+  return m;
 }

@@ -7,7 +7,7 @@
  */
 import { isIpv4 } from "./_net.ts";
 import { type Cluster, instanceVips } from "./cluster.ts";
-import type { HookCommandConfig, VrrpInstanceConfig } from "./lb_schema.ts";
+import type { HookCommandConfig, VrrpInstanceConfig } from "./schema.ts";
 import { BYPASS_IPVS, VS_SWITCH } from "./paths.ts";
 
 /** A VRRP state (or keepalived stopping) with a notify script. */

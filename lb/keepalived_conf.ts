@@ -19,7 +19,7 @@ import {
   stateOf,
   type Vip,
 } from "./cluster.ts";
-import type { HealthCheckConfig, VrrpInstanceConfig } from "./lb_schema.ts";
+import type { HealthCheckConfig, VrrpInstanceConfig } from "./schema.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
 import { notifyScript, vsActive, vsMaster } from "./paths.ts";
 

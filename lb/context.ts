@@ -6,7 +6,7 @@
  */
 import type { HostContext } from "../engine/types.ts";
 import { type Cluster, lbClusterOf, type LbMember } from "./cluster.ts";
-import { parseLbHostVars } from "./lb_schema.ts";
+import { parseLbHostVars } from "./schema.ts";
 
 /** A load balancer's view: its cluster and itself. */
 export interface LbView {

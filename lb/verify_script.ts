@@ -19,7 +19,7 @@ import {
   realServerDuties,
   type RealServerDuty,
 } from "./cluster.ts";
-import { serviceMatch } from "./redirect.ts";
+import { serviceMatch } from "./cluster.ts";
 import { swapsVirtualServers } from "./notify_plan.ts";
 import {
   CHECKER,
@@ -29,7 +29,7 @@ import {
   vsActive,
   vsMaster,
 } from "./paths.ts";
-import { KEEPALIVED_ALIVE_FNS } from "./_alive_sh.ts";
+import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
 
 /** One health-check target probed from a load balancer. */
 export interface ProbeTarget {
