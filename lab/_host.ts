@@ -7,8 +7,18 @@
 import { DETACH_SH } from "./scripts.ts";
 import { names, readPid } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
-import { NETNS_DIR, tcpBanner } from "./_net.ts";
-import { LabError, pidCmdline, probePids, readIf, run, sleep, SYSTEM_PATH } from "./util.ts";
+import {
+  keygen,
+  LabError,
+  NETNS_DIR,
+  pidCmdline,
+  probePids,
+  readIf,
+  run,
+  sleep,
+  SYSTEM_PATH,
+  tcpBanner,
+} from "./util.ts";
 
 /**
  * Is `pid` the PID 1 of a lab host living in netns `netns`? (PID 1 of its own PID namespace,
@@ -63,10 +73,9 @@ export async function prepareHost(rec: LabRecord, i: number): Promise<string[]> 
     [...id].map((b) => b.toString(16).padStart(2, "0")).join("") + "\n",
   );
   const lines: string[] = [];
-  for (const t of ["ed25519", "ecdsa"]) {
-    const f = `${up}/etc/ssh/ssh_host_${t}_key`;
-    await run("ssh-keygen", ["-q", "-t", t, "-N", "", "-C", `root@${h}`, "-f", f]);
-    const [type, key] = (await Deno.readTextFile(`${f}.pub`)).trim().split(/\s+/);
+  for (const t of ["ed25519", "ecdsa"] as const) {
+    const pub = await keygen(t, `${up}/etc/ssh/ssh_host_${t}_key`, `root@${h}`);
+    const [type, key] = pub.trim().split(/\s+/);
     lines.push(`${h},${rec.hosts[i - 1].ip} ${type} ${key}`);
   }
   return lines;

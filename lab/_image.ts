@@ -8,7 +8,7 @@ import { APT_REPO_PACKAGES } from "./apt_repo.ts";
 import { LAB_INIT, SYSTEMCTL_SHIM } from "./scripts.ts";
 import { LAB_USER } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
-import { LabError, putFile, readIf, removeIf, run, SYSTEM_PATH } from "./util.ts";
+import { inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
 
 /** Mark `dir` as an overlayfs opaque directory (lower layers do not show through it). */
 export async function setOpaque(dir: string) {
@@ -21,26 +21,6 @@ export async function setOpaque(dir: string) {
     `syscall(${nr}, $p, $n, $v, 1, 0) == 0 or die "setxattr $p: $!\\n"`,
     dir,
   ]);
-}
-
-/** Run a command chrooted into `root` with this machine's /dev and a fresh /proc (in a
- * throwaway mount namespace, so nothing stays mounted). */
-export function inChroot(root: string, args: string[], allowFail = false) {
-  return run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "--",
-    "/bin/sh",
-    "-c",
-    'r=$1; shift; mount --bind /dev "$r/dev" && mount -t proc proc "$r/proc" && exec chroot "$r" "$@"',
-    "sh",
-    root,
-    ...args,
-  ], {
-    allowFail,
-    env: { PATH: SYSTEM_PATH, LANG: "C.UTF-8", DEBIAN_FRONTEND: "noninteractive", HOME: "/root" },
-  });
 }
 
 /** The lab-wide middle layer between this machine's `/` and each host's upper directory. */
@@ -82,7 +62,7 @@ export async function buildBase(rec: LabRecord, prefix: string) {
       ].join("\n"),
     );
     // unprivileged sudo user (key auth only)
-    const pw = await inChroot(M, ["getent", "passwd", LAB_USER], true);
+    const pw = await inChroot(M, ["getent", "passwd", LAB_USER], { allowFail: true });
     if (pw.code !== 0) {
       await inChroot(M, ["useradd", "-m", "-s", "/bin/bash", "-G", "sudo", LAB_USER]);
     }

@@ -29,7 +29,7 @@ import {
 } from "./_host.ts";
 import { httpdArgs, startHttpd } from "./_httpd.ts";
 import { buildBase } from "./_image.ts";
-import { isMountPoint, linksNamed, NETNS_DIR, netnsNamed, subnetInUse } from "./_net.ts";
+import { isMountPoint, linksNamed, netnsNamed } from "./_net.ts";
 import {
   APT_PORT,
   checkName,
@@ -49,14 +49,17 @@ import { debug, fault } from "./_trace.ts";
 import type { Lab, LabHost, LabRecord } from "./types.ts";
 import {
   exists,
+  keygen,
   LabError,
   linkNames,
   mountPoints,
+  NETNS_DIR,
   pidAlive,
   pidCmdline,
   pool,
   processIdentity,
   run,
+  subnetInUse,
   sysctlSet,
   SYSTEM_PATH,
   waitFor,
@@ -224,17 +227,7 @@ async function upLocked(
     const clash = (await run("ip", ["-4", "-o", "addr", "show"])).stdout.split("\n")
       .filter((l) => l.includes(` inet ${prefix}.`) && l.split(/\s+/)[1] !== br);
     if (clash.length) throw new LabError(`subnet ${opts.subnet} was taken meanwhile`);
-    await run("ssh-keygen", [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      `haplay-lab-${name}`,
-      "-f",
-      rec.keyFile,
-    ]);
+    await keygen("ed25519", rec.keyFile, `haplay-lab-${name}`);
     debug("bridge + key done");
     await buildBase(rec, prefix);
     debug("base layer done");
