@@ -11,6 +11,7 @@ import {
   keygen,
   LabError,
   NETNS_DIR,
+  pidAlive,
   pidCmdline,
   probePids,
   readIf,
@@ -18,6 +19,7 @@ import {
   sleep,
   SYSTEM_PATH,
   tcpBanner,
+  waitFor,
 } from "./util.ts";
 
 /**
@@ -172,4 +174,84 @@ export async function checkSystemd(n: number): Promise<string> {
     if (st.stdout.trim() === "cgroup2fs") return `${root}/haplay-lab`;
   }
   throw new LabError("systemd hosts need a cgroup2 mount (none found)");
+}
+
+/** Indexes of the hosts a lab started (or began to start): `hN.pid` / `hN.console` in `dir`. */
+export async function hostIndexes(dir: string): Promise<Set<number>> {
+  const hostIdx = new Set<number>();
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.name.match(/^h(\d+)\.(pid|console)$/);
+    if (m) hostIdx.add(Number(m[1]));
+  }
+  return hostIdx;
+}
+
+/**
+ * Kill the hosts' PID 1s (only verified ones: PID 1 of a PID namespace in the lab's netns;
+ * killing it kills its whole namespace) and wait for them and their `unshare` parents. Returns
+ * what did not go.
+ */
+export async function stopHosts(
+  name: string,
+  dir: string,
+  hostIdx: Iterable<number>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const killed: number[] = [];
+  const parents: Array<[number, string]> = [];
+  for (const i of hostIdx) {
+    const ns = names.netns(name, i);
+    const pid = await readPid(`${dir}/h${i}.pid`);
+    const ppid = await readPid(`${dir}/h${i}.pid.parent`);
+    if (ppid !== undefined) parents.push([ppid, ns]);
+    if (pid !== undefined && (await isHostInit(pid, ns))) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        killed.push(pid);
+      } catch { /* already gone */ }
+    }
+  }
+  for (const pid of killed) {
+    if (!(await waitFor(async () => !(await pidAlive(pid)), 10_000, 20))) {
+      problems.push(`host pid ${pid} did not exit`);
+    }
+  }
+  // the `unshare` parents exit by themselves once their child is gone
+  for (const [ppid, ns] of parents) {
+    const gone = await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
+    if (!gone && (await isHostParent(ppid, ns, `${dir}/boot.sh`))) {
+      Deno.kill(ppid, "SIGKILL");
+      await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
+    }
+  }
+  return problems;
+}
+
+/** Remove the cgroups of a lab's systemd hosts (and their parent when empty); what is left. */
+export async function removeHostCgroups(
+  cgroupDir: string,
+  name: string,
+  hostIdx: Iterable<number>,
+): Promise<string | undefined> {
+  // systemd made sub-cgroups (system.slice/...): remove depth first, they are empty now
+  // (via sh: Deno refuses /sys paths without --allow-all)
+  const cgs = [...hostIdx].map((i) => `${cgroupDir}/${name}-h${i}`);
+  let err = "";
+  const removed = await waitFor(
+    async () => {
+      const r = await run("/bin/sh", [
+        "-c",
+        'for d; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} +; done; ' +
+        'for d; do [ -e "$d" ] && exit 1; done; exit 0',
+        "sh",
+        ...cgs,
+      ], { allowFail: true });
+      err = r.stderr.trim().split("\n")[0];
+      return r.code === 0;
+    },
+    3000,
+    100,
+  );
+  await run("rmdir", [cgroupDir], { allowFail: true }); // only if empty: other labs
+  return removed ? undefined : `cgroups left: ${err}`;
 }

@@ -6,7 +6,7 @@
 import { APT_PORT, readPid } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
 import { spawnDetached, tail } from "./_host.ts";
-import { LabError, pidCmdline, waitFor } from "./util.ts";
+import { LabError, pidAlive, pidCmdline, waitFor } from "./util.ts";
 
 /** The apt httpd's argv (its recorded command line: only this process is ever killed). */
 export function httpdArgs(bridgeIp: string, repoDir: string): string[] {
@@ -38,5 +38,21 @@ export async function startHttpd(rec: LabRecord, repoDir: string) {
   }, 5000);
   if (!ok) {
     throw new LabError(`apt repo httpd did not start: ${await tail(`${rec.dir}/httpd.console`)}`);
+  }
+}
+
+/** Stop the apt httpd of a lab: only the process with the recorded command line. */
+export async function stopHttpd(rec: LabRecord): Promise<void> {
+  const hp = await readPid(`${rec.dir}/httpd.pid`);
+  if (hp !== undefined && rec.aptRepoDir) {
+    const want = httpdArgs(rec.bridgeIp, rec.aptRepoDir).join(" ");
+    if ((await pidCmdline(hp)).join(" ") === want) {
+      try {
+        Deno.kill(hp, "SIGTERM");
+      } catch { /* gone */ }
+      if (!(await waitFor(async () => !(await pidAlive(hp)), 3000))) {
+        if ((await pidCmdline(hp)).join(" ") === want) Deno.kill(hp, "SIGKILL");
+      }
+    }
   }
 }

@@ -21,15 +21,17 @@ import { BOOT_SH } from "./scripts.ts";
 import { inventoryText, sshConfigText } from "./_client_files.ts";
 import {
   checkSystemd,
+  hostIndexes,
   isHostInit,
-  isHostParent,
   prepareHost,
+  removeHostCgroups,
   startHost,
+  stopHosts,
   waitHosts,
 } from "./_host.ts";
-import { httpdArgs, startHttpd } from "./_httpd.ts";
+import { startHttpd, stopHttpd } from "./_httpd.ts";
 import { buildBase } from "./_image.ts";
-import { isMountPoint, linksNamed, netnsNamed } from "./_net.ts";
+import { isMountPoint, linksNamed, netnsNamed, removeLinks } from "./_net.ts";
 import {
   APT_PORT,
   checkName,
@@ -51,11 +53,8 @@ import {
   exists,
   keygen,
   LabError,
-  linkNames,
   mountPoints,
   NETNS_DIR,
-  pidAlive,
-  pidCmdline,
   pool,
   processIdentity,
   run,
@@ -314,94 +313,19 @@ async function downLocked(name: string, dir: string): Promise<void> {
   );
 
   // 1. apt repo httpd
-  const hp = await readPid(`${dir}/httpd.pid`);
-  if (hp !== undefined && rec?.aptRepoDir) {
-    const want = httpdArgs(rec.bridgeIp, rec.aptRepoDir).join(" ");
-    if ((await pidCmdline(hp)).join(" ") === want) {
-      try {
-        Deno.kill(hp, "SIGTERM");
-      } catch { /* gone */ }
-      if (!(await waitFor(async () => !(await pidAlive(hp)), 3000))) {
-        if ((await pidCmdline(hp)).join(" ") === want) Deno.kill(hp, "SIGKILL");
-      }
-    }
-  }
+  if (rec) await stopHttpd(rec);
 
   // 2. host PID 1s: killing PID 1 kills its whole PID namespace
-  const hostIdx = new Set<number>();
-  for await (const e of Deno.readDir(dir)) {
-    const m = e.name.match(/^h(\d+)\.(pid|console)$/);
-    if (m) hostIdx.add(Number(m[1]));
-  }
-  const killed: number[] = [];
-  const parents: Array<[number, string]> = [];
-  for (const i of hostIdx) {
-    const ns = names.netns(name, i);
-    const pid = await readPid(`${dir}/h${i}.pid`);
-    const ppid = await readPid(`${dir}/h${i}.pid.parent`);
-    if (ppid !== undefined) parents.push([ppid, ns]);
-    if (pid !== undefined && (await isHostInit(pid, ns))) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-        killed.push(pid);
-      } catch { /* already gone */ }
-    }
-  }
-  for (const pid of killed) {
-    if (!(await waitFor(async () => !(await pidAlive(pid)), 10_000, 20))) {
-      problems.push(`host pid ${pid} did not exit`);
-    }
-  }
-  // the `unshare` parents exit by themselves once their child is gone
-  for (const [ppid, ns] of parents) {
-    const gone = await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
-    if (!gone && (await isHostParent(ppid, ns, `${dir}/boot.sh`))) {
-      Deno.kill(ppid, "SIGKILL");
-      await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
-    }
-  }
+  const hostIdx = await hostIndexes(dir);
+  problems.push(...(await stopHosts(name, dir, hostIdx)));
 
   // 3. links and namespaces named after this lab
-  const veths = await linksNamed(new RegExp(`^${name}h\\d+$`));
-  const nss = await netnsNamed(new RegExp(`^${name}-h\\d+$`));
-  const batch = [...veths.map((v) => `link del ${v}`), ...nss.map((n) => `netns del ${n}`)];
-  if (batch.length) {
-    // errors (already gone) do not matter: leftovers are checked below
-    await run("ip", ["-force", "-b", "-"], { stdin: batch.join("\n") + "\n", allowFail: true });
-  }
-  const br = names.bridge(name);
-  if ((await linkNames()).includes(br)) {
-    await run("ip", ["link", "del", br], { allowFail: true });
-  }
-  // veth peers vanish asynchronously once their netns is gone
-  await waitFor(
-    async () => (await linksNamed(new RegExp(`^${name}(br|h\\d+)$`))).length === 0,
-    5000,
-  );
+  await removeLinks(name);
 
   // 4. cgroups of systemd hosts
   if (rec?.cgroupDir) {
-    // systemd made sub-cgroups (system.slice/...): remove depth first, they are empty now
-    // (via sh: Deno refuses /sys paths without --allow-all)
-    const cgs = [...hostIdx].map((i) => `${rec.cgroupDir}/${name}-h${i}`);
-    let err = "";
-    const removed = await waitFor(
-      async () => {
-        const r = await run("/bin/sh", [
-          "-c",
-          'for d; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} +; done; ' +
-          'for d; do [ -e "$d" ] && exit 1; done; exit 0',
-          "sh",
-          ...cgs,
-        ], { allowFail: true });
-        err = r.stderr.trim().split("\n")[0];
-        return r.code === 0;
-      },
-      3000,
-      100,
-    );
-    if (!removed) problems.push(`cgroups left: ${err}`);
-    await run("rmdir", [rec.cgroupDir], { allowFail: true }); // only if empty: other labs
+    const cgroupsLeft = await removeHostCgroups(rec.cgroupDir, name, hostIdx);
+    if (cgroupsLeft) problems.push(cgroupsLeft);
   }
 
   // 5. mounts under the state dir: overlays first, then the tmpfs
