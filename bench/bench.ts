@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { labDown } from "../lab/lab.ts";
-import { onPath } from "../lab/util.ts";
+import { onPath } from "../labkit/sys.ts";
 import {
   type Ctx,
   deployedDiff,

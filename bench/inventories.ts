@@ -8,7 +8,7 @@
  */
 import { createHmac } from "node:crypto";
 import { parse, stringify } from "yaml";
-import { labInventoryText } from "../roles/lab_inventory.ts";
+import { labInventoryText } from "../lab/inventory.ts";
 import type { Lab } from "../lab/lab.ts";
 
 /** The example the LB scenarios deploy. */

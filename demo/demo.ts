@@ -15,7 +15,7 @@ import { runPlaybook } from "../engine/run.ts";
 import { rollbackHosts } from "../engine/rollback.ts";
 import { recapTable } from "../engine/report.ts";
 import { lint, plays, verify } from "../playbooks/site.ts";
-import { writeLabInventory } from "../roles/lab_inventory.ts";
+import { writeLabInventory } from "../lab/inventory.ts";
 import { formatIssue } from "../engine/inventory.ts";
 import { SNAPSHOT_SH, snapshotDiff } from "../lab/snapshot.ts";
 import { runMain } from "../engine/_cli_errors.ts";

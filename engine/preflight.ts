@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { SYSTEM_PATH } from "../lab/util.ts";
+import { SYSTEM_PATH } from "../labkit/sys.ts";
 import { PACKAGES } from "./_packages.ts";
 import { runMain } from "./_cli_errors.ts";
 

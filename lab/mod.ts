@@ -20,8 +20,7 @@
  */
 import * as lab from "./lab.ts";
 import * as snap from "./snapshot.ts";
-// moves into lab/ with the LB-domain split (it is lab code: roles/ must not import lab/)
-import * as inventory from "../roles/lab_inventory.ts";
+import * as inventory from "./inventory.ts";
 
 /**
  * Bring a lab up: hosts `h1`..`hN` at `.11`, `.12`, ... of `subnet`, each with its own sshd,

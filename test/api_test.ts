@@ -171,12 +171,9 @@ Deno.test("api: mod.ts exports the authoring API and nothing internal", async ()
 });
 
 Deno.test("api: roles/ imports nothing from lab/", async () => {
-  // roles/lab_inventory.ts is lab code waiting for its move into lab/: drop it from this list
-  // when it moves.
-  const moving = ["lab_inventory.ts"];
   const offenders: string[] = [];
   for await (const e of Deno.readDir(`${ROOT}roles`)) {
-    if (!e.name.endsWith(".ts") || moving.includes(e.name)) continue;
+    if (!e.name.endsWith(".ts")) continue;
     const src = await Deno.readTextFile(`${ROOT}roles/${e.name}`);
     if (/(?:from|import)\s*\(?\s*["']\.\.\/lab\//.test(src)) offenders.push(e.name);
   }

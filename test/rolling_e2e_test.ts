@@ -11,7 +11,7 @@ import { type Lab, labExec } from "../lab/lab.ts";
 import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
 import { plays } from "../playbooks/site.ts";
-import { labInventoryText } from "../roles/lab_inventory.ts";
+import { labInventoryText } from "../lab/inventory.ts";
 import { snapshot, snapshotDiff, sshdSessions } from "./snapshot.ts";
 
 const EXAMPLE = fileURLToPath(

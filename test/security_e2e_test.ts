@@ -23,7 +23,7 @@ import { runPlaybook } from "../engine/run.ts";
 import { type Lab, labExec } from "../lab/lab.ts";
 import { plays } from "../playbooks/site.ts";
 import { lintLb } from "../lb/lint.ts";
-import { labInventoryText } from "../roles/lab_inventory.ts";
+import { labInventoryText } from "../lab/inventory.ts";
 import { verifyLb } from "../lb/verify.ts";
 import { e2e, withLab } from "./lab_fixture.ts";
 import { snapshotDiff, snapshots } from "./snapshot.ts";

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { e2e, withLab } from "./lab_fixture.ts";
 import { type Lab, labExec } from "../lab/lab.ts";
 import { main } from "../engine/cli.ts";
-import { labInventoryText } from "../roles/lab_inventory.ts";
+import { labInventoryText } from "../lab/inventory.ts";
 import { snapshotDiff, snapshots, sshdSessions } from "./snapshot.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../playbooks/examples/", import.meta.url));

@@ -18,7 +18,7 @@ import { GUEST_INIT, SSHD_CONF, WEB_INITD } from "./guest_scripts.ts";
 import { buildInitramfs, INITRAMFS_MODULES } from "./initramfs.ts";
 import { INITRAMFS_INIT } from "./guest_scripts.ts";
 import { debianMirror, SUITE } from "./mirror.ts";
-import { exists, readIf, removeIf, run, secondsSince, VmlabError } from "./util.ts";
+import { exists, inChroot, readIf, removeIf, run, secondsSince, VmlabError } from "./util.ts";
 
 /** Packages of every guest (besides minbase and kmod). */
 export const GUEST_PACKAGES = [
@@ -119,22 +119,6 @@ export async function imageRecipe(): Promise<string> {
   }));
 }
 
-/** Runs `args` chrooted into `root` with /dev and a fresh /proc, in a throwaway mount ns. */
-export function inChroot(root: string, args: string[], stdin?: string) {
-  return run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "--",
-    "/bin/sh",
-    "-c",
-    'r=$1; shift; mount --bind /dev "$r/dev" && mount -t proc proc "$r/proc" && exec chroot "$r" "$@"',
-    "sh",
-    root,
-    ...args,
-  ], { stdin, env: { DEBIAN_FRONTEND: "noninteractive", HOME: "/root" } });
-}
-
 /** Reads a stage's JSON record, if its recipe matches. */
 async function stageRecord<T extends { recipe: string }>(
   file: string,
@@ -191,7 +175,7 @@ async function buildBase(dir: string, mirror: string, log: (l: string) => void):
     mirror,
   ]);
   log(`apt-get install ${GUEST_PACKAGES.join(" ")} + linux-image-amd64 (unpacked)`);
-  await inChroot(root, ["/bin/sh", "-s", "--", ...GUEST_PACKAGES], INSTALL_SH);
+  await inChroot(root, ["/bin/sh", "-s", "--", ...GUEST_PACKAGES], { stdin: INSTALL_SH });
   // the kernel package's files, moved in by hand: unpacking it over the root would replace the
   // merged-/usr symlinks (/lib -> usr/lib) with directories
   const kx = `${root}/tmp/kernel/x`;
@@ -255,7 +239,7 @@ async function customize(root: string): Promise<[number, number]> {
     "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log",
     "mkdir -p /var/lib/apt/lists/partial",
   ].join("\n");
-  await inChroot(root, ["/bin/sh", "-s"], sh);
+  await inChroot(root, ["/bin/sh", "-s"], { stdin: sh });
   const pw = (await Deno.readTextFile(`${root}/etc/passwd`)).split("\n")
     .map((l) => l.split(":")).find((f) => f[0] === GUEST_USER);
   if (!pw) throw new VmlabError(`user ${GUEST_USER} missing in the image`);

@@ -8,7 +8,7 @@
 import { cpioArchive, type CpioEntry, parentsOf } from "./cpio.ts";
 import { GUEST_USER } from "./build.ts";
 import { type GuestSpec, macFor, netBatch } from "./topology.ts";
-import { run } from "./util.ts";
+import { keygen } from "./util.ts";
 
 /** What {@link guestArchive} needs to know about the lab. */
 export interface GuestContext {
@@ -40,10 +40,9 @@ export async function guestArchive(g: GuestSpec, c: GuestContext): Promise<Guest
     { path: string; data: string | Uint8Array; mode?: number; ids?: [number, number] }
   > = [];
   const known: string[] = [];
-  for (const t of ["ed25519", "ecdsa"]) {
+  for (const t of ["ed25519", "ecdsa"] as const) {
     const f = `${c.tmpDir}/${g.name}_${t}`;
-    await run("ssh-keygen", ["-q", "-t", t, "-N", "", "-C", `root@${g.name}`, "-f", f]);
-    const pub = await Deno.readTextFile(`${f}.pub`);
+    const pub = await keygen(t, f, `root@${g.name}`);
     files.push({ path: `etc/ssh/ssh_host_${t}_key`, data: await Deno.readFile(f), mode: 0o600 });
     files.push({ path: `etc/ssh/ssh_host_${t}_key.pub`, data: pub });
     const [type, key] = pub.trim().split(/\s+/);

@@ -20,12 +20,15 @@ import type { VmHost, VmLab, VmRecord, VmUpOptions } from "./types.ts";
 import {
   exists,
   isRoot,
+  keygen,
   pidAlive,
+  processIdentity,
   readIf,
   removeIf,
   run,
   secondsSince,
   sleep,
+  tcpBanner,
   VmlabError,
 } from "./util.ts";
 
@@ -50,14 +53,6 @@ function requireRoot() {
   if (!isRoot()) throw new VmlabError("the vmlab needs root (network namespace, taps, chroot)");
 }
 
-/** `PID:STARTTIME` of a live process, "" when gone. */
-async function identity(pid: number): Promise<string> {
-  const r = await run("cat", [`/proc/${pid}/stat`], { allowFail: true });
-  if (r.code !== 0) return "";
-  const f = r.stdout.slice(r.stdout.lastIndexOf(")") + 2).split(" ");
-  return f[0] === "Z" ? "" : `${pid}:${f[19]}`;
-}
-
 async function writeRecord(rec: VmRecord) {
   await Deno.writeTextFile(`${rec.dir}/vm.json.tmp`, JSON.stringify(rec, null, 2) + "\n");
   await Deno.rename(`${rec.dir}/vm.json.tmp`, `${rec.dir}/vm.json`);
@@ -78,21 +73,7 @@ function publicLab(r: VmRecord): VmLab {
 }
 
 async function sshBanner(ip: string): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
-  const timer = setTimeout(() => conn?.close(), 3000);
-  try {
-    conn = await Deno.connect({ hostname: ip, port: 22 });
-    const buf = new Uint8Array(64);
-    const n = await conn.read(buf);
-    return !!n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("SSH-");
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn?.close();
-    } catch { /* closed by the timer */ }
-  }
+  return (await tcpBanner(ip, 22, 3000)).startsWith("SSH-");
 }
 
 async function consoleTail(dir: string, guest: string): Promise<string> {
@@ -181,22 +162,11 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
     complete: false,
     netnsMountCreated: !(await netnsMounted()),
     veth: n.veth,
-    owner: await identity(Deno.pid),
+    owner: await processIdentity(Deno.pid),
   };
   try {
     await writeRecord(rec);
-    await run("ssh-keygen", [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      `haplay-vmlab-${name}`,
-      "-f",
-      rec.keyFile,
-    ]);
-    const publicKey = await Deno.readTextFile(`${rec.keyFile}.pub`);
+    const publicKey = await keygen("ed25519", rec.keyFile, `haplay-vmlab-${name}`);
     const shared = await Deno.readFile(img.initrd);
     const all = GUESTS.map((g) => ({ spec: g, mgmtIp: `${prefix}.${g.mgmtHost}` }));
     const known: string[] = [];
@@ -319,7 +289,7 @@ export async function vmOwner(name = "vm", stateDir?: string): Promise<number | 
   const rec = await readRecord(labDir(name, stateDir));
   const pid = Number(rec?.owner.split(":")[0]);
   if (!rec || !pid) return undefined;
-  return (await identity(pid)) === rec.owner ? pid : undefined;
+  return (await processIdentity(pid)) === rec.owner ? pid : undefined;
 }
 
 /** Each guest with `running` (its verified QEMU is alive) and `ssh` (sshd answers). */

@@ -5,9 +5,16 @@
  * no way out. IPv6 is off on everything the lab creates.
  * @module
  */
-import { run, VmlabError, waitFor } from "./util.ts";
-
-const NETNS_DIR = "/run/netns";
+import {
+  linkNames,
+  mountPoints,
+  NETNS_DIR,
+  netnsNames,
+  run,
+  subnetInUse,
+  VmlabError,
+  waitFor,
+} from "./util.ts";
 
 /** Names of the lab's network objects. */
 export function netNames(lab: string) {
@@ -19,41 +26,14 @@ export function netNames(lab: string) {
 }
 
 /** Links of the root namespace. */
-export async function rootLinks(): Promise<string[]> {
-  const r = await run("ip", ["-o", "link", "show"]);
-  return r.stdout.split("\n").filter((l) => l).map((l) => l.split(": ")[1].split("@")[0]);
-}
+export const rootLinks: () => Promise<string[]> = linkNames;
 
 /** Network namespaces (names under /run/netns). */
-export async function netnsList(): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(NETNS_DIR)) out.push(e.name);
-  } catch {
-    // none yet
-  }
-  return out;
-}
+export const netnsList: () => Promise<string[]> = netnsNames;
 
 /** True when /run/netns is a mount point. */
 export async function netnsMounted(): Promise<boolean> {
-  const r = await run("cat", ["/proc/self/mounts"]);
-  return r.stdout.split("\n").some((l) => l.split(" ")[1] === NETNS_DIR);
-}
-
-/** Why `prefix.0/24` cannot be used in the root namespace (an address or route in it), if so. */
-export async function subnetClash(prefix: string): Promise<string | undefined> {
-  const a = await run("ip", ["-4", "-o", "addr", "show"]);
-  for (const l of a.stdout.split("\n")) {
-    if (l.includes(` inet ${prefix}.`)) return `address on ${l.split(/\s+/)[1]}`;
-  }
-  const r = await run("ip", ["-4", "route", "show", "table", "all"]);
-  for (const l of r.stdout.split("\n")) {
-    const f = l.split(" ");
-    const dst = f[0] === "local" || f[0] === "broadcast" ? f[1] : f[0];
-    if (dst?.startsWith(`${prefix}.`)) return `route '${l.trim()}'`;
-  }
-  return undefined;
+  return (await mountPoints()).includes(NETNS_DIR);
 }
 
 /** Creates the namespace, bridges, taps and the management veth. */
@@ -113,7 +93,7 @@ export async function netDown(lab: string, unmountNetns: boolean): Promise<strin
   if ((await netnsList()).includes(n.netns)) {
     await run("ip", ["netns", "del", n.netns], { allowFail: true });
   }
-  await waitFor(async () => !(await rootLinks()).includes(n.veth), 5000);
+  await waitFor(async () => !(await rootLinks()).includes(n.veth), 5000, 100);
   if (unmountNetns && (await netnsList()).length === 0 && (await netnsMounted())) {
     await run("umount", [NETNS_DIR], { allowFail: true });
   }
@@ -132,6 +112,6 @@ export async function netPreflight(lab: string, prefix: string): Promise<void> {
     );
   }
   if ((await rootLinks()).includes(n.veth)) throw new VmlabError(`link ${n.veth} exists`);
-  const clash = await subnetClash(prefix);
+  const clash = await subnetInUse(prefix);
   if (clash) throw new VmlabError(`management subnet ${prefix}.0/24 is in use here: ${clash}`);
 }

@@ -117,12 +117,12 @@ export async function qemuStop(pid: number, lab: string, guest: string, dir: str
   } catch {
     return true;
   }
-  if (await waitFor(async () => !(await pidAlive(pid)), 5000)) return true;
+  if (await waitFor(async () => !(await pidAlive(pid)), 5000, 100)) return true;
   if (await isGuestQemu(pid, lab, guest, dir)) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone */ }
   }
   await sleep(100);
-  return await waitFor(async () => !(await pidAlive(pid)), 5000);
+  return await waitFor(async () => !(await pidAlive(pid)), 5000, 100);
 }

@@ -6,8 +6,7 @@
 import { vmExec, vmSh } from "../../vmlab/exec.ts";
 import { vmDown, vmOwner, vmUp } from "../../vmlab/lab.ts";
 import type { VmLab, VmUpOptions } from "../../vmlab/types.ts";
-import { onPath } from "../../lab/util.ts";
-import { isRoot } from "../../vmlab/util.ts";
+import { isRoot, onPath } from "../../labkit/sys.ts";
 import { SNAPSHOT_SH } from "../snapshot.ts";
 
 const inCI = !!Deno.env.get("CI");

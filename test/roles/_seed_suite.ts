@@ -15,7 +15,7 @@ import { rollbackHosts } from "../../engine/rollback.ts";
 import { type Lab, labExec } from "../../lab/lab.ts";
 import { plays } from "../../playbooks/site.ts";
 import { lintLb } from "../../lb/lint.ts";
-import { writeLabInventory } from "../../roles/lab_inventory.ts";
+import { writeLabInventory } from "../../lab/inventory.ts";
 import { verifyLb } from "../../lb/verify.ts";
 import { withLab } from "../lab_fixture.ts";
 import { snapshotDiff, snapshots } from "../snapshot.ts";

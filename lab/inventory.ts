@@ -6,14 +6,14 @@
  *
  * ```sh
  * deno task lab up --name s1 --hosts 4 --subnet 198.18.1.0/24 --apt-repo
- * deno run -A roles/lab_inventory.ts inventory/examples/001-dr-pair-redirect.yaml s1
+ * deno run -A lab/inventory.ts inventory/examples/001-dr-pair-redirect.yaml s1
  * # -> prints the path of the merged inventory in the lab's state directory
  * HAPLAY_VRRP_PASS=... deno task deploy <that path>
  * ```
  * @module
  */
 import { basename } from "node:path";
-import type { Lab } from "../lab/lab.ts";
+import type { Lab } from "./types.ts";
 
 /** The `/24` prefix (`198.18.1.`) of the first `ansible_host` of an inventory text. */
 export function seedPrefix(text: string): string {
@@ -48,7 +48,7 @@ export function labInventoryText(
     );
   }
   const conn = [
-    `    # lab ${lab.name} connection (added by roles/lab_inventory.ts)`,
+    `    # lab ${lab.name} connection (added by lab/inventory.ts)`,
     `    ansible_user: root`,
     `    ansible_ssh_private_key_file: ${JSON.stringify(lab.keyFile)}`,
     `    haplay_known_hosts: ${JSON.stringify(lab.knownHosts)}`,
@@ -57,7 +57,7 @@ export function labInventoryText(
     out = out.replace(/^all:\n {2}vars:\n/m, `all:\n  vars:\n${conn}\n`);
   } else if (/^all:\n/m.test(out)) out = out.replace(/^all:\n/m, `all:\n  vars:\n${conn}\n`);
   else throw new Error("the inventory has no top-level 'all:' group");
-  return `# moved to ${lab.subnet} for lab ${lab.name} by roles/lab_inventory.ts\n${out}`;
+  return `# moved to ${lab.subnet} for lab ${lab.name} by lab/inventory.ts\n${out}`;
 }
 
 /** Writes the lab variant of an example into the lab's state directory; returns its path. */
@@ -70,7 +70,7 @@ export async function writeLabInventory(example: string, lab: Lab): Promise<stri
 if (import.meta.main) {
   const [example, name] = Deno.args;
   if (!example || !name) {
-    console.error("usage: deno run -A roles/lab_inventory.ts <example.yaml> <lab-name>");
+    console.error("usage: deno run -A lab/inventory.ts <example.yaml> <lab-name>");
     Deno.exit(4);
   }
   const { labLoad } = await import("../lab/lab.ts");

@@ -1,0 +1,257 @@
+/**
+ * Lab hosts: per-host upper directories and keys, starting a host's PID 1 detached in its
+ * namespaces, waiting for its sshd, and telling a recorded PID from a reused one.
+ * @module
+ */
+
+import { DETACH_SH } from "./scripts.ts";
+import { names, readPid } from "./_state.ts";
+import type { LabRecord } from "./types.ts";
+import {
+  keygen,
+  LabError,
+  NETNS_DIR,
+  pidAlive,
+  pidCmdline,
+  probePids,
+  readIf,
+  run,
+  sleep,
+  SYSTEM_PATH,
+  tcpBanner,
+  waitFor,
+} from "./util.ts";
+
+/**
+ * Is `pid` the PID 1 of a lab host living in netns `netns`? (PID 1 of its own PID namespace,
+ * and its network namespace is the one bind-mounted at /run/netns/<netns>.)
+ */
+export async function isHostInit(pid: number, netns: string): Promise<boolean> {
+  const info = (await probePids([{ pid, netns }])).get(pid);
+  return !!info && info.alive && info.pid1 && info.inNetns;
+}
+
+/** The `unshare` process that forked a host's PID 1 (recorded by boot.sh), if it still is. */
+export async function isHostParent(pid: number, netns: string, bootSh: string): Promise<boolean> {
+  const cmd = await pidCmdline(pid);
+  if (!cmd[0]?.endsWith("unshare") || !cmd.includes(bootSh)) return false;
+  const info = (await probePids([{ pid, netns }])).get(pid);
+  return !!info && info.alive && info.inNetns;
+}
+
+/** Start `cmd` fully detached (own session, output to `console`), returning once it forked. */
+export async function spawnDetached(console: string, cgroup: string, cmd: string[]) {
+  // the console file marks "started": down waits for the pid file of anything that has one
+  await Deno.writeTextFile(console, "", { append: true });
+  const out = await new Deno.Command("setsid", {
+    args: ["-f", "/bin/sh", "-c", DETACH_SH, "sh", console, cgroup, ...cmd],
+    env: { PATH: SYSTEM_PATH, LANG: "C.UTF-8" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new LabError(`cannot start ${cmd[0]} (setsid exit ${out.code})`);
+}
+
+/** The last `lines` lines of a file, joined with ` | ` (for one-line error messages). */
+export async function tail(path: string, lines = 3): Promise<string> {
+  const t = (await readIf(path)) ?? "";
+  return t.trim().split("\n").slice(-lines).join(" | ");
+}
+
+/** Per-host upper directory: hostname, machine-id, host keys. Returns known_hosts lines. */
+export async function prepareHost(rec: LabRecord, i: number): Promise<string[]> {
+  const h = `h${i}`;
+  const d = `${rec.dir}/fs/${h}`;
+  const up = `${d}/upper`;
+  for (const p of [d, up, `${up}/etc`, `${up}/etc/ssh`, `${d}/work`, `${d}/root`]) {
+    await Deno.mkdir(p, { mode: 0o755 });
+  }
+  await Deno.writeTextFile(`${up}/etc/hostname`, `${h}\n`);
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  await Deno.writeTextFile(
+    `${up}/etc/machine-id`,
+    [...id].map((b) => b.toString(16).padStart(2, "0")).join("") + "\n",
+  );
+  const lines: string[] = [];
+  for (const t of ["ed25519", "ecdsa"] as const) {
+    const pub = await keygen(t, `${up}/etc/ssh/ssh_host_${t}_key`, `root@${h}`);
+    const [type, key] = pub.trim().split(/\s+/);
+    lines.push(`${h},${rec.hosts[i - 1].ip} ${type} ${key}`);
+  }
+  return lines;
+}
+
+/** Start host `hN`'s PID 1 detached, in its netns and fresh mount/UTS/IPC/PID namespaces. */
+export async function startHost(rec: LabRecord, i: number) {
+  const h = `h${i}`;
+  const args = [
+    "nsenter",
+    `--net=${NETNS_DIR}/${names.netns(rec.name, i)}`,
+    "--",
+    "unshare",
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--pid",
+    "--fork",
+    "--propagation",
+    "private",
+    ...(rec.init === "systemd" ? ["--cgroup"] : []),
+    "--",
+    "/bin/bash",
+    `${rec.dir}/boot.sh`,
+    `${rec.dir}/fs`,
+    h,
+    `${rec.hosts[i - 1].ip}/24`,
+    `${rec.dir}/${h}.pid`,
+    rec.name,
+    rec.init,
+  ];
+  const cg = rec.cgroupDir ? `${rec.cgroupDir}/${rec.name}-${h}` : "";
+  if (cg) await run("mkdir", ["-p", cg]);
+  await spawnDetached(`${rec.dir}/${h}.console`, cg, args);
+}
+
+/** Wait until every host's sshd listens (one probe of all pending hosts per round). */
+export async function waitHosts(rec: LabRecord, deadline: number) {
+  const pending = new Set(rec.hosts.map((_, k) => k + 1));
+  const started = Date.now();
+  while (pending.size) {
+    const pids = new Map<number, number>();
+    for (const i of pending) {
+      const pid = await readPid(`${rec.dir}/h${i}.pid`);
+      if (pid !== undefined) pids.set(i, pid);
+    }
+    const info = await probePids(
+      [...pids].map(([i, pid]) => ({ pid, netns: names.netns(rec.name, i) })),
+    );
+    const candidates: number[] = [];
+    for (const i of pending) {
+      const h = rec.hosts[i - 1];
+      const pid = pids.get(i);
+      if (pid === undefined) {
+        if (Date.now() - started > 10_000) {
+          throw new LabError(
+            `${h.name} did not start: ${await tail(`${rec.dir}/${h.name}.console`)}`,
+          );
+        }
+        continue;
+      }
+      h.pid = pid;
+      const p = info.get(pid);
+      if (!p?.alive) {
+        throw new LabError(
+          `${h.name} died while booting: ${await tail(`${rec.dir}/${h.name}.console`)}`,
+        );
+      }
+      // after pivot_root + exec (comm no longer "bash"), /proc/PID/root is the host's root
+      if (p.pid1 && p.inNetns && p.comm !== "bash" && p.sshdReady) candidates.push(i);
+    }
+    await Promise.all(candidates.map(async (i) => {
+      if ((await tcpBanner(rec.hosts[i - 1].ip, 22, 2000)).startsWith("SSH-")) pending.delete(i);
+    }));
+    if (!pending.size) break;
+    if (Date.now() > deadline) {
+      const h = rec.hosts[[...pending][0] - 1];
+      throw new LabError(`sshd on ${h.name} (${h.ip}) not ready in time (${pending.size} hosts)`);
+    }
+    await sleep(40);
+  }
+}
+
+/** Preflight of systemd hosts: enough inotify instances, a cgroup2 mount; the cgroup parent. */
+export async function checkSystemd(n: number): Promise<string> {
+  const lim = Number((await run("cat", ["/proc/sys/fs/inotify/max_user_instances"])).stdout);
+  if (lim < n * 8 + 64) {
+    throw new LabError(
+      `systemd hosts need fs.inotify.max_user_instances >= ${n * 8 + 64} (now ${lim})`,
+    );
+  }
+  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    const st = await run("stat", ["-f", "-c", "%T", root], { allowFail: true });
+    if (st.stdout.trim() === "cgroup2fs") return `${root}/haplay-lab`;
+  }
+  throw new LabError("systemd hosts need a cgroup2 mount (none found)");
+}
+
+/** Indexes of the hosts a lab started (or began to start): `hN.pid` / `hN.console` in `dir`. */
+export async function hostIndexes(dir: string): Promise<Set<number>> {
+  const hostIdx = new Set<number>();
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.name.match(/^h(\d+)\.(pid|console)$/);
+    if (m) hostIdx.add(Number(m[1]));
+  }
+  return hostIdx;
+}
+
+/**
+ * Kill the hosts' PID 1s (only verified ones: PID 1 of a PID namespace in the lab's netns;
+ * killing it kills its whole namespace) and wait for them and their `unshare` parents. Returns
+ * what did not go.
+ */
+export async function stopHosts(
+  name: string,
+  dir: string,
+  hostIdx: Iterable<number>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const killed: number[] = [];
+  const parents: Array<[number, string]> = [];
+  for (const i of hostIdx) {
+    const ns = names.netns(name, i);
+    const pid = await readPid(`${dir}/h${i}.pid`);
+    const ppid = await readPid(`${dir}/h${i}.pid.parent`);
+    if (ppid !== undefined) parents.push([ppid, ns]);
+    if (pid !== undefined && (await isHostInit(pid, ns))) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        killed.push(pid);
+      } catch { /* already gone */ }
+    }
+  }
+  for (const pid of killed) {
+    if (!(await waitFor(async () => !(await pidAlive(pid)), 10_000, 20))) {
+      problems.push(`host pid ${pid} did not exit`);
+    }
+  }
+  // the `unshare` parents exit by themselves once their child is gone
+  for (const [ppid, ns] of parents) {
+    const gone = await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
+    if (!gone && (await isHostParent(ppid, ns, `${dir}/boot.sh`))) {
+      Deno.kill(ppid, "SIGKILL");
+      await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
+    }
+  }
+  return problems;
+}
+
+/** Remove the cgroups of a lab's systemd hosts (and their parent when empty); what is left. */
+export async function removeHostCgroups(
+  cgroupDir: string,
+  name: string,
+  hostIdx: Iterable<number>,
+): Promise<string | undefined> {
+  // systemd made sub-cgroups (system.slice/...): remove depth first, they are empty now
+  // (via sh: Deno refuses /sys paths without --allow-all)
+  const cgs = [...hostIdx].map((i) => `${cgroupDir}/${name}-h${i}`);
+  let err = "";
+  const removed = await waitFor(
+    async () => {
+      const r = await run("/bin/sh", [
+        "-c",
+        'for d; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} +; done; ' +
+        'for d; do [ -e "$d" ] && exit 1; done; exit 0',
+        "sh",
+        ...cgs,
+      ], { allowFail: true });
+      err = r.stderr.trim().split("\n")[0];
+      return r.code === 0;
+    },
+    3000,
+    100,
+  );
+  await run("rmdir", [cgroupDir], { allowFail: true }); // only if empty: other labs
+  return removed ? undefined : `cgroups left: ${err}`;
+}
