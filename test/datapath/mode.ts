@@ -53,7 +53,7 @@ function clientIp(lab: VmLab): string {
  * director received, so forwarded or de-NATed). A director that replies are bypassing receives
  * none; its own replies (same-box) leave it and are not counted.
  */
-async function director<T>(
+async function capturedAt<T>(
   lab: VmLab,
   host: string,
   during: () => Promise<T>,
@@ -90,8 +90,9 @@ async function director<T>(
   return { requests, replies, result: result! };
 }
 
-/** Failover bounds under load: at most this many requests fail, the gap at most this long. */
+/** Failover under load: at most this many requests of the loop may fail... */
 export const FAILOVER_MAX_FAILED = 2;
+/** ...and the gap between the last answer before and the first after is at most this (s). */
 export const FAILOVER_MAX_GAP_S = 4;
 
 /** What runMode needs besides the lab and the scenario. */
@@ -158,7 +159,7 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
           (await Promise.all(peers.map((p) => ipvsReals(lab, p)))).every((r) => r.length === 0),
       );
     }
-    const cap = await director(lab, master, () => curls(lab, sc.url, 20));
+    const cap = await capturedAt(lab, master, () => curls(lab, sc.url, 20));
     const a1 = cap.result;
     const via = sc.replies === "director"
       ? `replies via ${master} (${cap.replies} reply packets arrived at it, ` +
