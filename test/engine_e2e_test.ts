@@ -266,7 +266,8 @@ e2e(
         serial: 1,
         tasks: (h) => [
           file({ path: "/etc/gated.conf", content: `ok on ${h.name}\n` }),
-          file({ path: "/etc/gated-2.conf", content: `${h.name === "h1" ? "broken" : "fine"}\n` }),
+          // h3 comes first (reverse order) and fails its gate: h2 and h1 come later
+          file({ path: "/etc/gated-2.conf", content: `${h.name === "h3" ? "broken" : "fine"}\n` }),
         ],
         // Reverse order, decided from a live fact (the hostname each host reports).
         order: async (hosts, ctx) => {
@@ -284,13 +285,16 @@ e2e(
       assert.equal(res.ok, false);
       assert.ok(lines.some((l) => l.includes("order: h3, h2, h1")), lines.join("\n"));
       const by = Object.fromEntries(res.hosts.map((h) => [h.host, h]));
-      assert.equal(by.h3.status, "changed");
-      assert.equal(by.h2.status, "changed");
-      assert.equal(by.h1.status, "failed");
-      assert.equal(by.h1.rolledBack, true);
-      assert.match(by.h1.error ?? "", /gate failed: gated-2.conf says broken; rolled back/);
-      const after = await snapshots(lab, ["h1"]);
-      assert.equal(after.h1, before.h1, snapshotDiff(before.h1, after.h1));
+      assert.equal(by.h3.status, "failed");
+      assert.equal(by.h3.rolledBack, true);
+      assert.match(by.h3.error ?? "", /gate failed: gated-2.conf says broken; rolled back/);
+      assert.equal(by.h2.status, "skipped");
+      assert.equal(by.h1.status, "skipped");
+      // h3 rolled back, h2 and h1 never touched: all three as before
+      const after = await snapshots(lab, ["h1", "h2", "h3"]);
+      for (const h of ["h1", "h2", "h3"]) {
+        assert.equal(after[h], before[h], `${h}:\n${snapshotDiff(before[h], after[h])}`);
+      }
     });
   },
 );

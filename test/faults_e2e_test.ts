@@ -16,6 +16,7 @@ import type { Play } from "../engine/types.ts";
 import { command } from "../tasks/command.ts";
 import { file } from "../tasks/file.ts";
 import { snapshot, snapshotDiff } from "./snapshot.ts";
+import { lastRun } from "./_host_run.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN = "/var/lib/haplay/runs";
@@ -167,6 +168,10 @@ e2e(
         child.kill("SIGKILL");
         await child.status;
         await waitFor(lab, "! pgrep -f '^/bin/sh -s$' >/dev/null", 30000);
+        // the host did not run the whole run without its controller: a partial run to roll back
+        const hr = await lastRun(lab, "h1");
+        assert.notEqual(hr.state, "done", "controller killed: the host ran the whole run");
+        assert.ok(hr.done < hr.tasks, `controller killed: ${hr.done} of ${hr.tasks} tasks done`);
         await finish("controller killed (SIGKILL)", "no report (process gone)");
       }
       // 4. The disk holding the journal fills up mid-apply.

@@ -13,21 +13,12 @@
  */
 
 import { type Lab, labDown, type LabOptions, labOwner, labUp } from "../lab/lab.ts";
+import { isRoot, requires } from "./_requires.ts";
 
 export type { Lab, LabOptions };
 
-function detectRoot(): boolean {
-  try {
-    return Deno.uid() === 0;
-  } catch {
-    return false; // no --allow-sys: cannot tell, treat as not root
-  }
-}
-
 /** True when the tests run as root (the lab needs root: namespaces, mounts, links). */
-export const isRoot: boolean = detectRoot();
-
-const inCI = !!Deno.env.get("CI");
+export { isRoot };
 
 /**
  * Register an end-to-end test that needs the lab. Without root it is ignored with a printed
@@ -36,22 +27,12 @@ const inCI = !!Deno.env.get("CI");
  * detached processes).
  */
 export function e2e(name: string, fn: () => Promise<void>): void {
-  const skip = !isRoot && !inCI;
-  if (skip) {
-    console.log(`SKIP e2e "${name}": needs root (network/mount/pid namespaces); run as root`);
-  }
-  Deno.test({
+  Deno.test(requires({ "root (network/mount/pid namespaces)": isRoot }, {
     name,
-    ignore: skip,
     sanitizeResources: false,
     sanitizeOps: false,
-    fn: async () => {
-      if (!isRoot) {
-        throw new Error(`e2e test "${name}" needs root; CI is set, so failing instead of skipping`);
-      }
-      await fn();
-    },
-  });
+    fn,
+  }));
 }
 
 /**

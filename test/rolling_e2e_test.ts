@@ -101,7 +101,45 @@ function holderWatch(lab: Lab, vip: string) {
   };
 }
 
-const pid = (lab: Lab, h: string) => sh(lab, h, "cat /run/keepalived.pid");
+/** keepalived's PID from its pidfile when that process is alive (`kill -0`), else "". */
+const pid = (lab: Lab, h: string) =>
+  sh(lab, h, 'p=$(cat /run/keepalived.pid 2>/dev/null) && kill -0 "$p" 2>/dev/null && echo "$p"');
+
+/**
+ * What the running keepalived has loaded: its data dump (SIGUSR1 writes /tmp/keepalived.data),
+ * reduced to the VRRP values the steps change.
+ */
+async function loaded(lab: Lab, h: string) {
+  const dump = await sh(
+    lab,
+    h,
+    `rm -f /tmp/keepalived.data; kill -USR1 "$(cat /run/keepalived.pid)" || exit 1
+     i=0; until grep -q 'VRRP Topology' /tmp/keepalived.data 2>/dev/null; do
+       i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done; sleep 0.3; cat /tmp/keepalived.data`,
+  );
+  const value = (re: RegExp) => re.exec(dump)?.[1] ?? "";
+  const v = {
+    // the instance's lines (indented), not global_defs'
+    vrid: value(/^ {2,}Virtual Router ID = (\d+)$/m),
+    priority: value(/^ {2,}Priority = (\d+)$/m),
+    garpDelay: value(/^ {2,}Gratuitous ARP delay = (\d+)$/m),
+  };
+  assert.ok(v.vrid && v.priority && v.garpDelay, `${h}: keepalived's data dump:\n${dump}`);
+  return v;
+}
+
+/** Paths (or whole lines, outside the file list) that differ between two snapshots. */
+function changed(a: string, b: string): string[] {
+  const out = new Set<string>();
+  for (const l of snapshotDiff(a, b).split("\n").filter(Boolean)) {
+    const line = l.slice(2);
+    const m = /^(\/\S+) /.exec(line) ?? /^[0-9a-f]{64}\s+(\/\S+)$/.exec(line);
+    out.add(m ? m[1] : line);
+  }
+  return [...out].sort();
+}
+
+const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 
 e2e(
   "rolling: redeploys keep the VIP answering; broken changes stop on the first host",
@@ -148,10 +186,22 @@ e2e(
         );
 
         // 1. A real config change on both LBs, rolled one at a time: reload, not restart; 0 failures.
+        //    The change: persistence_timeout (the LVS part) and garp_master_delay (read back from
+        //    the running VRRP daemon, proving the reload loaded it).
         const pids = [await pid(lab, "h1"), await pid(lab, "h2")];
+        assert.ok(pids.every(Boolean), `keepalived running on both LBs: ${pids}`);
+        const snap0 = { h1: await snapshot(lab, "h1"), h2: await snapshot(lab, "h2") };
+        for (const h of ["h1", "h2"]) {
+          assert.notEqual((await loaded(lab, h)).garpDelay, "7", `${h}: garp delay before`);
+        }
         let probe = probeLoop(`http://${vip}:8080/`);
         await new Promise((r) => setTimeout(r, 500));
-        const v1 = base.replace("persistence_timeout: 50", "persistence_timeout: 60");
+        const v1 = base.replace("persistence_timeout: 50", "persistence_timeout: 60")
+          .replace(
+            "          advert_int: 1\n",
+            "          advert_int: 1\n          garp_master_delay: 7\n",
+          );
+        assert.equal(v1.match(/garp_master_delay: 7/g)?.length, 1, "v1 has the garp change");
         const hosts = lab.hosts.map((h) => h.name);
         const s0 = await Promise.all(hosts.map((h) => sshdSessions(lab, h)));
         const r1 = await runPlaybook(await inventory("v1", v1), plays, { log: (l) => log.push(l) });
@@ -184,6 +234,11 @@ e2e(
           pids,
           "reloaded, not restarted",
         );
+        for (const h of ["h1", "h2"] as const) {
+          assert.equal((await loaded(lab, h)).garpDelay, "7", `${h}: the reload loaded v1`);
+          // what the rolling change touched on each LB: keepalived.conf, nothing else
+          assert.deepEqual(changed(snap0[h], await snapshot(lab, h)), [KEEPALIVED_CONF], h);
+        }
         assert.equal(
           stats.failed,
           0,
@@ -207,6 +262,8 @@ e2e(
         assert.equal(r2.ok, true, log.join("\n"));
         assert.deepEqual(moves.changes.filter((c) => c !== "h1+h2"), ["h2"], moves.seen.join(" "));
         assert.ok(stats.failed <= 1, `failed probes while mastership moved: ${stats.failures}`);
+        assert.equal((await loaded(lab, "h2")).priority, "150", "lb2 runs with priority 150");
+        assert.equal(await pid(lab, "h2"), pids[1], "lb2 reloaded, not restarted");
         console.log(
           `mastership move: VIP moved once, ${stats.ok} probes, ${stats.failed} failed, slowest ${stats.slowestMs} ms`,
         );
@@ -215,7 +272,9 @@ e2e(
         //    on restart. The first LB (lb1, not the VIP holder) fails, is rolled back and runs
         //    again; lb2 is never touched; the VIP keeps answering.
         const lb1Before = await snapshot(lab, "h1");
+        const lb2Before = await snapshot(lab, "h2");
         const h2Pid = await pid(lab, "h2");
+        const h1Loaded = await loaded(lab, "h1");
         const v3 = v2.replace("      mode: dr\n", "      mode: dr\n      ipvs: true\n");
         assert.notEqual(v3, v2);
         probe = probeLoop(`http://${vip}:8080/`);
@@ -228,8 +287,11 @@ e2e(
         assert.equal(by3.lb1.status, "failed");
         assert.equal(by3.lb1.rolledBack, true, by3.lb1.error);
         assert.equal(by3.lb2.status, "skipped");
-        assert.equal(await pid(lab, "h2"), h2Pid, "lb2 was touched");
+        assert.equal(await pid(lab, "h2"), h2Pid, "lb2's keepalived was restarted");
+        const lb2After = await snapshot(lab, "h2");
+        assert.equal(lb2After, lb2Before, `lb2 was touched:\n${snapshotDiff(lb2Before, lb2After)}`);
         assert.ok(await pid(lab, "h1"), "keepalived runs again on lb1 after the rollback");
+        assert.deepEqual(await loaded(lab, "h1"), h1Loaded, "lb1 runs its old config again");
         const lb1After = await snapshot(lab, "h1");
         assert.equal(lb1After, lb1Before, snapshotDiff(lb1Before, lb1After));
         assert.equal(stats.failed, 0, `failed probes: ${stats.failures}`);
@@ -241,6 +303,8 @@ e2e(
         //    sees the VIP on both and rolls it back; the second is never touched.
         const v4 = v2.replace("virtual_router_id: 1\n", "virtual_router_id: 2\n");
         assert.notEqual(v4, v2);
+        const before4 = { h1: await snapshot(lab, "h1"), h2: await snapshot(lab, "h2") };
+        const pids4 = [await pid(lab, "h1"), await pid(lab, "h2")];
         probe = probeLoop(`http://${vip}:8080/`);
         const r4 = await runPlaybook(await inventory("v4", v4), plays, { log: (l) => log.push(l) });
         stats = await probe.stop();
@@ -257,6 +321,13 @@ e2e(
           10000,
           async () => (await holders(lab, vip)).length === 1,
         );
+        for (const h of ["h1", "h2"] as const) {
+          const after = await snapshot(lab, h);
+          assert.equal(after, before4[h], `${h}:\n${snapshotDiff(before4[h], after)}`);
+        }
+        assert.equal(await pid(lab, "h2"), pids4[1], "lb2's keepalived was restarted");
+        assert.ok(await pid(lab, "h1"), "keepalived runs again on lb1 after the rollback");
+        assert.equal((await loaded(lab, "h1")).vrid, "1", "lb1 runs virtual_router_id 1 again");
         assert.equal(stats.failed, 0, `failed probes: ${stats.failures}`);
         console.log(
           `split-brain change: gate failed on lb1, rolled back, ${stats.failed} failed probes, slowest ${stats.slowestMs} ms`,

@@ -8,8 +8,7 @@ import { vmDown, vmOwner, vmUp } from "../../vmlab/lab.ts";
 import type { VmLab, VmUpOptions } from "../../vmlab/types.ts";
 import { isRoot, onPath } from "../../labkit/sys.ts";
 import { SNAPSHOT_SH } from "../snapshot.ts";
-
-const inCI = !!Deno.env.get("CI");
+import { requires } from "../_requires.ts";
 
 /** Programs the VM lab needs on this machine (Debian packages in parentheses). */
 export const NEEDED_PROGRAMS: Array<[string, string]> = [
@@ -36,22 +35,16 @@ export async function missingPrograms(): Promise<string[]> {
  * always fail it, naming the Debian packages.
  */
 export function vmTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
-  const skip = !isRoot() && !inCI;
-  if (skip) console.log(`SKIP "${name}": the vmlab needs root (netns, taps, chroot)`);
-  Deno.test({
+  Deno.test(requires({ "root (netns, taps, chroot)": isRoot() }, {
     name,
-    ignore: skip,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async (t) => {
-      if (!isRoot()) {
-        throw new Error(`"${name}" needs root; CI is set, so failing instead of skipping`);
-      }
       const missing = await missingPrograms();
       if (missing.length) throw new Error(`missing on this machine: ${missing.join(", ")}`);
       await fn(t);
     },
-  });
+  }));
 }
 
 /**

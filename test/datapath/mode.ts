@@ -41,20 +41,59 @@ function hasIp(reals: Iterable<string>, ip: string): boolean {
   return [...reals].some((r) => r.startsWith(`${ip}:`));
 }
 
-/** Reply packets IPVS saw per real server (`ipvsadm -Ln --stats` on `host`), by address. */
-async function outPackets(lab: VmLab, host: string): Promise<Map<string, number>> {
-  await sleep(2200); // the counters are refreshed by IPVS' 2 s estimator
-  const out = await vmSh(lab, host, "ipvsadm -Ln --stats");
-  const m = new Map<string, number>();
-  for (const l of out.split("\n")) {
-    const f = /^\s+->\s+(\d+\.\d+\.\d+\.\d+:\d+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
-    if (!f) continue;
-    const n = f[4];
-    m.set(f[1], parseFloat(n) * (n.endsWith("K") ? 1e3 : n.endsWith("M") ? 1e6 : 1));
-  }
-  assert.ok(m.size, `no real servers in ${host}'s IPVS statistics:\n${out}`);
-  return m;
+/** The client's data address (the source of every request, the destination of every reply). */
+function clientIp(lab: VmLab): string {
+  return dataIp(lab, "client");
 }
+
+/**
+ * What arrived at `host`'s data NIC (eth0) from elsewhere and was addressed to its own MAC
+ * while `during` ran (tcpdump in the guest, inbound only): TCP packets from the client
+ * (requests: proves the capture saw the traffic) and TCP packets to the client (replies the
+ * director received, so forwarded or de-NATed). A director that replies are bypassing receives
+ * none; its own replies (same-box) leave it and are not counted.
+ */
+async function capturedAt<T>(
+  lab: VmLab,
+  host: string,
+  during: () => Promise<T>,
+): Promise<{ requests: number; replies: number; result: T }> {
+  const c = clientIp(lab);
+  await vmSh(
+    lab,
+    host,
+    "rm -f /tmp/dp.pcap /tmp/dp.err; " +
+      `setsid tcpdump -p -n -U -i eth0 -Q in -w /tmp/dp.pcap 'tcp and host ${c}' ` +
+      ">/dev/null 2>/tmp/dp.err </dev/null & echo $! >/tmp/dp.pid; " +
+      "i=0; until grep -q listening /tmp/dp.err; do i=$((i+1)); [ $i -lt 150 ] || exit 1; " +
+      "sleep 0.2; done",
+  );
+  let result: T;
+  try {
+    result = await during();
+  } finally {
+    await vmSh(lab, host, "kill -INT $(cat /tmp/dp.pid); sleep 1");
+  }
+  const out = await vmSh(
+    lab,
+    host,
+    "mac=$(cat /sys/class/net/eth0/address); " +
+      `echo $(tcpdump -n -r /tmp/dp.pcap "ether dst $mac and src host ${c}" 2>/dev/null | wc -l) ` +
+      `$(tcpdump -n -r /tmp/dp.pcap "ether dst $mac and dst host ${c}" 2>/dev/null | wc -l); ` +
+      "rm -f /tmp/dp.pcap /tmp/dp.err /tmp/dp.pid",
+  );
+  const [requests, replies] = out.trim().split(/\s+/).map(Number);
+  assert.ok(
+    Number.isFinite(requests) && Number.isFinite(replies),
+    `capture on ${host}: ${out}`,
+  );
+  return { requests, replies, result: result! };
+}
+
+/** Failover under load: at most this many requests of the loop may fail... */
+export const FAILOVER_MAX_FAILED = 2;
+/** ...and the gap between the last answer before and the first after is at most this (s). */
+export const FAILOVER_MAX_GAP_S = 4;
 
 /** What runMode needs besides the lab and the scenario. */
 export interface ModeContext {
@@ -120,23 +159,24 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
           (await Promise.all(peers.map((p) => ipvsReals(lab, p)))).every((r) => r.length === 0),
       );
     }
-    const a1 = await curls(lab, sc.url, 20);
-    // replies of the real servers other than the director itself (same-box: its own share is
-    // local and passes IPVS on the way out)
-    const own = dataIp(lab, master);
-    const stats = await outPackets(lab, master);
-    const out = [...stats].filter(([a]) => !a.startsWith(`${own}:`)).reduce((n, [, v]) => n + v, 0);
+    const cap = await capturedAt(lab, master, () => curls(lab, sc.url, 20));
+    const a1 = cap.result;
     const via = sc.replies === "director"
-      ? `replies via ${master} (OutPkts ${out})`
-      : `replies bypass ${master} (OutPkts ${out} for the other servers)`;
+      ? `replies via ${master} (${cap.replies} reply packets arrived at it, ` +
+        `${cap.requests} request packets)`
+      : `replies bypass ${master} (${cap.replies} reply packets arrived at it, ` +
+        `${cap.requests} request packets)`;
     row.balanced = `${tallyText(a1)}, ${
       alternates(a1) ? "alternating" : "NOT alternating"
     }; ${via}`;
     c.log(`${sc.mode}: ${row.balanced}`);
+    if (sc.replies === "director") {
+      assert.ok(cap.replies >= 2 * a1.length, `NAT: replies must pass the director: ${via}`);
+    } else assert.equal(cap.replies, 0, `replies must not pass the director: ${via}`);
+    // at least SYN, ACK, request, FIN/ACK per request: the capture saw the traffic
+    assert.ok(cap.requests >= 3 * a1.length, `capture on ${master} missed requests: ${via}`);
     assert.deepEqual([...bodies(a1)].sort(), [...sc.servers].sort(), `answers: ${tallyText(a1)}`);
     assert.ok(alternates(a1), `round robin: ${a1.map((x) => x.body).join(" ")}`);
-    if (sc.replies === "director") assert.ok(out > 0, "NAT: replies must pass the director");
-    else assert.equal(out, 0, "replies must not pass the director");
 
     phase = "health";
     const victim = sc.victim === master ? sc.servers.find((s) => s !== master)! : sc.victim;
@@ -184,6 +224,11 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       `${o.failed} of ${o.total} requests failed, gap ${o.gapS} s; then ${tallyText(after)}`;
     c.log(`${sc.mode}: ${row.failover}`);
     assert.ok(a4.length >= 3, `too few requests during failover (${a4.length})`);
+    assert.ok(
+      o.failed <= FAILOVER_MAX_FAILED && o.gapS <= FAILOVER_MAX_GAP_S,
+      `failover under load: ${o.failed} requests failed (at most ${FAILOVER_MAX_FAILED}), ` +
+        `gap ${o.gapS} s (at most ${FAILOVER_MAX_GAP_S} s)`,
+    );
     assert.deepEqual(
       [...bodies(after)].sort(),
       [...sc.servers].sort(),

@@ -10,7 +10,8 @@ import { lbClusterOf } from "../../lb/cluster.ts";
 import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
 import { renderKeepalived } from "../../lb/keepalived_conf.ts";
 import { loadInventory } from "../../engine/inventory.ts";
-import { loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
+import { examplePath, loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
+import { have, requires } from "../_requires.ts";
 
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 const update = !!Deno.env.get("UPDATE_GOLDEN");
@@ -64,14 +65,18 @@ Deno.test("render: peers differ only in router_id, state and priority", async ()
 Deno.test("render: the auth_pass comes from the secret and is never more than 8 characters", async () => {
   const [f] = await renders("001");
   assert.match(f.content, /auth_pass t3stpass\n/);
+  // a 12-character secret: keepalived would use only its first 8 (and warn)
+  const inv = await loadInventory(examplePath("001"), {
+    env: { HAPLAY_VRRP_PASS: "abcdefgh1234" },
+  });
+  const h = [...inv.hosts.values()].find((x) => lbClusterOf(x.name, inv.hosts))!;
+  const main = renderKeepalived(lbClusterOf(h.name, inv.hosts)!, h.name).main;
+  assert.deepEqual([...main.matchAll(/auth_pass (\S+)/g)].map((m) => m[1]), ["abcdefgh"]);
+  assert.doesNotMatch(main, /1234/);
 });
 
-const hasKeepalived = new Deno.Command("sh", { args: ["-c", "command -v keepalived"] }).outputSync()
-  .success;
-
-Deno.test({
+Deno.test(requires({ keepalived: have("keepalived") }, {
   name: "render: every seed config (and prod.yaml) passes keepalived -t through the validator",
-  ignore: !hasKeepalived,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "haplay-kt-" });
     try {
@@ -99,4 +104,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+}));

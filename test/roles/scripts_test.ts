@@ -11,6 +11,7 @@ import { BYPASS_IPVS_SCRIPT, notifyScriptText, VS_SWITCH_SCRIPT } from "../../lb
 import { sudoersContent, sudoersWord } from "../../roles/script_user.ts";
 import { lbClusterOf } from "../../lb/cluster.ts";
 import { loadExample } from "./_fixtures.ts";
+import { have, isRoot, requires } from "../_requires.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -19,10 +20,6 @@ async function sh(script: string, args: string[] = [], env: Record<string, strin
     .output();
   return { code: r.code, out: dec(r.stdout), err: dec(r.stderr) };
 }
-
-const have = (cmd: string) =>
-  new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`] }).outputSync().success;
-const isRoot = Deno.uid() === 0;
 
 Deno.test("scripts: the validator handles keepalived 2.2.7's quirks", async () => {
   const dir = await Deno.makeTempDir({ prefix: "haplay-chk-" });
@@ -82,9 +79,8 @@ Deno.test("scripts: the validator handles keepalived 2.2.7's quirks", async () =
   }
 });
 
-Deno.test({
+Deno.test(requires({ keepalived: have("keepalived") }, {
   name: "scripts: the validator with the real keepalived (missing file, bad and good configs)",
-  ignore: !have("keepalived"),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "haplay-chk-" });
     try {
@@ -106,7 +102,7 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+}));
 
 Deno.test("scripts: notify scripts run every step, log failures and exit 1 if one failed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "haplay-notify-" });
@@ -179,9 +175,8 @@ Deno.test("scripts: notify steps per seed, and exactly the sudo lines they need"
   assert.deepEqual(s3.fault, []);
 });
 
-Deno.test({
+Deno.test(requires({ visudo: have("visudo") }, {
   name: "scripts: the sudoers drop-in grants exact lines and passes visudo",
-  ignore: !have("visudo"),
   fn: async () => {
     const content = sudoersContent("keepalived_script", [
       "/usr/local/sbin/haplay-vs-switch VI_1 master",
@@ -204,12 +199,11 @@ Deno.test({
     }
     assert.equal(sudoersContent("keepalived_script", []), "");
   },
-});
+}));
 
-Deno.test({
+Deno.test(requires({ root: isRoot, unshare: have("unshare") }, {
   name: "scripts: same-box DR switch follows the VIP, not its argument; reloads only on change " +
     "(private mount and net ns)",
-  ignore: !isRoot || !have("unshare"),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "haplay-vsw-" });
     try {
@@ -281,11 +275,10 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(requires({ root: isRoot, unshare: have("unshare"), iptables: have("iptables") }, {
   name: "scripts: bypass_ipvs adds one REDIRECT rule and removes every copy (private net ns)",
-  ignore: !isRoot || !have("unshare") || !have("iptables"),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "haplay-byp-" });
     try {
@@ -308,4 +301,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+}));

@@ -19,7 +19,9 @@ const LABS: Record<string, { name: string; subnet: string }> = {
 for (const c of SEED_CASES) {
   const where = LABS[c.seed];
   e2e(
-    `seed ${c.seed}: deploy, verify, idempotent re-run, failover, rollback (lab ${where.name})`,
+    `seed ${c.seed}: deploy, verify, idempotent re-run, ${
+      c.failover ? "VRRP failover and back, " : ""
+    }rollback (lab ${where.name})`,
     () => runSeedSuite(c, where),
   );
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { apt, dpkgStatusSh } from "../../tasks/apt.ts";
 import { allSyntaxOk, change, isOk, probe } from "./_local.ts";
+import { requires } from "../_requires.ts";
 
 const NOW = 1_800_000_000;
 const f = (pkgs: string[], ageSeconds: number | null) =>
@@ -83,9 +84,8 @@ Deno.test("apt: probe runs locally (read-only dpkg-query/apt-cache) and plans", 
   isOk(apt({ name: "dash", updateCache: "never" }).plan(await probe(apt({ name: "dash" }))));
 });
 
-Deno.test({
+Deno.test(requires({ "Linux (dpkg)": Deno.build.os === "linux" }, {
   name: "apt: the awk pass over dpkg's status prints what dpkg-query does, for every package here",
-  ignore: Deno.build.os !== "linux",
   fn: async () => {
     const sh = async (script: string) => {
       const r = await new Deno.Command("sh", { args: ["-c", script] }).output();
@@ -110,7 +110,7 @@ Deno.test({
       sorted(await sh(`dpkg-query -W -f='${fmt}' ${few.join(" ")} 2>/dev/null`)),
     );
   },
-});
+}));
 
 Deno.test("apt: a present package needs no cache age; a missing one does", () => {
   const t = apt({ name: "dash" });

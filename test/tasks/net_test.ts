@@ -8,6 +8,7 @@ import { iptablesRule, normalizeTable } from "../../tasks/iptables_rule.ts";
 import { loVip } from "../../tasks/lo_vip.ts";
 import { netplan, netplanYaml } from "../../tasks/netplan.ts";
 import { allSyntaxOk, change, isOk, probe, sh } from "./_local.ts";
+import { have, isRoot, requires } from "../_requires.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const SAVE =
@@ -190,54 +191,57 @@ Deno.test("net: probes run locally (read-only) and plan; all snippets parse", as
   }
 });
 
-Deno.test("ipRule + ipRoute + loVip (live part): apply, re-plan ok, restore, in a throwaway netns", async () => {
-  const ns = `haplay-tasks-${crypto.randomUUID().slice(0, 8)}`;
-  if ((await sh(`ip netns add ${ns}`)).code !== 0) {
-    console.log("SKIP: cannot create a network namespace here");
-    return;
-  }
-  const J = await Deno.makeTempDir();
-  const inNs = (script: string) =>
-    sh(`ip netns exec ${ns} sh -c ${q(`. ${J}/prelude.sh\n${script}`)}`);
-  try {
-    const { PRELUDE } = await import("../../engine/prelude.ts");
-    await Deno.writeTextFile(`${J}/prelude.sh`, PRELUDE);
-    await inNs("ip link set lo up");
-    const tasks = [
-      ipRule({ priority: 4242, fwmark: 7, table: 42, persist: false }),
-      ipRoute({ dest: "local 0.0.0.0/0", dev: "lo", table: 42, persist: false }),
-    ];
-    for (const t of tasks) {
-      const before = (await inNs("ip -4 rule show; ip -4 route show table all")).stdout;
-      const p = change(t.plan((await inNs(t.probe)).stdout));
-      const jd = `${J}/${t.module}`;
-      await Deno.mkdir(jd);
-      for (const s of [p.backup, p.apply]) {
-        const r = await inNs(`J=${jd}; ( set -e\n${s}\n)`);
+Deno.test(requires({ root: isRoot, ip: have("ip") }, {
+  name: "ipRule + ipRoute + loVip (live part): apply, re-plan ok, restore, in a throwaway netns",
+  fn: async () => {
+    const ns = `haplay-tasks-${crypto.randomUUID().slice(0, 8)}`;
+    const made = await sh(`ip netns add ${ns}`);
+    assert.equal(made.code, 0, `ip netns add ${ns}: ${made.stderr}`);
+    const J = await Deno.makeTempDir();
+    const inNs = (script: string) =>
+      sh(`ip netns exec ${ns} sh -c ${q(`. ${J}/prelude.sh\n${script}`)}`);
+    try {
+      const { PRELUDE } = await import("../../engine/prelude.ts");
+      await Deno.writeTextFile(`${J}/prelude.sh`, PRELUDE);
+      await inNs("ip link set lo up");
+      const tasks = [
+        ipRule({ priority: 4242, fwmark: 7, table: 42, persist: false }),
+        ipRoute({ dest: "local 0.0.0.0/0", dev: "lo", table: 42, persist: false }),
+      ];
+      for (const t of tasks) {
+        const before = (await inNs("ip -4 rule show; ip -4 route show table all")).stdout;
+        const p = change(t.plan((await inNs(t.probe)).stdout));
+        const jd = `${J}/${t.module}`;
+        await Deno.mkdir(jd);
+        for (const s of [p.backup, p.apply]) {
+          const r = await inNs(`J=${jd}; ( set -e\n${s}\n)`);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        isOk(t.plan((await inNs(t.probe)).stdout));
+        const r = await inNs(`J=${jd}; ( set -e\n${p.restore}\n)`);
         assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          (await inNs("ip -4 rule show; ip -4 route show table all")).stdout,
+          before,
+          t.name,
+        );
       }
-      isOk(t.plan((await inNs(t.probe)).stdout));
-      const r = await inNs(`J=${jd}; ( set -e\n${p.restore}\n)`);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(
-        (await inNs("ip -4 rule show; ip -4 route show table all")).stdout,
-        before,
-        t.name,
+      // loVip's live part (the netplan file is left to the e2e test: it would land in /etc).
+      const v = loVip({ address: "198.18.0.5" });
+      const live = (await inNs(
+        `ip -o -4 addr show dev lo | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") print "lo=" $(i + 1) }'`,
+      )).stdout;
+      assert.match(live, /^lo=127.0.0.1\/8$/m);
+      const vp = change(
+        v.plan("init=other\nnetworkd=0\nnetplan_bin=1\n" + live + "exists=0\nend=1"),
       );
+      const liveApply = vp.apply.split("\n").filter((l) => l.includes("ip addr")).join("\n");
+      const r = await inNs(`J=${J}; ( set -e\n${liveApply}\n)`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match((await inNs("ip -o -4 addr show dev lo")).stdout, /inet 198.18.0.5\/32/);
+    } finally {
+      await sh(`ip netns del ${ns}`);
+      await Deno.remove(J, { recursive: true });
     }
-    // loVip's live part (the netplan file is left to the e2e test: it would land in /etc).
-    const v = loVip({ address: "198.18.0.5" });
-    const live = (await inNs(
-      `ip -o -4 addr show dev lo | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") print "lo=" $(i + 1) }'`,
-    )).stdout;
-    assert.match(live, /^lo=127.0.0.1\/8$/m);
-    const vp = change(v.plan("init=other\nnetworkd=0\nnetplan_bin=1\n" + live + "exists=0\nend=1"));
-    const liveApply = vp.apply.split("\n").filter((l) => l.includes("ip addr")).join("\n");
-    const r = await inNs(`J=${J}; ( set -e\n${liveApply}\n)`);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match((await inNs("ip -o -4 addr show dev lo")).stdout, /inet 198.18.0.5\/32/);
-  } finally {
-    await sh(`ip netns del ${ns}`);
-    await Deno.remove(J, { recursive: true });
-  }
-});
+  },
+}));

@@ -433,7 +433,23 @@ e2e(
         // Rollback without --purge-packages keeps the package; with it, the host is as before.
         await rollbackAll(inv, 1, log); // run3: config back to prio 100
         assert.match(await on(lab, "cat /etc/keepalived/keepalived.conf"), /priority 100/);
-        await rollbackAll(inv, 1, log, true); // run1
+        await rollbackAll(inv, 1, log); // run1, the install, without --purge-packages
+        assert.match(
+          await on(lab, "dpkg-query -W -f='${db:Status-Abbrev}' keepalived"),
+          /^ii/,
+          "rollback without --purge-packages removed the package",
+        );
+        assert.equal(await on(lab, "pgrep -x keepalived || echo none"), "none\n", lines.join("\n"));
+        assert.equal(
+          await on(lab, "test -e /etc/keepalived/keepalived.conf || echo gone"),
+          "gone\n",
+        );
+        // the same install again, from a host without the package, rolled back with purge
+        await on(lab, "DEBIAN_FRONTEND=noninteractive dpkg --purge keepalived >/dev/null 2>&1");
+        const run4 = await runPlaybook(inv, [play("lb", tasks(100), handlers)], { log });
+        assert.equal(run4.ok, true, explain(run4, lines));
+        assert.match(run4.hosts[0].tasks[0].summary, /^install keepalived/);
+        await rollbackAll(inv, 1, log, true); // run4
         assert.equal(await on(lab, "pgrep -x keepalived || echo none"), "none\n", lines.join("\n"));
         assert.doesNotMatch(
           await on(lab, "dpkg-query -W -f='${db:Status-Abbrev}' keepalived 2>/dev/null || true"),
