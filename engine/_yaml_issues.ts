@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import type { Issue } from "./inventory.ts";
 import { joinPath, type Loc, locate, toPlain, type YNode } from "./yaml_pos.ts";
+import { editDistance } from "./distance.ts";
 
 /** Collects errors of one file. */
 export class Problems {
@@ -107,27 +108,12 @@ export function describeIssue(i: z.core.$ZodIssue, value: unknown): string {
   }
 }
 
-/** Edit distance (insertions, deletions, substitutions), case-insensitive. */
-function distance(a: string, b: string): number {
-  a = a.toLowerCase();
-  b = b.toLowerCase();
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** The closest candidate within 3 edits (and less than half the word), if any. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = distance(word, c);
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = c;

@@ -1,5 +1,6 @@
 /**
- * String distance for "did you mean" hints (inventory group keys, lint's LB variable keys).
+ * String distance for "did you mean" hints (inventory group keys, lint's LB variable keys, YAML
+ * playbook modules, roles and fields).
  * @module
  */
 

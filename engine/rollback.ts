@@ -51,16 +51,23 @@ export interface HostRollback {
   result?: RollbackResult;
 }
 
+/** Which hosts a journal command reaches, and how (history, purge). */
+export interface HostsOptions {
+  /** Host pattern (default all). */
+  limit?: string;
+  /** Hosts in flight at once. */
+  forks?: number;
+  /** ssh_config file to honour. */
+  sshConfigFile?: string;
+  /** SSH connect + handshake timeout per host, in ms. */
+  timeoutMs?: number;
+  /** How to reach a host (default: SSH). */
+  connector?: ConnectorFactory;
+}
+
 async function eachHost<T>(
   inv: Inventory,
-  o: {
-    limit?: string;
-    forks?: number;
-    acceptNewHostKeys?: boolean;
-    sshConfigFile?: string;
-    timeoutMs?: number;
-    connector?: ConnectorFactory;
-  },
+  o: HostsOptions & { acceptNewHostKeys?: boolean },
   fn: (s: Connector, host: string) => Promise<T>,
 ): Promise<Array<{ host: string; value?: T; error?: string }>> {
   const names = selectHosts(inv, o.limit ?? "all");
@@ -156,13 +163,7 @@ export async function rollbackHosts(
 /** The journal history of each host. */
 export async function historyHosts(
   inv: Inventory,
-  o: {
-    limit?: string;
-    forks?: number;
-    sshConfigFile?: string;
-    timeoutMs?: number;
-    connector?: ConnectorFactory;
-  } = {},
+  o: HostsOptions = {},
 ): Promise<Array<{ host: string; runs?: HistoryEntry[]; error?: string }>> {
   const res = await eachHost(inv, o, async (s) => {
     const nonce = newNonce();
@@ -179,13 +180,7 @@ export async function historyHosts(
  */
 export async function purgeSecretsHosts(
   inv: Inventory,
-  o: {
-    limit?: string;
-    forks?: number;
-    sshConfigFile?: string;
-    timeoutMs?: number;
-    log?: (line: string) => void;
-  } = {},
+  o: HostsOptions & { log?: (line: string) => void } = {},
 ): Promise<Array<{ host: string; purged?: RestoredEntry[]; error?: string }>> {
   const log = (l: string) => (o.log ?? console.log)(redactor.redact(l));
   const res = await eachHost(inv, o, async (s) => {
