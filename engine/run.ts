@@ -63,7 +63,9 @@ export interface RunOptions {
 
 /** A fresh sortable run id. */
 export function newRunId(): string {
-  const t = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  // UTC to the millisecond: hosts order their runs by this name (newest = last in `sort`), and
+  // two runs within one second (a quick re-deploy) must not sort by their random suffix
+  const t = new Date().toISOString().replace(/[-:.]/g, "");
   return `${t}-${crypto.randomUUID().slice(0, 6)}`;
 }
 

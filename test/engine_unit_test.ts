@@ -14,6 +14,7 @@ import {
 } from "../engine/script.ts";
 import { parseHistory, parseRollback, rollbackScript } from "../engine/journal.ts";
 import type { Task } from "../engine/types.ts";
+import { newRunId } from "../engine/run.ts";
 
 async function sh(script: string, stdin = ""): Promise<{ code: number; stdout: string }> {
   const p = new Deno.Command("sh", { args: ["-c", script], stdin: "piped", stdout: "piped" })
@@ -223,4 +224,14 @@ Deno.test("rollback and history parsers", async () => {
     owner: "me",
     play: undefined,
   }]);
+});
+
+Deno.test("run ids sort in the order the runs started, also within one second", async () => {
+  // hosts pick their newest run by sorting these names: a quick re-deploy must sort after
+  for (let i = 0; i < 20; i++) {
+    const a = newRunId();
+    await new Promise((r) => setTimeout(r, 2));
+    const b = newRunId();
+    assert.ok(a < b, `${a} sorts before ${b}`);
+  }
 });
