@@ -16,12 +16,12 @@ import { type Lab, labExec } from "../lab/lab.ts";
 import { snapshots } from "./snapshot.ts";
 import { knownError } from "../engine/_cli_errors.ts";
 import { when } from "../engine/last_run.ts";
+import { CLI_PERMS } from "./_cli.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const RUNS = "/var/lib/haplay/runs";
-const PERMS = ["--allow-run", "--allow-read", "--allow-write", "--allow-env", "--allow-net"]
-  .concat(["--allow-sys"]);
+const PERMS = CLI_PERMS;
 
 interface Ran {
   code: number;

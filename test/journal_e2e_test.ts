@@ -13,6 +13,7 @@ import { runPlaybook } from "../engine/run.ts";
 import { rollbackHosts } from "../engine/rollback.ts";
 import { snapshot, snapshotDiff } from "./snapshot.ts";
 import { lastRun } from "./_host_run.ts";
+import { denoRun } from "./_cli.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -52,14 +53,7 @@ async function waitFor(lab: Lab, host: string, cond: string, timeoutMs = 20000):
 function deployProcess(inv: string, pb: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-sys",
-      `${ROOT}engine/cli.ts`,
+      ...denoRun(`${ROOT}engine/cli.ts`),
       "deploy",
       inv,
       pb,

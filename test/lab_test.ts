@@ -15,6 +15,7 @@ import {
   labUp,
 } from "../lab/lab.ts";
 import { parse as parseYaml } from "yaml";
+import { denoRun } from "./_cli.ts";
 
 function assert(cond: unknown, msg?: string): asserts cond {
   nodeAssert.ok(cond, msg);
@@ -433,14 +434,7 @@ e2e("lab: CLI up/status/exec/ssh/down and one-line errors", async () => {
   const cli = new URL("../lab/cli.ts", import.meta.url).pathname;
   const deno = (args: string[]) =>
     sh(Deno.execPath(), [
-      "run",
-      "--allow-run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-sys",
-      cli,
+      ...denoRun(cli),
       ...args,
     ]);
   await labDown("lt8");
@@ -576,14 +570,7 @@ e2e("lab: one name at a time; withLab never takes over a lab another process use
 
   // a lab left by a finished process (here: the CLI) is stale: withLab replaces it
   const cli = await sh(Deno.execPath(), [
-    "run",
-    "--allow-run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-net",
-    "--allow-sys",
-    new URL("../lab/cli.ts", import.meta.url).pathname,
+    ...denoRun(new URL("../lab/cli.ts", import.meta.url).pathname),
     "up",
     "--name",
     name,

@@ -27,6 +27,7 @@ import { labInventoryText } from "../lab/inventory.ts";
 import { verifyLb } from "../lb/verify.ts";
 import { e2e, withLab } from "./lab_fixture.ts";
 import { snapshotDiff, snapshots } from "./snapshot.ts";
+import { denoRun } from "./_cli.ts";
 
 const VRRP_PASS = "Vp" + crypto.randomUUID().replaceAll("-", "").slice(0, 6);
 const TOKEN = "sectok-" + crypto.randomUUID();
@@ -298,14 +299,7 @@ e2e("security: the script user gets exactly its commands, nobody reads a secret"
     );
     const cli = await new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--allow-run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-net",
-        "--allow-sys",
-        fileURLToPath(new URL("../engine/cli.ts", import.meta.url)),
+        ...denoRun(fileURLToPath(new URL("../engine/cli.ts", import.meta.url))),
         "deploy",
         dotPath,
       ],

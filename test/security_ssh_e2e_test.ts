@@ -13,16 +13,10 @@ import { runPlaybook } from "../engine/run.ts";
 import { SshSession } from "../engine/ssh.ts";
 import { file } from "../tasks/file.ts";
 import type { Play } from "../engine/types.ts";
+import { CLI_PERMS } from "./_cli.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const PERMS = [
-  "--allow-run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-];
+const PERMS = CLI_PERMS;
 
 async function cli(
   args: string[],
