@@ -19,6 +19,8 @@ import { holders, ipvsReals, runEach, snapshotChanges, snapshots, until } from "
 import { alternates, type Answer, curls, outage, tallyText } from "./probe.ts";
 import type { ModeResult } from "./results.ts";
 import type { Scenario } from "./scenarios.ts";
+import { statusMain } from "../../engine/status_cli.ts";
+import type { StatusReport } from "../../lb/status.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,6 +90,20 @@ async function capturedAt<T>(
     `capture on ${host}: ${out}`,
   );
   return { requests, replies, result: result! };
+}
+
+/** `deno task status <inventory> --json` in-process (the password through the env, as a user has it). */
+async function statusJson(inventory: string, password: string): Promise<StatusReport> {
+  const prev = Deno.env.get("HAPLAY_VRRP_PASS");
+  Deno.env.set("HAPLAY_VRRP_PASS", password);
+  try {
+    const out: string[] = [];
+    await statusMain([inventory, "--json", "--timeout", "60"], (l) => out.push(l), () => {});
+    return JSON.parse(out.join("\n"));
+  } finally {
+    if (prev === undefined) Deno.env.delete("HAPLAY_VRRP_PASS");
+    else Deno.env.set("HAPLAY_VRRP_PASS", prev);
+  }
 }
 
 /** Failover under load: at most this many requests of the loop may fail... */
@@ -177,6 +193,41 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
     assert.ok(cap.requests >= 3 * a1.length, `capture on ${master} missed requests: ${via}`);
     assert.deepEqual([...bodies(a1)].sort(), [...sc.servers].sort(), `answers: ${tallyText(a1)}`);
     assert.ok(alternates(a1), `round robin: ${a1.map((x) => x.body).join(" ")}`);
+
+    phase = "status";
+    // deno task status --json, as an operator runs it: one MASTER per instance, the MASTER's
+    // kernel table lists every real server with its weight and the 20 requests' connections
+    const st = await statusJson(path, c.password);
+    assert.deepEqual(
+      st.instances.map((i) => i.masters),
+      st.instances.map(() => [master]),
+      "status: one MASTER per instance",
+    );
+    for (const svc of st.services) {
+      const d = svc.directors.find((x) => x.host === master)!;
+      assert.equal(d.table, "present", `status: ${svc.name} in ${master}'s IPVS table`);
+      for (const rs of d.realServers) {
+        assert.equal(rs.state, "up", `status: ${svc.name} ${rs.address}`);
+        assert.equal(rs.weight, rs.configuredWeight);
+        assert.ok(rs.active !== undefined && rs.inactive !== undefined);
+      }
+      const served = d.realServers.filter((r) => both.includes(r.address));
+      assert.ok(
+        served.every((r) => r.active! + r.inactive! > 0),
+        `status: every real server counted connections: ${JSON.stringify(served)}`,
+      );
+    }
+    c.log(
+      `${sc.mode}: status: MASTER ${master}; ${
+        st.services.map((svc) =>
+          `${svc.name}: ${
+            svc.directors.find((x) => x.host === master)!.realServers.map((r) =>
+              `${r.address} w${r.weight} ${r.active}/${r.inactive}`
+            ).join(", ")
+          }`
+        ).join("; ")
+      }`,
+    );
 
     phase = "health";
     const victim = sc.victim === master ? sc.servers.find((s) => s !== master)! : sc.victim;
