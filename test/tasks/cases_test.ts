@@ -1,36 +1,72 @@
 /**
  * Tasks as data (pyinfra's two corpora): `cases/<primitive>/*.json` are planner cases
- * (`{args, facts, expect: {summary, apply?} | {reason}}`: parsed facts in, plan out), and
- * `facts/<fact>/*.json` are parser cases (`{path, output, fact} | {path, output, error}`: what
- * the probe printed on a real host in, the typed fact out). Adding a case is adding a file.
+ * (`{args, facts, expect: {summary, apply?, diff?} | {reason}}`: parsed facts in, plan out), and
+ * `facts/<fact>/*.json` are parser cases (`{path?, output, fact} | {path?, output, error}`: what
+ * the probe printed on a real host in, the typed fact out). Adding a case is adding a file;
+ * adding a primitive is one line in {@link PLANNERS} (and {@link PARSERS} for a new fact).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import type { Plan } from "../../engine/types.ts";
 import { parseArgs } from "../../tasks/_args.ts";
+import { guarded } from "../../tasks/_plan.ts";
 import { parseStat, type PathStat } from "../../tasks/_stat_fact.ts";
 import { DirectoryArgs, planDirectory } from "../../tasks/directory.ts";
 import { AbsentArgs, planAbsentStat } from "../../tasks/absent.ts";
+import {
+  FileArgs,
+  type FileFact,
+  fileSpec,
+  parseFileFact,
+  planFileFact,
+} from "../../tasks/file.ts";
+import { templateArgs } from "../../tasks/template.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
+/** A planner as the runner calls it: the case's raw args and its facts (as typed by the fact). */
+type Planner = (args: unknown, facts: unknown) => Plan;
+
+/** Types a primitive's planner for the registry (the case file holds facts of type `F`). */
+function planner<F>(plan: (args: unknown, facts: F) => Plan): Planner {
+  return plan as Planner;
+}
+
+/** JSON cannot hold bytes: file-like args may give `content_b64` instead of `content`. */
+function bytesArgs(a: unknown): Record<string, unknown> {
+  const { content_b64, ...rest } = a as Record<string, unknown>;
+  if (typeof content_b64 !== "string") return rest;
+  return { ...rest, content: Uint8Array.from(atob(content_b64), (c) => c.charCodeAt(0)) };
+}
+
 /** Planner of each primitive with cases: validated args and parsed facts in, plan out. */
-const PLANNERS: Record<string, (args: unknown, facts: PathStat) => Plan> = {
-  directory: (a, f) => planDirectory(parseArgs("directory", DirectoryArgs, a as never), f),
-  absent: (a, f) => planAbsentStat(parseArgs("absent", AbsentArgs, a as never).path, f),
+export const PLANNERS: Record<string, Planner> = {
+  directory: planner<PathStat>((a, f) =>
+    planDirectory(parseArgs("directory", DirectoryArgs, a as never), f)
+  ),
+  absent: planner<PathStat>((a, f) =>
+    planAbsentStat(parseArgs("absent", AbsentArgs, a as never).path, f)
+  ),
+  file: planner<FileFact>((a, f) =>
+    planFileFact(fileSpec(parseArgs("file", FileArgs, bytesArgs(a) as never)), f)
+  ),
+  template: planner<FileFact>((a, f) => planFileFact(fileSpec(templateArgs(a as never)), f)),
 };
 
 /** Parser of each fact with recorded outputs. */
-const PARSERS: Record<string, (stdout: string) => unknown> = { stat: parseStat };
+export const PARSERS: Record<string, (stdout: string) => unknown> = {
+  stat: parseStat,
+  file: parseFileFact,
+};
 
 interface TaskCase {
   args: unknown;
-  facts: PathStat;
-  expect: { summary: string; apply?: string } | { reason: string };
+  facts: unknown;
+  expect: { summary: string; apply?: string; diff?: string } | { reason: string };
 }
 
 interface FactCase {
-  path: string;
+  path?: string;
   output: string;
   fact?: unknown;
   error?: string;
@@ -56,7 +92,8 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
     const where = `cases/${group}/${name}`;
     const plan = PLANNERS[group];
     assert.ok(plan, `${where}: no planner registered for ${group}`);
-    const got = plan(c.args, c.facts);
+    // As in a task's plan(): facts a planner cannot use become a refusal, never a throw.
+    const got = guarded(group, () => plan(c.args, c.facts))("");
     if ("reason" in c.expect) {
       assert.deepEqual(got, { kind: "ok", reason: c.expect.reason }, where);
       continue;
@@ -65,6 +102,7 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
     if (got.kind !== "change") continue;
     assert.equal(got.summary, c.expect.summary, where);
     if (c.expect.apply !== undefined) assert.equal(got.apply, c.expect.apply, where);
+    if (c.expect.diff !== undefined) assert.equal(got.diff, c.expect.diff, where);
   }
 });
 

@@ -1,6 +1,6 @@
 /**
  * Record a fact case: run a fact's snippet (with the engine prelude) on this machine, or on a
- * lab host via `--lab NAME --host hN`, and write `{path, output, fact}` as
+ * lab host via `--lab NAME --host hN`, and write `{path | arg, output, fact}` as
  * `test/tasks/facts/<fact>/<case>.json`.
  *
  * ```sh
@@ -13,8 +13,13 @@ import { parseArgs } from "node:util";
 import { PRELUDE } from "../../../engine/prelude.ts";
 import type { Fact } from "../../../engine/types.ts";
 import { statFact } from "../../../tasks/_stat_fact.ts";
+import { fileFact } from "../../../tasks/file.ts";
 
-const FACTS: Record<string, (path: string) => Fact<unknown>> = { stat: statFact };
+/** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
+const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
+  stat: statFact,
+  file: (path) => fileFact(path),
+};
 
 const { positionals, values } = parseArgs({
   args: Deno.args,
@@ -24,7 +29,7 @@ const { positionals, values } = parseArgs({
 const [kind, path, name] = positionals;
 if (!FACTS[kind] || !path || !name) {
   console.error(
-    `usage: _record.ts <${Object.keys(FACTS).join("|")}> <path> <case> [--lab L --host H]`,
+    `usage: _record.ts <${Object.keys(FACTS).join("|")}> <arg> <case> [--lab L --host H]`,
   );
   Deno.exit(2);
 }
@@ -44,6 +49,14 @@ const file = new URL(`./${kind}/${name}.json`, import.meta.url);
 await Deno.mkdir(new URL(`./${kind}/`, import.meta.url), { recursive: true });
 await Deno.writeTextFile(
   file,
-  JSON.stringify({ path, output, fact: fact.parse(output) }, null, 2) + "\n",
+  JSON.stringify(
+    {
+      [kind === "stat" || kind === "file" ? "path" : "arg"]: path,
+      output,
+      fact: fact.parse(output),
+    },
+    null,
+    2,
+  ) + "\n",
 );
 console.log(file.pathname);
