@@ -1,6 +1,7 @@
 /**
  * Tasks as data (pyinfra's two corpora): `cases/<primitive>/*.json` are planner cases
- * (`{args, facts, expect: {summary, apply?, diff?} | {reason}}`: parsed facts in, plan out), and
+ * (`{args, facts, expect: {summary, apply?, diff?, backup?, restore?} | {reason}}`: parsed facts
+ * in, plan out; the snippets a case leaves out are not compared), and
  * `facts/<fact>/*.json` are parser cases (`{path?, output, fact} | {path?, output, error}`: what
  * the probe printed on a real host in, the typed fact out). Adding a case is adding a file;
  * adding a primitive is one line in {@link PLANNERS} (and {@link PARSERS} for a new fact).
@@ -21,6 +22,14 @@ import {
   planFileFact,
 } from "../../tasks/file.ts";
 import { templateArgs } from "../../tasks/template.ts";
+import {
+  lineEditOf,
+  type LineFileFact,
+  LineInFileArgs,
+  parseLineFile,
+  planLineFact,
+} from "../../tasks/line_in_file.ts";
+import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
@@ -51,18 +60,29 @@ export const PLANNERS: Record<string, Planner> = {
     planFileFact(fileSpec(parseArgs("file", FileArgs, bytesArgs(a) as never)), f)
   ),
   template: planner<FileFact>((a, f) => planFileFact(fileSpec(templateArgs(a as never)), f)),
+  lineInFile: planner<LineFileFact>((raw, f) => {
+    const a = parseArgs("lineInFile", LineInFileArgs, raw as never);
+    return planLineFact({ ...a, edit: lineEditOf(a) }, f);
+  }),
+  sysctl: planner<SysctlFact>((a, f) =>
+    planSysctlFact(parseArgs("sysctl", SysctlArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
 export const PARSERS: Record<string, (stdout: string) => unknown> = {
   stat: parseStat,
   file: parseFileFact,
+  line: parseLineFile,
+  sysctl: parseSysctl,
 };
 
 interface TaskCase {
   args: unknown;
   facts: unknown;
-  expect: { summary: string; apply?: string; diff?: string } | { reason: string };
+  expect:
+    | { summary: string; apply?: string; diff?: string; backup?: string; restore?: string }
+    | { reason: string };
 }
 
 interface FactCase {
@@ -101,8 +121,9 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
     assert.equal(got.kind, "change", `${where}: ${JSON.stringify(got)}`);
     if (got.kind !== "change") continue;
     assert.equal(got.summary, c.expect.summary, where);
-    if (c.expect.apply !== undefined) assert.equal(got.apply, c.expect.apply, where);
-    if (c.expect.diff !== undefined) assert.equal(got.diff, c.expect.diff, where);
+    for (const k of ["apply", "diff", "backup", "restore"] as const) {
+      if (c.expect[k] !== undefined) assert.equal(got[k], c.expect[k], `${where}: ${k}`);
+    }
   }
 });
 

@@ -14,11 +14,16 @@ import { PRELUDE } from "../../../engine/prelude.ts";
 import type { Fact } from "../../../engine/types.ts";
 import { statFact } from "../../../tasks/_stat_fact.ts";
 import { fileFact } from "../../../tasks/file.ts";
+import { lineFileFact } from "../../../tasks/line_in_file.ts";
+import { sysctlFact } from "../../../tasks/sysctl.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
 const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   stat: statFact,
   file: (path) => fileFact(path),
+  line: lineFileFact,
+  /** `KEY:FILE`, e.g. `net.ipv4.ip_forward:/etc/sysctl.d/60-haplay.conf`. */
+  sysctl: (arg) => sysctlFact(arg.slice(0, arg.indexOf(":")), arg.slice(arg.indexOf(":") + 1)),
 };
 
 const { positionals, values } = parseArgs({
@@ -51,7 +56,7 @@ await Deno.writeTextFile(
   file,
   JSON.stringify(
     {
-      [kind === "stat" || kind === "file" ? "path" : "arg"]: path,
+      [kind === "stat" || kind === "file" || kind === "line" ? "path" : "arg"]: path,
       output,
       fact: fact.parse(output),
     },
