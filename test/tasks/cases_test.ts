@@ -29,6 +29,12 @@ import {
   parseLineFile,
   planLineFact,
 } from "../../tasks/line_in_file.ts";
+import {
+  parseService,
+  planServiceFact,
+  ServiceArgs,
+  type ServiceFact,
+} from "../../tasks/service.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -67,6 +73,9 @@ export const PLANNERS: Record<string, Planner> = {
   sysctl: planner<SysctlFact>((a, f) =>
     planSysctlFact(parseArgs("sysctl", SysctlArgs, a as never), f)
   ),
+  service: planner<ServiceFact>((a, f) =>
+    planServiceFact(parseArgs("service", ServiceArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -75,6 +84,7 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   file: parseFileFact,
   line: parseLineFile,
   sysctl: parseSysctl,
+  service: parseService,
 };
 
 interface TaskCase {

@@ -16,6 +16,7 @@ import { statFact } from "../../../tasks/_stat_fact.ts";
 import { fileFact } from "../../../tasks/file.ts";
 import { lineFileFact } from "../../../tasks/line_in_file.ts";
 import { sysctlFact } from "../../../tasks/sysctl.ts";
+import { serviceFact } from "../../../tasks/service.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
 const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
@@ -24,6 +25,7 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   line: lineFileFact,
   /** `KEY:FILE`, e.g. `net.ipv4.ip_forward:/etc/sysctl.d/60-haplay.conf`. */
   sysctl: (arg) => sysctlFact(arg.slice(0, arg.indexOf(":")), arg.slice(arg.indexOf(":") + 1)),
+  service: (name) => serviceFact({ name }),
 };
 
 const { positionals, values } = parseArgs({
