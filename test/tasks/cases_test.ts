@@ -29,6 +29,7 @@ import {
   parseLineFile,
   planLineFact,
 } from "../../tasks/line_in_file.ts";
+import { AptArgs, type AptFact, parseApt, planAptFact } from "../../tasks/apt.ts";
 import {
   parseService,
   planServiceFact,
@@ -76,6 +77,7 @@ export const PLANNERS: Record<string, Planner> = {
   service: planner<ServiceFact>((a, f) =>
     planServiceFact(parseArgs("service", ServiceArgs, a as never), f)
   ),
+  apt: planner<AptFact>((a, f) => planAptFact(parseArgs("apt", AptArgs, a as never), f)),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -85,6 +87,7 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   line: parseLineFile,
   sysctl: parseSysctl,
   service: parseService,
+  apt: parseApt,
 };
 
 interface TaskCase {

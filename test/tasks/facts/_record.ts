@@ -17,6 +17,7 @@ import { fileFact } from "../../../tasks/file.ts";
 import { lineFileFact } from "../../../tasks/line_in_file.ts";
 import { sysctlFact } from "../../../tasks/sysctl.ts";
 import { serviceFact } from "../../../tasks/service.ts";
+import { aptFact } from "../../../tasks/apt.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
 const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
@@ -26,6 +27,8 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   /** `KEY:FILE`, e.g. `net.ipv4.ip_forward:/etc/sysctl.d/60-haplay.conf`. */
   sysctl: (arg) => sysctlFact(arg.slice(0, arg.indexOf(":")), arg.slice(arg.indexOf(":") + 1)),
   service: (name) => serviceFact({ name }),
+  /** Package names, comma-separated (candidates asked for all of them). */
+  apt: (names) => aptFact(names.split(",")),
 };
 
 const { positionals, values } = parseArgs({
