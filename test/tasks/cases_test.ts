@@ -36,6 +36,8 @@ import {
   ServiceArgs,
   type ServiceFact,
 } from "../../tasks/service.ts";
+import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
+import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -78,6 +80,8 @@ export const PLANNERS: Record<string, Planner> = {
     planServiceFact(parseArgs("service", ServiceArgs, a as never), f)
   ),
   apt: planner<AptFact>((a, f) => planAptFact(parseArgs("apt", AptArgs, a as never), f)),
+  user: planner<UserFact>((a, f) => planUserFact(parseArgs("user", UserArgs, a as never), f)),
+  group: planner<GroupFact>((a, f) => planGroupFact(parseArgs("group", GroupArgs, a as never), f)),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -88,6 +92,8 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   sysctl: parseSysctl,
   service: parseService,
   apt: parseApt,
+  user: parseUser,
+  group: parseGroup,
 };
 
 interface TaskCase {

@@ -18,6 +18,8 @@ import { lineFileFact } from "../../../tasks/line_in_file.ts";
 import { sysctlFact } from "../../../tasks/sysctl.ts";
 import { serviceFact } from "../../../tasks/service.ts";
 import { aptFact } from "../../../tasks/apt.ts";
+import { userFact } from "../../../tasks/user.ts";
+import { groupFact } from "../../../tasks/group.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
 const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
@@ -29,6 +31,8 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   service: (name) => serviceFact({ name }),
   /** Package names, comma-separated (candidates asked for all of them). */
   apt: (names) => aptFact(names.split(",")),
+  user: userFact,
+  group: groupFact,
 };
 
 const { positionals, values } = parseArgs({
