@@ -22,6 +22,7 @@ import {
   planFileFact,
 } from "../../tasks/file.ts";
 import { templateArgs } from "../../tasks/template.ts";
+import { SudoersArgs, sudoersFileArgs } from "../../tasks/sudoers.ts";
 import {
   lineEditOf,
   type LineFileFact,
@@ -82,6 +83,9 @@ export const PLANNERS: Record<string, Planner> = {
   apt: planner<AptFact>((a, f) => planAptFact(parseArgs("apt", AptArgs, a as never), f)),
   user: planner<UserFact>((a, f) => planUserFact(parseArgs("user", UserArgs, a as never), f)),
   group: planner<GroupFact>((a, f) => planGroupFact(parseArgs("group", GroupArgs, a as never), f)),
+  sudoers: planner<FileFact>((a, f) =>
+    planFileFact(fileSpec(sudoersFileArgs(parseArgs("sudoers", SudoersArgs, a as never))), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
