@@ -37,6 +37,12 @@ import {
   ServiceArgs,
   type ServiceFact,
 } from "../../tasks/service.ts";
+import {
+  type IptablesFact,
+  IptablesRuleArgs,
+  parseIptables,
+  planIptablesFact,
+} from "../../tasks/iptables_rule.ts";
 import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
@@ -86,6 +92,9 @@ export const PLANNERS: Record<string, Planner> = {
   sudoers: planner<FileFact>((a, f) =>
     planFileFact(fileSpec(sudoersFileArgs(parseArgs("sudoers", SudoersArgs, a as never))), f)
   ),
+  iptablesRule: planner<IptablesFact>((a, f) =>
+    planIptablesFact(parseArgs("iptablesRule", IptablesRuleArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -98,6 +107,7 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   apt: parseApt,
   user: parseUser,
   group: parseGroup,
+  iptables: parseIptables,
 };
 
 interface TaskCase {

@@ -20,6 +20,7 @@ import { serviceFact } from "../../../tasks/service.ts";
 import { aptFact } from "../../../tasks/apt.ts";
 import { userFact } from "../../../tasks/user.ts";
 import { groupFact } from "../../../tasks/group.ts";
+import { iptablesFact, IptablesRuleArgs } from "../../../tasks/iptables_rule.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
 const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
@@ -33,6 +34,8 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   apt: (names) => aptFact(names.split(",")),
   user: userFact,
   group: groupFact,
+  /** The rule's arguments as JSON, e.g. `{"chain":"INPUT","rule":["-j","ACCEPT"]}`. */
+  iptables: (json) => iptablesFact(IptablesRuleArgs.parse(JSON.parse(json))),
 };
 
 const { positionals, values } = parseArgs({
