@@ -43,6 +43,13 @@ import {
   parseIptables,
   planIptablesFact,
 } from "../../tasks/iptables_rule.ts";
+import { IpRuleArgs, type IpRuleFact, parseIpRules, planIpRuleFact } from "../../tasks/ip_rule.ts";
+import {
+  IpRouteArgs,
+  type IpRouteFact,
+  parseIpRoutes,
+  planIpRouteFact,
+} from "../../tasks/ip_route.ts";
 import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
@@ -95,6 +102,12 @@ export const PLANNERS: Record<string, Planner> = {
   iptablesRule: planner<IptablesFact>((a, f) =>
     planIptablesFact(parseArgs("iptablesRule", IptablesRuleArgs, a as never), f)
   ),
+  ipRule: planner<IpRuleFact>((a, f) =>
+    planIpRuleFact(parseArgs("ipRule", IpRuleArgs, a as never), f)
+  ),
+  ipRoute: planner<IpRouteFact>((a, f) =>
+    planIpRouteFact(parseArgs("ipRoute", IpRouteArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -108,6 +121,8 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   user: parseUser,
   group: parseGroup,
   iptables: parseIptables,
+  ip_rules: parseIpRules,
+  ip_routes: parseIpRoutes,
 };
 
 interface TaskCase {

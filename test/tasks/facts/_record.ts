@@ -20,6 +20,8 @@ import { serviceFact } from "../../../tasks/service.ts";
 import { aptFact } from "../../../tasks/apt.ts";
 import { userFact } from "../../../tasks/user.ts";
 import { groupFact } from "../../../tasks/group.ts";
+import { ipRulesFact } from "../../../tasks/ip_rule.ts";
+import { ipRoutesFact } from "../../../tasks/ip_route.ts";
 import { iptablesFact, IptablesRuleArgs } from "../../../tasks/iptables_rule.ts";
 
 /** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
@@ -36,6 +38,10 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   group: groupFact,
   /** The rule's arguments as JSON, e.g. `{"chain":"INPUT","rule":["-j","ACCEPT"]}`. */
   iptables: (json) => iptablesFact(IptablesRuleArgs.parse(JSON.parse(json))),
+  /** The argument is ignored (give `all`): the fact is every IPv4 rule. */
+  ip_rules: () => ipRulesFact,
+  /** A routing table number. */
+  ip_routes: (table) => ipRoutesFact(Number(table)),
 };
 
 const { positionals, values } = parseArgs({
