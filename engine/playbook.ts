@@ -4,36 +4,10 @@
  */
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
-import type { Inventory, Issue } from "./inventory.ts";
 import type { Play } from "./types.ts";
+import type { Playbook } from "./playbook_types.ts";
 
-/** What `verify` found on the hosts after a deploy. */
-export interface VerifyCheck {
-  host: string;
-  check: string;
-  ok: boolean;
-  detail: string;
-}
-
-/** Hooks the engine calls around a deploy. */
-export interface VerifyContext {
-  inventory: Inventory;
-  limit?: string;
-  log: (line: string) => void;
-  sshConfigFile?: string;
-  /** SSH connect + handshake timeout per host, in ms (default 15000). */
-  timeoutMs?: number;
-}
-
-/** A loaded playbook. */
-export interface Playbook {
-  /** The plays, in order. */
-  plays: Play[];
-  /** Static checks on the inventory, before any host is contacted. */
-  lint?: (inv: Inventory) => Issue[] | Promise<Issue[]>;
-  /** Live checks after the deploy (one more round trip per host). */
-  verify?: (ctx: VerifyContext) => Promise<VerifyCheck[]>;
-}
+export type { Playbook, VerifyCheck, VerifyContext } from "./playbook_types.ts";
 
 /** Build a playbook from a module's exports. */
 export function playbookFromModule(mod: Record<string, unknown>, where: string): Playbook {

@@ -28,7 +28,7 @@
  * @module
  */
 import { InventoryError, type Issue } from "./inventory.ts";
-import type { Playbook } from "./playbook.ts";
+import type { Playbook } from "./playbook_types.ts";
 import { parseRole, type RoleUse } from "./_yaml_roles.ts";
 import { parseHandler, parseTask, type YamlHandler, type YamlTask } from "./_yaml_tasks.ts";
 import { ansibleOnly, hint, Problems } from "./_yaml_issues.ts";
@@ -38,7 +38,7 @@ import type { Handler, HostContext, Play } from "./types.ts";
 import { joinPath, parseYaml, type YMap, type YNode } from "./yaml_pos.ts";
 import { lintLb } from "../lb/lint.ts";
 import { verifyLb } from "../lb/verify.ts";
-import { holdsVipScript, lbGateScript, liveOrder, rollingIf, vipGate } from "../playbooks/site.ts";
+import { holdsVipScript, lbGateScript, liveOrder, rollingIf, vipGate } from "../lb/gate.ts";
 
 /** Every problem of a YAML playbook (the CLI prints them and exits 3, contacting no host). */
 export class PlaybookError extends InventoryError {

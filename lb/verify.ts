@@ -4,7 +4,7 @@
  * `verify_script.ts`.
  * @module
  */
-import type { VerifyCheck, VerifyContext } from "../engine/playbook.ts";
+import type { VerifyCheck, VerifyContext } from "../engine/playbook_types.ts";
 import { selectHosts } from "../engine/patterns.ts";
 import { targetOf } from "../engine/run.ts";
 import { SshSession } from "../engine/ssh.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { q } from "../engine/shell.ts";
-import type { VerifyCheck } from "../engine/playbook.ts";
+import type { VerifyCheck } from "../engine/playbook_types.ts";
 import {
   type Cluster,
   type HostMap,

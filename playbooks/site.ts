@@ -26,24 +26,14 @@ import type { VerifyCheck, VerifyContext } from "../engine/playbook.ts";
 import type { Handler, HostContext, Play, Task } from "../engine/types.ts";
 import { lbView } from "../lb/context.ts";
 import { holdsVipScript, lbGateScript, liveOrder, rollingIf, vipGate } from "../lb/gate.ts";
-import { dsrFwmarkHandlers, dsrFwmarkTasks } from "../roles/dsr_fwmark.ts";
-import {
-  keepalivedHandlers,
-  keepalivedPackageTasks,
-  keepalivedTasks,
-} from "../roles/keepalived.ts";
 import { lintLb } from "../lb/lint.ts";
-import { loVipTasks } from "../roles/lo_vip.ts";
-import { notifyTasks } from "../roles/notify.ts";
-import { redirectHandlers, redirectTasks } from "../roles/redirect.ts";
-import { scriptUserTasks } from "../roles/script_user.ts";
-import { lbSysctlTasks, realServerSysctlTasks } from "../roles/sysctl.ts";
+import {
+  loadBalancerHandlers,
+  loadBalancerTasks,
+  realServerRoleTasks,
+} from "../roles/load_balancer.ts";
+import { redirectHandlers } from "../roles/redirect.ts";
 import { verifyLb } from "../lb/verify.ts";
-
-/** The real-server tasks of any host (empty when it serves no DR VIP). */
-export function realServerRoleTasks(host: HostContext): Task[] {
-  return [...realServerSysctlTasks(host), ...loVipTasks(host), ...redirectTasks(host)];
-}
 
 /**
  * Tasks of the "real servers" play: the real-server tasks of hosts that are not load balancers
@@ -53,31 +43,12 @@ export function realServerTasks(host: HostContext): Task[] {
   return lbView(host) ? [] : realServerRoleTasks(host);
 }
 
-/** Tasks of a host as a load balancer (empty when it is none); same-box-dr real-server tasks first. */
-export function loadBalancerTasks(host: HostContext): Task[] {
-  if (!lbView(host)) return [];
-  return [
-    ...realServerRoleTasks(host),
-    ...keepalivedPackageTasks(host),
-    ...scriptUserTasks(host),
-    ...notifyTasks(host),
-    ...lbSysctlTasks(host),
-    ...dsrFwmarkTasks(host),
-    ...keepalivedTasks(host),
-  ];
-}
-
 /** Handlers of the "real servers" play. */
 export function realServerHandlers(host: HostContext): Handler[] {
   return lbView(host) ? [] : redirectHandlers(host);
 }
 
-/** Handlers of a load balancer (one "save iptables rules" for redirect and dsr_fwmark). */
-export function loadBalancerHandlers(host: HostContext): Handler[] {
-  if (!lbView(host)) return [];
-  const extra = [...redirectHandlers(host), ...dsrFwmarkHandlers(host)];
-  return [...keepalivedHandlers(host), ...extra.slice(0, 1)];
-}
+export { loadBalancerHandlers, loadBalancerTasks, realServerRoleTasks };
 
 export {
   GATE_SCRIPT,

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
-import { loadBalancerHandlers, loadBalancerTasks, realServerRoleTasks } from "../playbooks/site.ts";
+import { loadBalancerHandlers, loadBalancerTasks, realServerRoleTasks } from "./load_balancer.ts";
 import { dsrFwmarkHandlers, dsrFwmarkTasks, DsrFwmarkVars } from "./dsr_fwmark.ts";
 import {
   keepalivedHandlers,

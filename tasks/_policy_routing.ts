@@ -15,6 +15,7 @@ import { b64Text, parseKv } from "./_facts.ts";
 import { unifiedDiff } from "./_diff.ts";
 import { editText, type LineEdit, lineEditApply } from "./_line_edit.ts";
 import { escapeRegex } from "./_regex.ts";
+import { FactsError } from "./_plan.ts";
 import { IS_SYSTEMD } from "./_sh.ts";
 import { sha256 } from "./file.ts";
 
@@ -85,22 +86,60 @@ export function prEdit(marker: string, line: string | undefined): LineEdit {
   };
 }
 
-/** Plan the persisted line (`line` undefined: remove it). */
-export function planPersist(facts: string, marker: string, line: string | undefined): PersistPlan {
-  const f = parseKv(facts);
+/** A boot hook's state: not applicable here (no ifupdown / not systemd), missing, ours, other. */
+export type HookState = "na" | "none" | "current" | "other";
+
+/** What {@link PR_PROBE} found: the replay script and the boot hooks. */
+export interface PersistFact {
+  /** The replay script's text; null when it does not exist. */
+  script: string | null;
+  /** The ifupdown hook. */
+  ifup: HookState;
+  /** The systemd unit. */
+  unit: HookState;
+  /** The unit's enablement symlink exists. */
+  wantsLink: boolean;
+}
+
+function hookState(v: string | undefined, content: string): HookState {
+  if (v === "na") return "na";
+  if (v === undefined || v === "none") return "none";
+  return v === sha256(new TextEncoder().encode(content)) ? "current" : "other";
+}
+
+/** Parse the `pr_*=` lines of {@link PR_PROBE} (throws on output it cannot read). */
+export function parsePersist(stdout: string): PersistFact {
+  const f = parseKv(stdout);
   const raw = f.pr_script_b64;
-  if (raw === undefined) throw new Error("missing pr_script_b64=");
-  const exists = raw !== "-";
-  const current = exists ? b64Text(raw) : "";
+  if (raw === undefined) throw new FactsError("missing pr_script_b64=");
+  return {
+    script: raw === "-" ? null : b64Text(raw),
+    ifup: hookState(f.pr_ifup, IFUP_HOOK),
+    unit: hookState(f.pr_unit, UNIT),
+    wantsLink: f.pr_wants === "1",
+  };
+}
+
+/** Plan the persisted line from the probe's raw output (`line` undefined: remove it). */
+export function planPersist(facts: string, marker: string, line: string | undefined): PersistPlan {
+  return planPersistFact(parsePersist(facts), marker, line);
+}
+
+/** Plan the persisted line from the {@link PersistFact} (`line` undefined: remove it). */
+export function planPersistFact(
+  p: PersistFact,
+  marker: string,
+  line: string | undefined,
+): PersistPlan {
+  const exists = p.script !== null;
+  const current = p.script ?? "";
   const edit = prEdit(marker, line);
   const base = exists || line === undefined ? current : PR_HEADER;
   const r = editText(base, edit);
   const scriptOk = line === undefined ? !r.changed : exists && !r.changed;
   const hooksNeeded = line !== undefined;
-  const ifupOk = !hooksNeeded || f.pr_ifup === "na" ||
-    f.pr_ifup === sha256(new TextEncoder().encode(IFUP_HOOK));
-  const unitOk = !hooksNeeded || f.pr_unit === "na" ||
-    (f.pr_unit === sha256(new TextEncoder().encode(UNIT)) && f.pr_wants === "1");
+  const ifupOk = !hooksNeeded || p.ifup === "na" || p.ifup === "current";
+  const unitOk = !hooksNeeded || p.unit === "na" || (p.unit === "current" && p.wantsLink);
   const paths = [PR_SCRIPT, PR_IFUP, PR_UNIT, PR_WANTS];
   const parts: string[] = [];
   if (!scriptOk) parts.push(`${line === undefined ? "unpersist from" : "persist in"} ${PR_SCRIPT}`);

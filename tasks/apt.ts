@@ -11,11 +11,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { b64, q } from "../engine/shell.ts";
 import { common, parseArgs, withCommon } from "./_args.ts";
 import { allValues, parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, need, ok } from "./_plan.ts";
 import { END } from "./_sh.ts";
 
 /** Seconds after which the apt cache is stale. */
@@ -208,20 +209,49 @@ function updateSh(mode: "auto" | "always" | "never", names: string[]): string {
   ].join("\n");
 }
 
-/** Pure planner of {@link apt}. */
-export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the apt probe found. */
+export interface AptFact {
+  /** One entry per probed package, in probe order. */
+  packages: PkgState[];
+  /** The apt cache's age inputs (seconds since the epoch; `mtime` 0: no package lists). */
+  cache?: { mtime: number; now: number };
+}
+
+/** Parse the apt probe's output (throws on output it cannot read). */
+export function parseApt(stdout: string): AptFact {
+  const f = parseKv(stdout);
   need(f, "end");
-  const pkgs = parsePkgs(facts);
+  const packages = [...parsePkgs(stdout).values()];
+  // the probe reports the cache age only where it asked apt for candidates
+  if (f.now === undefined && f.cache_mtime === undefined) return { packages };
+  return {
+    packages,
+    cache: { now: Number(need(f, "now")), mtime: Number(need(f, "cache_mtime")) },
+  };
+}
+
+/** The apt fact of packages (candidates of all, or of those not installed only). */
+export function aptFact(names: string[], candidates: "all" | "missing" = "all"): Fact<AptFact> {
+  return { sh: aptProbe(names, candidates), parse: parseApt };
+}
+
+/** Pure planner of {@link apt} from the probe's raw output (throws on unreadable output). */
+export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
+  return planAptFact(a, parseApt(facts));
+}
+
+/** Pure planner of {@link apt} from its {@link AptFact}. */
+export function planAptFact(a: z.output<typeof AptArgs>, fact: AptFact): Plan {
+  const pkgs = new Map(fact.packages.map((p) => [p.name, p]));
   const states = a.name.map((n) => {
     const p = pkgs.get(n);
-    if (!p) throw new Error(`no probe line for package ${n}`);
+    if (!p) throw new FactsError(`no probe line for package ${n}`);
     return p;
   });
-  // the probe reports the cache age only where it asked apt for candidates
   const isStale = () => {
-    const age = Number(need(f, "now")) - Number(need(f, "cache_mtime"));
-    return !(Number(f.cache_mtime) > 0) || !(age <= CACHE_MAX_AGE);
+    if (!fact.cache) throw new FactsError("missing now=");
+    const age = fact.cache.now - fact.cache.mtime;
+    return !(fact.cache.mtime > 0) || !(age <= CACHE_MAX_AGE);
   };
   const names = a.name.map(q).join(" ");
   const env = `export DEBIAN_FRONTEND=noninteractive`;
@@ -324,11 +354,12 @@ export function planApt(a: z.output<typeof AptArgs>, facts: string): Plan {
 export function apt(args: AptInput): Task {
   const a = parseArgs("apt", AptArgs, args);
   const list = a.name.join(" ");
+  const fact = aptFact(a.name, a.state === "latest" ? "all" : "missing");
   return withCommon({
     name: a.title ?? `apt ${a.state} ${list}`,
     module: "apt",
     resource: `apt:${a.name.join(",")}`,
-    probe: aptProbe(a.name, a.state === "latest" ? "all" : "missing"),
-    plan: guarded(`apt ${list}`, (facts) => planApt(a, facts)),
+    probe: fact.sh,
+    plan: planFrom(`apt ${list}`, fact, (f) => planAptFact(a, f)),
   }, a);
 }

@@ -9,12 +9,14 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { b64, q, unb64 } from "../engine/shell.ts";
 import { absPath, common, fileMode, parseArgs, principal, withCommon } from "./_args.ts";
 import { unifiedDiff } from "./_diff.ts";
-import { isText, octal, parseKv } from "./_facts.ts";
-import { guarded, need, ok, refuse } from "./_plan.ts";
+import { isText, parseKv } from "./_facts.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, ok, refuse } from "./_plan.ts";
+import { parseStat, type PathStat } from "./_stat_fact.ts";
 import { contentProbe, END, PLAIN_DIR, statProbe } from "./_sh.ts";
 
 /** Diff text shown instead of the content of sensitive files. */
@@ -94,10 +96,33 @@ export function contentDiff(s: FileSpec, oldB64: string | undefined, oldSha: str
   return unifiedDiff(decode(old), decode(s.bytes), { path: s.path });
 }
 
-/** Pure planner of a file from its probe output. */
+/** What the file probe found: the path's stat and, when shipped, the old content (base64). */
+export interface FileFact {
+  stat: PathStat;
+  /** The file's current bytes, base64; only when they differ and are small enough to diff. */
+  content_b64?: string;
+}
+
+/** Parse the file probe's output (throws on output it cannot read). */
+export function parseFileFact(stdout: string): FileFact {
+  const stat = parseStat(stdout);
+  const content = parseKv(stdout).content_b64;
+  return content === undefined ? { stat } : { stat, content_b64: content };
+}
+
+/** The file fact of `path` (see {@link fileProbe} for what `want` changes). */
+export function fileFact(path: string, want?: FileSpec): Fact<FileFact> {
+  return { sh: fileProbe(path, want), parse: parseFileFact };
+}
+
+/** Pure planner of a file from its probe output (throws on output it cannot read). */
 export function planFile(s: FileSpec, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
+  return planFileFact(s, parseFileFact(facts));
+}
+
+/** Pure planner of a file from its {@link FileFact}. */
+export function planFileFact(s: FileSpec, fact: FileFact): Plan {
+  const st = fact.stat;
   const P = q(s.path);
   const want = `${s.mode} ${s.owner}:${s.group}`;
   const backup = `hp_save_path ${P}`;
@@ -105,7 +130,7 @@ export function planFile(s: FileSpec, facts: string): Plan {
   const write =
     `hp_mkparents ${P}\nhp_put_file ${P} ${q(b64(s.bytes))} ${q(s.owner)} ${q(s.group)} ` +
     `${s.mode}${s.validate ? " " + q(s.validate) : ""}`;
-  if (need(f, "exists") === "0") {
+  if (!st.exists) {
     const diff = s.sensitive
       ? HIDDEN
       : isText(s.bytes)
@@ -120,25 +145,28 @@ export function planFile(s: FileSpec, facts: string): Plan {
       restore,
     };
   }
-  const type = need(f, "type");
-  if (type !== "file") {
+  if (st.type !== "file") {
     return refuse(
-      `${s.path} is a ${type === "link" ? "symlink" : type}, not a regular file; remove it first`,
+      `${s.path} is a ${
+        st.type === "link" ? "symlink" : st.type
+      }, not a regular file; remove it first`,
     );
   }
-  const sha = need(f, "sha256");
-  const mode = octal(need(f, "mode"));
-  const ownerOk = samePrincipal(s.owner, f.owner, f.uid);
-  const groupOk = samePrincipal(s.group, f.group, f.gid);
+  if (st.sha256 === undefined) throw new FactsError("missing sha256=");
+  if (st.mode === undefined) throw new FactsError("missing mode=");
+  const sha = st.sha256;
+  const mode = parseInt(st.mode, 8);
+  const ownerOk = samePrincipal(s.owner, st.owner, st.uid);
+  const groupOk = samePrincipal(s.group, st.group, st.gid);
   const modeOk = mode === parseInt(s.mode, 8);
   const attrs: string[] = [];
-  if (!ownerOk || !groupOk) attrs.push(`owner ${f.owner}:${f.group} → ${s.owner}:${s.group}`);
+  if (!ownerOk || !groupOk) attrs.push(`owner ${st.owner}:${st.group} → ${s.owner}:${s.group}`);
   if (!modeOk) attrs.push(`mode ${mode.toString(8).padStart(4, "0")} → ${s.mode}`);
   if (sha !== sha256(s.bytes)) {
     return {
       kind: "change",
       summary: `update ${s.path}` + (attrs.length ? ` (${attrs.join(", ")})` : ""),
-      diff: contentDiff(s, f.content_b64, sha),
+      diff: contentDiff(s, fact.content_b64, sha),
       backup,
       apply: write,
       restore,
@@ -152,9 +180,9 @@ export function planFile(s: FileSpec, facts: string): Plan {
   return { kind: "change", summary: `set ${s.path} ${attrs.join(", ")}`, backup, apply, restore };
 }
 
-/** Build a file-like task (shared by file, template, sudoers). */
-export function fileTask(module: string, a: z.output<typeof FileArgs>): Task {
-  const spec: FileSpec = {
+/** The {@link FileSpec} of validated file arguments. */
+export function fileSpec(a: z.output<typeof FileArgs>): FileSpec {
+  return {
     path: a.path,
     bytes: typeof a.content === "string" ? new TextEncoder().encode(a.content) : a.content,
     owner: a.owner,
@@ -163,12 +191,18 @@ export function fileTask(module: string, a: z.output<typeof FileArgs>): Task {
     validate: a.validate,
     sensitive: a.sensitive,
   };
+}
+
+/** Build a file-like task (shared by file, template, sudoers). */
+export function fileTask(module: string, a: z.output<typeof FileArgs>): Task {
+  const spec = fileSpec(a);
+  const fact = fileFact(a.path, spec);
   return withCommon({
     name: a.name ?? `${module} ${a.path}`,
     module,
     resource: `file:${a.path}`,
-    probe: fileProbe(a.path, spec),
-    plan: guarded(`${module} ${a.path}`, (facts) => planFile(spec, facts)),
+    probe: fact.sh,
+    plan: planFrom(`${module} ${a.path}`, fact, (f) => planFileFact(spec, f)),
   }, a);
 }
 

@@ -3,11 +3,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, need, ok } from "./_plan.ts";
 import { END } from "./_sh.ts";
 
 /** Valid user/group name (shadow-utils' default rule). */
@@ -93,15 +94,35 @@ export function groupRestore(name: string): string {
   ].join("\n");
 }
 
-/** Pure planner of {@link group}. */
-export function planGroup(a: z.output<typeof GroupArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the group probe found: no group, or the group's gid. */
+export type GroupFact = { exists: false } | { exists: true; gid: string };
+
+/** Parse the group probe's output (throws on output it cannot read). */
+export function parseGroup(stdout: string): GroupFact {
+  const f = parseKv(stdout);
   need(f, "end");
+  if (need(f, "exists") !== "1") return { exists: false };
+  const gid = need(f, "line").split(":")[2];
+  if (gid === undefined) throw new FactsError("bad group line");
+  return { exists: true, gid };
+}
+
+/** The group fact of a group name. */
+export function groupFact(name: string): Fact<GroupFact> {
+  return { sh: groupProbe(name), parse: parseGroup };
+}
+
+/** Pure planner of {@link group} from the probe's raw output (throws on unreadable output). */
+export function planGroup(a: z.output<typeof GroupArgs>, facts: string): Plan {
+  return planGroupFact(a, parseGroup(facts));
+}
+
+/** Pure planner of {@link group} from its {@link GroupFact}. */
+export function planGroupFact(a: z.output<typeof GroupArgs>, f: GroupFact): Plan {
   const N = q(a.name);
-  const exists = need(f, "exists") === "1";
   const base = { backup: groupBackup(a.name), restore: groupRestore(a.name) };
   if (a.state === "absent") {
-    if (!exists) return ok(`group ${a.name} is absent`);
+    if (!f.exists) return ok(`group ${a.name} is absent`);
     return {
       kind: "change",
       summary: `remove group ${a.name}`,
@@ -110,7 +131,7 @@ export function planGroup(a: z.output<typeof GroupArgs>, facts: string): Plan {
     };
   }
   const gidOpt = a.gid === undefined ? "" : ` -g ${a.gid}`;
-  if (!exists) {
+  if (!f.exists) {
     return {
       kind: "change",
       summary: `create ${a.system ? "system " : ""}group ${a.name}${
@@ -126,7 +147,7 @@ export function planGroup(a: z.output<typeof GroupArgs>, facts: string): Plan {
           : `\n[ "$(getent group ${N} | cut -d: -f3)" = ${a.gid} ] || groupmod${gidOpt} ${N}`),
     };
   }
-  const gid = need(f, "line").split(":")[2];
+  const gid = f.gid;
   if (a.gid !== undefined && String(a.gid) !== gid) {
     return {
       kind: "change",
@@ -150,7 +171,7 @@ export function group(args: GroupInput): Task {
     name: `group ${a.name}${a.state === "absent" ? " absent" : ""}`,
     module: "group",
     resource: `group:${a.name}`,
-    probe: groupProbe(a.name),
-    plan: guarded(`group ${a.name}`, (facts) => planGroup(a, facts)),
+    probe: groupFact(a.name).sh,
+    plan: planFrom(`group ${a.name}`, groupFact(a.name), (f) => planGroupFact(a, f)),
   }, a);
 }

@@ -5,12 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { common, parseArgs, withCommon } from "./_args.ts";
 import { allValues, parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
-import { planPersist, PR_PROBE } from "./_policy_routing.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { need, ok } from "./_plan.ts";
+import { parsePersist, type PersistFact, planPersistFact, PR_PROBE } from "./_policy_routing.ts";
 import { ipv4Prefix, normPrefix, routeTable } from "./_route_args.ts";
 import { END } from "./_sh.ts";
 
@@ -87,13 +88,38 @@ export function parseRoute(line: string): RouteLine | undefined {
   return r;
 }
 
-/** Pure planner of {@link ipRoute}. */
-export function planIpRoute(a: z.output<typeof IpRouteArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the route probe found: the routes of the task's table and the boot persistence. */
+export interface IpRouteFact {
+  routes: RouteLine[];
+  persist: PersistFact;
+}
+
+/** Parse the route probe's output (throws on output it cannot read). */
+export function parseIpRoutes(stdout: string): IpRouteFact {
+  const f = parseKv(stdout);
   need(f, "end");
+  const routes = allValues(stdout, "route").map(parseRoute)
+    .filter((r): r is RouteLine => !!r);
+  return { routes, persist: parsePersist(stdout) };
+}
+
+/** The routes fact of a routing table. */
+export function ipRoutesFact(table: number | string): Fact<IpRouteFact> {
+  return {
+    sh: `ip -4 route show table ${table} 2>/dev/null | sed 's/^/route=/'\n${PR_PROBE}\n${END}`,
+    parse: parseIpRoutes,
+  };
+}
+
+/** Pure planner of {@link ipRoute} from the probe's raw output (throws on unreadable output). */
+export function planIpRoute(a: z.output<typeof IpRouteArgs>, facts: string): Plan {
+  return planIpRouteFact(a, parseIpRoutes(facts));
+}
+
+/** Pure planner of {@link ipRoute} from its {@link IpRouteFact}. */
+export function planIpRouteFact(a: z.output<typeof IpRouteArgs>, f: IpRouteFact): Plan {
   const { type, prefix } = a.dest;
-  const mine = allValues(facts, "route").map(parseRoute)
-    .filter((r): r is RouteLine => !!r && r.type === type && r.prefix === prefix);
+  const mine = f.routes.filter((r) => r.type === type && r.prefix === prefix);
   const spec = [
     `${type} ${prefix}`,
     a.via ? `via ${a.via}` : "",
@@ -108,7 +134,7 @@ export function planIpRoute(a: z.output<typeof IpRouteArgs>, facts: string): Pla
     : mine.length === 0;
   const marker = `haplay:ip-route:${a.table}:${type}:${prefix}`;
   const persist = a.persist
-    ? planPersist(facts, marker, present ? `ip route replace ${spec}` : undefined)
+    ? planPersistFact(f.persist, marker, present ? `ip route replace ${spec}` : undefined)
     : undefined;
   if (liveOk && (!persist || persist.ok)) {
     return ok(`route ${present ? desc : `${type} ${prefix} table ${a.table} absent`}`);
@@ -158,7 +184,7 @@ export function ipRoute(args: IpRouteInput): Task {
     name: a.name ?? `ip route ${what}${a.state === "absent" ? " absent" : ""}`,
     module: "ipRoute",
     resource: `ip-route:${a.table}:${a.dest.type}:${a.dest.prefix}`,
-    probe: `ip -4 route show table ${a.table} 2>/dev/null | sed 's/^/route=/'\n${PR_PROBE}\n${END}`,
-    plan: guarded(`ipRoute ${what}`, (facts) => planIpRoute(a, facts)),
+    probe: ipRoutesFact(a.table).sh,
+    plan: planFrom(`ipRoute ${what}`, ipRoutesFact(a.table), (f) => planIpRouteFact(a, f)),
   }, a);
 }

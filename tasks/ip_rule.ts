@@ -5,11 +5,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { common, parseArgs, withCommon } from "./_args.ts";
 import { allValues, parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
-import { planPersist, PR_PROBE } from "./_policy_routing.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { need, ok } from "./_plan.ts";
+import { parsePersist, type PersistFact, planPersistFact, PR_PROBE } from "./_policy_routing.ts";
 import { fwmark, ipv4Prefix, normPrefix, routeTable } from "./_route_args.ts";
 import { END } from "./_sh.ts";
 
@@ -46,14 +47,35 @@ export function ruleArgs(a: z.output<typeof IpRuleArgs>): string {
 /** Probe: `rule=` lines of every IPv4 rule, numeric tables; then persistence state. */
 export const RULE_PROBE = `ip -N -4 rule show | sed 's/^/rule=/'\n${PR_PROBE}\n${END}`;
 
-/** Pure planner of {@link ipRule}. */
-export function planIpRule(a: z.output<typeof IpRuleArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What {@link RULE_PROBE} found: every IPv4 rule and the boot persistence. */
+export interface IpRuleFact {
+  /** Rules as `ip -N rule show` prints them (selector + action, whitespace-normalized). */
+  rules: { priority: number; rule: string }[];
+  persist: PersistFact;
+}
+
+/** Parse {@link RULE_PROBE}'s output (throws on output it cannot read). */
+export function parseIpRules(stdout: string): IpRuleFact {
+  const f = parseKv(stdout);
   need(f, "end");
-  const here = allValues(facts, "rule")
+  const rules = allValues(stdout, "rule")
     .map((l) => /^(\d+):\s+(.*?)\s*$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m && Number(m[1]) === a.priority)
-    .map((m) => m[2].replace(/\s+/g, " "));
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ priority: Number(m[1]), rule: m[2].replace(/\s+/g, " ") }));
+  return { rules, persist: parsePersist(stdout) };
+}
+
+/** The IPv4 rules fact (the same for every ipRule task). */
+export const ipRulesFact: Fact<IpRuleFact> = { sh: RULE_PROBE, parse: parseIpRules };
+
+/** Pure planner of {@link ipRule} from the probe's raw output (throws on unreadable output). */
+export function planIpRule(a: z.output<typeof IpRuleArgs>, facts: string): Plan {
+  return planIpRuleFact(a, parseIpRules(facts));
+}
+
+/** Pure planner of {@link ipRule} from its {@link IpRuleFact}. */
+export function planIpRuleFact(a: z.output<typeof IpRuleArgs>, f: IpRuleFact): Plan {
+  const here = f.rules.filter((r) => r.priority === a.priority).map((r) => r.rule);
   const want = ruleText(a);
   const marker = `haplay:ip-rule:${a.priority}`;
   const delAll =
@@ -61,7 +83,11 @@ export function planIpRule(a: z.output<typeof IpRuleArgs>, facts: string): Plan 
   const present = a.state === "present";
   const liveOk = present ? here.length === 1 && here[0] === want : here.length === 0;
   const persist = a.persist
-    ? planPersist(facts, marker, present ? `${delAll}; ip rule add ${ruleArgs(a)}` : undefined)
+    ? planPersistFact(
+      f.persist,
+      marker,
+      present ? `${delAll}; ip rule add ${ruleArgs(a)}` : undefined,
+    )
     : undefined;
   if (liveOk && (!persist || persist.ok)) {
     return ok(`rule ${a.priority}: ${present ? want : "absent"}`);
@@ -115,7 +141,7 @@ export function ipRule(args: IpRuleInput): Task {
     name: a.name ?? `ip rule ${a.priority} ${a.state === "present" ? ruleText(a) : "absent"}`,
     module: "ipRule",
     resource: `ip-rule:${a.priority}`,
-    probe: RULE_PROBE,
-    plan: guarded(`ipRule ${a.priority}`, (facts) => planIpRule(a, facts)),
+    probe: ipRulesFact.sh,
+    plan: planFrom(`ipRule ${a.priority}`, ipRulesFact, (f) => planIpRuleFact(a, f)),
   }, a);
 }

@@ -15,11 +15,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { b64Text, parseKv } from "./_facts.ts";
 import { common, oneLine, parseArgs, withCommon } from "./_args.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { need, ok } from "./_plan.ts";
 import { END } from "./_sh.ts";
 
 /** Arguments of {@link iptablesRule}. */
@@ -83,25 +84,56 @@ export function iptablesProbe(a: z.output<typeof IptablesRuleArgs>): string {
   ].join("\n");
 }
 
-/** Pure planner of {@link iptablesRule}. */
-export function planIptables(a: z.output<typeof IptablesRuleArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the iptables probe found. */
+export interface IptablesFact {
+  /** `iptables -C` found the rule. */
+  present: boolean;
+  /** `netfilter-persistent` is installed. */
+  persistTool: boolean;
+  /** `iptables-save -t TABLE` of the live table. */
+  live: string;
+  /** The rules file (`/etc/iptables/rules.v4` or `.v6`), when it exists. */
+  file?: string;
+}
+
+/** Parse the iptables probe's output (throws on output it cannot read). */
+export function parseIptables(stdout: string): IptablesFact {
+  const f = parseKv(stdout);
   need(f, "end");
+  const fact: IptablesFact = {
+    present: need(f, "present") === "1",
+    persistTool: need(f, "nfp") === "1",
+    live: b64Text(need(f, "live_b64")),
+  };
+  if (f.file_b64 !== undefined) fact.file = b64Text(f.file_b64);
+  return fact;
+}
+
+/** The iptables fact of a rule. */
+export function iptablesFact(a: z.output<typeof IptablesRuleArgs>): Fact<IptablesFact> {
+  return { sh: iptablesProbe(a), parse: parseIptables };
+}
+
+/** Pure planner of {@link iptablesRule} from the probe's raw output (throws on unreadable output). */
+export function planIptables(a: z.output<typeof IptablesRuleArgs>, facts: string): Plan {
+  return planIptablesFact(a, parseIptables(facts));
+}
+
+/** Pure planner of {@link iptablesRule} from its {@link IptablesFact}. */
+export function planIptablesFact(a: z.output<typeof IptablesRuleArgs>, f: IptablesFact): Plan {
   const n = names(a.family);
   const ipt = `${n.bin} -w -t ${a.table}`;
   const C = q(a.chain);
   const R = a.rule.map(q).join(" ");
   const text = `${a.table} ${a.chain} ${a.rule.join(" ")}`;
-  const present = need(f, "present") === "1";
+  const present = f.present;
   // the chain exists when iptables-save lists it (`:CHAIN POLICY [p:b]`, built-in ones too)
-  const chain = b64Text(need(f, "live_b64")).split("\n").some((l) => l.startsWith(`:${a.chain} `));
-  const nfp = need(f, "nfp") === "1";
+  const chain = f.live.split("\n").some((l) => l.startsWith(`:${a.chain} `));
+  const nfp = f.persistTool;
   const wantPresent = a.state === "present";
   const liveOk = present === wantPresent || (!wantPresent && !chain);
   const fileOk = !a.persist || !nfp || !liveOk ||
-    (f.file_b64 !== undefined &&
-      normalizeTable(b64Text(f.file_b64), a.table) ===
-        normalizeTable(b64Text(need(f, "live_b64")), a.table));
+    (f.file !== undefined && normalizeTable(f.file, a.table) === normalizeTable(f.live, a.table));
   if (liveOk && fileOk) {
     return ok(`rule ${wantPresent ? "present" : "absent"}: ${text}`);
   }
@@ -164,7 +196,7 @@ export function iptablesRule(args: IptablesRuleInput): Task {
     name: a.name ?? `iptables ${a.state} ${text}`,
     module: "iptablesRule",
     resource: `iptables:${a.family}:${text}`,
-    probe: iptablesProbe(a),
-    plan: guarded(`iptablesRule ${text}`, (facts) => planIptables(a, facts)),
+    probe: iptablesFact(a).sh,
+    plan: planFrom(`iptablesRule ${text}`, iptablesFact(a), (f) => planIptablesFact(a, f)),
   }, a);
 }

@@ -8,13 +8,15 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, fileMode, oneLine, parseArgs, principal, withCommon } from "./_args.ts";
 import { unifiedDiff } from "./_diff.ts";
 import { b64Text, parseKv } from "./_facts.ts";
 import { editText, type LineEdit, lineEditApply } from "./_line_edit.ts";
-import { guarded, need, ok, refuse } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, need, ok, refuse } from "./_plan.ts";
+import { parseStat, type PathStat } from "./_stat_fact.ts";
 import { portableRegexProblem } from "./_regex.ts";
 import { END, PLAIN_DIR, statProbe } from "./_sh.ts";
 import { HIDDEN } from "./file.ts";
@@ -87,37 +89,60 @@ export function lineProbe(path: string): string {
   ].join("\n");
 }
 
-/** Pure planner: the change (if any) the edit makes to the probed file. */
+/** What the line probe found: the path's stat and a regular file's text. */
+export interface LineFileFact {
+  stat: PathStat;
+  /** The file's text (a regular file within {@link EDIT_LIMIT}). */
+  content?: string;
+  /** A regular file larger than {@link EDIT_LIMIT} (its content was not shipped). */
+  tooLarge?: true;
+}
+
+/** Parse the line probe's output (throws on output it cannot read). */
+export function parseLineFile(stdout: string): LineFileFact {
+  const stat = parseStat(stdout);
+  const f = parseKv(stdout);
+  if (f.too_large) return { stat, tooLarge: true };
+  if (!stat.exists || stat.type !== "file") return { stat };
+  return { stat, content: b64Text(need(f, "content_b64")) };
+}
+
+/** The line fact of `path`. */
+export function lineFileFact(path: string): Fact<LineFileFact> {
+  return { sh: lineProbe(path), parse: parseLineFile };
+}
+
+/** Pure planner from the probe's raw output (throws on output it cannot read). */
 export function planLine(s: LineSpec, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
+  return planLineFact(s, parseLineFile(facts));
+}
+
+/** Pure planner: the change (if any) the edit makes to the file of the {@link LineFileFact}. */
+export function planLineFact(s: LineSpec, fact: LineFileFact): Plan {
+  const st = fact.stat;
   const what = s.edit.state === "present"
     ? `line ${JSON.stringify(s.edit.line)}`
     : "matching lines";
   let current: string;
-  if (need(f, "exists") === "0") {
+  if (!st.exists) {
     if (s.edit.state === "absent") return ok(`${s.path} does not exist`);
     if (!s.create) return refuse(`${s.path} does not exist (create is false)`);
     current = "";
   } else {
-    const type = need(f, "type");
-    if (type !== "file") return refuse(`${s.path} is a ${type}, not a regular file`);
-    if (f.too_large) return refuse(`${s.path} is larger than ${EDIT_LIMIT} bytes`);
-    current = b64Text(need(f, "content_b64"));
+    if (st.type !== "file") return refuse(`${s.path} is a ${st.type}, not a regular file`);
+    if (fact.tooLarge) return refuse(`${s.path} is larger than ${EDIT_LIMIT} bytes`);
+    if (fact.content === undefined) throw new FactsError("missing content_b64=");
+    current = fact.content;
   }
   const r = editText(current, s.edit);
-  if (!r.changed && f.exists !== "0") {
+  if (!r.changed && st.exists) {
     return ok(`${s.path}: ${s.edit.state === "present" ? "line present" : "no matching line"}`);
   }
-  const verb = f.exists === "0"
-    ? `create ${s.path} with`
-    : s.edit.state === "present"
-    ? "set"
-    : "remove";
+  const verb = !st.exists ? `create ${s.path} with` : s.edit.state === "present" ? "set" : "remove";
   const P = q(s.path);
   return {
     kind: "change",
-    summary: `${verb} ${what}${f.exists === "0" ? "" : ` in ${s.path}`}`,
+    summary: `${verb} ${what}${!st.exists ? "" : ` in ${s.path}`}`,
     diff: s.sensitive ? HIDDEN : unifiedDiff(current, r.content, { path: s.path }),
     backup: `hp_save_path ${P}`,
     apply: lineEditApply(s.path, s.edit, s),
@@ -131,9 +156,14 @@ export function lineTask(module: string, name: string, resource: string, s: Line
     name,
     module,
     resource,
-    probe: lineProbe(s.path),
-    plan: guarded(name, (facts) => planLine(s, facts)),
+    probe: lineFileFact(s.path).sh,
+    plan: planFrom(name, lineFileFact(s.path), (f) => planLineFact(s, f)),
   };
+}
+
+/** The line edit of validated lineInFile arguments. */
+export function lineEditOf(a: z.output<typeof LineInFileArgs>): LineEdit {
+  return { regexp: a.regexp, line: a.line ?? "", state: a.state, insertAfter: a.insertAfter };
 }
 
 /**
@@ -145,12 +175,7 @@ export function lineTask(module: string, name: string, resource: string, s: Line
  */
 export function lineInFile(args: LineInFileInput): Task {
   const a = parseArgs("lineInFile", LineInFileArgs, args);
-  const edit: LineEdit = {
-    regexp: a.regexp,
-    line: a.line ?? "",
-    state: a.state,
-    insertAfter: a.insertAfter,
-  };
+  const edit = lineEditOf(a);
   const key = a.regexp ?? a.line ?? "";
   const name = a.name ?? `lineInFile ${a.path} ${a.state === "present" ? a.line : "-" + key}`;
   return withCommon(

@@ -12,11 +12,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Handler, Plan, Task } from "../engine/types.ts";
+import type { Fact, Handler, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { need, ok } from "./_plan.ts";
 import { CLOSE_FDS, END, IS_SYSTEMD } from "./_sh.ts";
 
 const serviceName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/, "must be a service name");
@@ -47,7 +48,8 @@ export const ServiceArgs = z.object({
 /** Input of {@link service}. */
 export type ServiceInput = z.input<typeof ServiceArgs>;
 
-interface Alive {
+/** The daemon a service snippet acts on and how it is found alive. */
+export interface Alive {
   name: string;
   pidfile?: string;
   process?: string;
@@ -132,13 +134,42 @@ export function serviceProbe(s: Alive): string {
   ].join("\n");
 }
 
-/** Pure planner of {@link service}. */
-export function planService(a: z.output<typeof ServiceArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the service probe found. */
+export interface ServiceFact {
+  /** PID 1 is systemd, or anything else (init.d scripts are used). */
+  init: "systemd" | "other";
+  /** A unit (systemd) or an executable /etc/init.d script exists. */
+  unit: boolean;
+  /** The daemon is alive (see {@link aliveFn}). */
+  running: boolean;
+  /** `systemctl is-enabled`'s answer, or enabled/disabled/none from the rc links. */
+  enabled: string;
+}
+
+/** Parse the service probe's output (throws on output it cannot read). */
+export function parseService(stdout: string): ServiceFact {
+  const f = parseKv(stdout);
   need(f, "end");
   const running = need(f, "running") === "1";
   const unit = need(f, "unit") === "1";
-  const enabledNow = need(f, "enabled") === "enabled" || f.enabled === "enabled-runtime" ||
+  const enabled = need(f, "enabled");
+  return { init: f.init === "systemd" ? "systemd" : "other", unit, running, enabled };
+}
+
+/** The service fact of a daemon. */
+export function serviceFact(s: Alive): Fact<ServiceFact> {
+  return { sh: serviceProbe(s), parse: parseService };
+}
+
+/** Pure planner of {@link service} from the probe's raw output (throws on unreadable output). */
+export function planService(a: z.output<typeof ServiceArgs>, facts: string): Plan {
+  return planServiceFact(a, parseService(facts));
+}
+
+/** Pure planner of {@link service} from its {@link ServiceFact}. */
+export function planServiceFact(a: z.output<typeof ServiceArgs>, f: ServiceFact): Plan {
+  const { running, unit } = f;
+  const enabledNow = f.enabled === "enabled" || f.enabled === "enabled-runtime" ||
     f.enabled === "alias";
   const todo: string[] = [];
   const sh: string[] = [];
@@ -221,8 +252,8 @@ export function service(args: ServiceInput): Task {
     }`,
     module: "service",
     resource: `service:${a.name}`,
-    probe: serviceProbe(a),
-    plan: guarded(`service ${a.name}`, (facts) => planService(a, facts)),
+    probe: serviceFact(a).sh,
+    plan: planFrom(`service ${a.name}`, serviceFact(a), (f) => planServiceFact(a, f)),
   }, a);
 }
 

@@ -31,21 +31,21 @@ export type SudoersInput = z.input<typeof SudoersArgs>;
  * sudoers({ name: "haplay-deploy", content: "deploy ALL=(root) NOPASSWD: /usr/sbin/ipvsadm -Ln\n" })
  */
 export function sudoers(args: SudoersInput): Task {
-  const a = parseArgs("sudoers", SudoersArgs, args);
+  return fileTask("sudoers", sudoersFileArgs(parseArgs("sudoers", SudoersArgs, args)));
+}
+
+/** The file arguments of a sudoers drop-in (0440 root:root, validated with visudo). */
+export function sudoersFileArgs(a: z.output<typeof SudoersArgs>): z.output<typeof FileArgs> {
   const content = a.content.endsWith("\n") || a.content === "" ? a.content : a.content + "\n";
-  const path = `/etc/sudoers.d/${a.name}`;
-  return fileTask(
-    "sudoers",
-    parseArgs("sudoers", FileArgs, {
-      name: `sudoers ${a.name}`,
-      notify: a.notify,
-      tags: a.tags,
-      path,
-      content,
-      owner: "root",
-      group: "root",
-      mode: "0440",
-      validate: "visudo -cf %s",
-    }),
-  );
+  return parseArgs("sudoers", FileArgs, {
+    name: `sudoers ${a.name}`,
+    notify: a.notify,
+    tags: a.tags,
+    path: `/etc/sudoers.d/${a.name}`,
+    content,
+    owner: "root",
+    group: "root",
+    mode: "0440",
+    validate: "visudo -cf %s",
+  });
 }

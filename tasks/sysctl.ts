@@ -5,14 +5,20 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
 import type { LineEdit } from "./_line_edit.ts";
-import { guarded, need } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
 import { escapeRegex } from "./_regex.ts";
-import { lineProbe, type LineSpec, planLine } from "./line_in_file.ts";
+import {
+  type LineFileFact,
+  lineProbe,
+  type LineSpec,
+  parseLineFile,
+  planLineFact,
+} from "./line_in_file.ts";
 
 /** Arguments of {@link sysctl}. */
 export const SysctlArgs = z.object({
@@ -59,10 +65,32 @@ export function sysctlProbe(key: string, file: string): string {
   ].join("\n");
 }
 
-/** Pure planner of a sysctl task. */
+/** What the sysctl probe found: the live value (absent: no such key now) and the file. */
+export interface SysctlFact {
+  /** The live value, whitespace-normalized; absent when the key does not exist on the host. */
+  live?: string;
+  file: LineFileFact;
+}
+
+/** Parse the sysctl probe's output (throws on output it cannot read). */
+export function parseSysctl(stdout: string): SysctlFact {
+  const file = parseLineFile(stdout);
+  const live = parseKv(stdout).live;
+  return live === undefined ? { file } : { live: normValue(live), file };
+}
+
+/** The sysctl fact of `key`, persisted in `file`. */
+export function sysctlFact(key: string, file: string): Fact<SysctlFact> {
+  return { sh: sysctlProbe(key, file), parse: parseSysctl };
+}
+
+/** Pure planner of a sysctl task from its probe's raw output (throws on unreadable output). */
 export function planSysctl(a: z.output<typeof SysctlArgs>, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
+  return planSysctlFact(a, parseSysctl(facts));
+}
+
+/** Pure planner of a sysctl task from its {@link SysctlFact}. */
+export function planSysctlFact(a: z.output<typeof SysctlArgs>, fact: SysctlFact): Plan {
   const spec: LineSpec = {
     path: a.file,
     edit: sysctlEdit(a.key, a.value),
@@ -72,8 +100,8 @@ export function planSysctl(a: z.output<typeof SysctlArgs>, facts: string): Plan 
     mode: "0644",
     sensitive: false,
   };
-  const filePlan = planLine(spec, facts);
-  const live = f.live === undefined ? undefined : normValue(f.live);
+  const filePlan = planLineFact(spec, fact.file);
+  const live = fact.live;
   const liveOk = live === a.value;
   if (liveOk && filePlan.kind === "ok") {
     return { kind: "ok", reason: `${a.key} = ${a.value} (live and persisted)` };
@@ -128,7 +156,7 @@ export function sysctl(args: SysctlInput): Task {
     name: a.name ?? `sysctl ${a.key} = ${a.value}`,
     module: "sysctl",
     resource: `sysctl:${a.key}`,
-    probe: sysctlProbe(a.key, a.file),
-    plan: guarded(`sysctl ${a.key}`, (facts) => planSysctl(a, facts)),
+    probe: sysctlFact(a.key, a.file).sh,
+    plan: planFrom(`sysctl ${a.key}`, sysctlFact(a.key, a.file), (f) => planSysctlFact(a, f)),
   }, a);
 }

@@ -40,6 +40,11 @@ export function render(t: Template, vars: Record<string, unknown>): string {
  *            vars: { args: "--snmp" } })
  */
 export function template(args: TemplateInput): Task {
+  return fileTask("template", templateArgs(args));
+}
+
+/** Validated file arguments of a template: rendered content; errors name the template's path. */
+export function templateArgs(args: TemplateInput): z.output<typeof FileArgs> {
   const { template: t, vars, ...rest } = args ?? ({} as TemplateInput);
   if (typeof t !== "string" && typeof t !== "function") {
     throw new Error("template: invalid arguments: template: must be a string or a function");
@@ -50,5 +55,5 @@ export function template(args: TemplateInput): Task {
   } catch (e) {
     throw new Error(`template ${rest.path}: ${e instanceof Error ? e.message : e}`);
   }
-  return fileTask("template", parseArgs("template", FileArgs, { ...rest, content }));
+  return parseArgs("template", FileArgs, { ...rest, content });
 }

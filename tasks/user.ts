@@ -12,11 +12,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, need, ok } from "./_plan.ts";
 import { END } from "./_sh.ts";
 import { ACCOUNT_FILES_BACKUP, ACCOUNT_FILES_RESTORE, accountName } from "./group.ts";
 
@@ -98,31 +99,46 @@ export function userRestore(name: string, home: string | undefined): string {
   ].join("\n");
 }
 
-/** Parsed probe output of an existing user. */
-interface Current {
-  uid: string;
-  home: string;
-  shell: string;
-  supp: string[];
-}
+/** What the user probe found: no account, or the account's uid, home, shell and groups. */
+export type UserFact =
+  | { exists: false }
+  | {
+    exists: true;
+    uid: string;
+    home: string;
+    shell: string;
+    /** Supplementary groups (the primary group left out), sorted, unique. */
+    supp: string[];
+  };
 
-function current(f: Record<string, string>): Current {
+/** Parse the user probe's output (throws on output it cannot read). */
+export function parseUser(stdout: string): UserFact {
+  const f = parseKv(stdout);
+  need(f, "end");
+  if (need(f, "exists") !== "1") return { exists: false };
   const p = need(f, "passwd").split(":");
-  if (p.length < 7) throw new Error("bad passwd line");
+  if (p.length < 7) throw new FactsError("bad passwd line");
   const primary = f.primary ?? "";
   const supp = (f.groups ?? "").split(/\s+/).filter((g) => g && g !== primary);
-  return { uid: p[2], home: p[5], shell: p[6], supp: [...new Set(supp)].sort() };
+  return { exists: true, uid: p[2], home: p[5], shell: p[6], supp: [...new Set(supp)].sort() };
 }
 
-/** Pure planner of {@link user}. */
+/** The user fact of an account name. */
+export function userFact(name: string): Fact<UserFact> {
+  return { sh: userProbe(name), parse: parseUser };
+}
+
+/** Pure planner of {@link user} from the probe's raw output (throws on unreadable output). */
 export function planUser(a: z.output<typeof UserArgs>, facts: string): Plan {
-  const f = parseKv(facts);
-  need(f, "end");
+  return planUserFact(a, parseUser(facts));
+}
+
+/** Pure planner of {@link user} from its {@link UserFact}. */
+export function planUserFact(a: z.output<typeof UserArgs>, c: UserFact): Plan {
   const N = q(a.name);
-  const exists = need(f, "exists") === "1";
   const base = { backup: userBackup(a.name), restore: userRestore(a.name, a.home) };
   if (a.state === "absent") {
-    if (!exists) return ok(`user ${a.name} is absent`);
+    if (!c.exists) return ok(`user ${a.name} is absent`);
     return {
       kind: "change",
       summary: `remove user ${a.name} (home kept)`,
@@ -131,7 +147,7 @@ export function planUser(a: z.output<typeof UserArgs>, facts: string): Plan {
     };
   }
   const groupsCsv = a.groups?.length ? a.groups.join(",") : "";
-  if (!exists) {
+  if (!c.exists) {
     const opts = [
       a.system ? "-r" : "",
       a.uid !== undefined ? `-u ${a.uid}` : "",
@@ -154,7 +170,6 @@ export function planUser(a: z.output<typeof UserArgs>, facts: string): Plan {
       ].join("\n"),
     };
   }
-  const c = current(f);
   const changes: string[] = [];
   const mods: string[] = [];
   if (c.shell !== a.shell) {
@@ -204,7 +219,7 @@ export function user(args: UserInput): Task {
     name: `user ${a.name}${a.state === "absent" ? " absent" : ""}`,
     module: "user",
     resource: `user:${a.name}`,
-    probe: userProbe(a.name),
-    plan: guarded(`user ${a.name}`, (facts) => planUser(a, facts)),
+    probe: userFact(a.name).sh,
+    plan: planFrom(`user ${a.name}`, userFact(a.name), (f) => planUserFact(a, f)),
   }, a);
 }

@@ -191,3 +191,23 @@ Deno.test("api: lb/ (the LB domain) imports nothing from roles/, playbooks/ or l
   }
   assert.deepEqual(offenders, []);
 });
+
+Deno.test("api: roles/ imports nothing from playbooks/ (no roles → playbooks → roles cycle)", async () => {
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}roles`)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const src = await Deno.readTextFile(`${ROOT}roles/${e.name}`);
+    if (/(?:from|import)\s*\(?\s*["']\.\.\/playbooks\//.test(src)) offenders.push(e.name);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+Deno.test("api: engine/ imports nothing from playbooks/ (the site playbook is loaded by path)", async () => {
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}engine`)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const src = await Deno.readTextFile(`${ROOT}engine/${e.name}`);
+    if (/(?:from|import)\s*\(?\s*["']\.\.\/playbooks\//.test(src)) offenders.push(e.name);
+  }
+  assert.deepEqual(offenders, []);
+});

@@ -1,36 +1,140 @@
 /**
  * Tasks as data (pyinfra's two corpora): `cases/<primitive>/*.json` are planner cases
- * (`{args, facts, expect: {summary, apply?} | {reason}}`: parsed facts in, plan out), and
- * `facts/<fact>/*.json` are parser cases (`{path, output, fact} | {path, output, error}`: what
- * the probe printed on a real host in, the typed fact out). Adding a case is adding a file.
+ * (`{args, facts, expect: {summary, apply?, diff?, backup?, restore?} | {reason}}`: parsed facts
+ * in, plan out; the snippets a case leaves out are not compared), and
+ * `facts/<fact>/*.json` are parser cases (`{path?, output, fact} | {path?, output, error}`: what
+ * the probe printed on a real host in, the typed fact out). Adding a case is adding a file;
+ * adding a primitive is one line in {@link PLANNERS} (and {@link PARSERS} for a new fact).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import type { Plan } from "../../engine/types.ts";
 import { parseArgs } from "../../tasks/_args.ts";
+import { guarded } from "../../tasks/_plan.ts";
 import { parseStat, type PathStat } from "../../tasks/_stat_fact.ts";
 import { DirectoryArgs, planDirectory } from "../../tasks/directory.ts";
 import { AbsentArgs, planAbsentStat } from "../../tasks/absent.ts";
+import {
+  FileArgs,
+  type FileFact,
+  fileSpec,
+  parseFileFact,
+  planFileFact,
+} from "../../tasks/file.ts";
+import { templateArgs } from "../../tasks/template.ts";
+import { SudoersArgs, sudoersFileArgs } from "../../tasks/sudoers.ts";
+import {
+  lineEditOf,
+  type LineFileFact,
+  LineInFileArgs,
+  parseLineFile,
+  planLineFact,
+} from "../../tasks/line_in_file.ts";
+import { AptArgs, type AptFact, parseApt, planAptFact } from "../../tasks/apt.ts";
+import {
+  parseService,
+  planServiceFact,
+  ServiceArgs,
+  type ServiceFact,
+} from "../../tasks/service.ts";
+import {
+  type IptablesFact,
+  IptablesRuleArgs,
+  parseIptables,
+  planIptablesFact,
+} from "../../tasks/iptables_rule.ts";
+import { IpRuleArgs, type IpRuleFact, parseIpRules, planIpRuleFact } from "../../tasks/ip_rule.ts";
+import {
+  IpRouteArgs,
+  type IpRouteFact,
+  parseIpRoutes,
+  planIpRouteFact,
+} from "../../tasks/ip_route.ts";
+import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
+import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
+import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
+/** A planner as the runner calls it: the case's raw args and its facts (as typed by the fact). */
+type Planner = (args: unknown, facts: unknown) => Plan;
+
+/** Types a primitive's planner for the registry (the case file holds facts of type `F`). */
+function planner<F>(plan: (args: unknown, facts: F) => Plan): Planner {
+  return plan as Planner;
+}
+
+/** JSON cannot hold bytes: file-like args may give `content_b64` instead of `content`. */
+function bytesArgs(a: unknown): Record<string, unknown> {
+  const { content_b64, ...rest } = a as Record<string, unknown>;
+  if (typeof content_b64 !== "string") return rest;
+  return { ...rest, content: Uint8Array.from(atob(content_b64), (c) => c.charCodeAt(0)) };
+}
+
 /** Planner of each primitive with cases: validated args and parsed facts in, plan out. */
-const PLANNERS: Record<string, (args: unknown, facts: PathStat) => Plan> = {
-  directory: (a, f) => planDirectory(parseArgs("directory", DirectoryArgs, a as never), f),
-  absent: (a, f) => planAbsentStat(parseArgs("absent", AbsentArgs, a as never).path, f),
+export const PLANNERS: Record<string, Planner> = {
+  directory: planner<PathStat>((a, f) =>
+    planDirectory(parseArgs("directory", DirectoryArgs, a as never), f)
+  ),
+  absent: planner<PathStat>((a, f) =>
+    planAbsentStat(parseArgs("absent", AbsentArgs, a as never).path, f)
+  ),
+  file: planner<FileFact>((a, f) =>
+    planFileFact(fileSpec(parseArgs("file", FileArgs, bytesArgs(a) as never)), f)
+  ),
+  template: planner<FileFact>((a, f) => planFileFact(fileSpec(templateArgs(a as never)), f)),
+  lineInFile: planner<LineFileFact>((raw, f) => {
+    const a = parseArgs("lineInFile", LineInFileArgs, raw as never);
+    return planLineFact({ ...a, edit: lineEditOf(a) }, f);
+  }),
+  sysctl: planner<SysctlFact>((a, f) =>
+    planSysctlFact(parseArgs("sysctl", SysctlArgs, a as never), f)
+  ),
+  service: planner<ServiceFact>((a, f) =>
+    planServiceFact(parseArgs("service", ServiceArgs, a as never), f)
+  ),
+  apt: planner<AptFact>((a, f) => planAptFact(parseArgs("apt", AptArgs, a as never), f)),
+  user: planner<UserFact>((a, f) => planUserFact(parseArgs("user", UserArgs, a as never), f)),
+  group: planner<GroupFact>((a, f) => planGroupFact(parseArgs("group", GroupArgs, a as never), f)),
+  sudoers: planner<FileFact>((a, f) =>
+    planFileFact(fileSpec(sudoersFileArgs(parseArgs("sudoers", SudoersArgs, a as never))), f)
+  ),
+  iptablesRule: planner<IptablesFact>((a, f) =>
+    planIptablesFact(parseArgs("iptablesRule", IptablesRuleArgs, a as never), f)
+  ),
+  ipRule: planner<IpRuleFact>((a, f) =>
+    planIpRuleFact(parseArgs("ipRule", IpRuleArgs, a as never), f)
+  ),
+  ipRoute: planner<IpRouteFact>((a, f) =>
+    planIpRouteFact(parseArgs("ipRoute", IpRouteArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
-const PARSERS: Record<string, (stdout: string) => unknown> = { stat: parseStat };
+export const PARSERS: Record<string, (stdout: string) => unknown> = {
+  stat: parseStat,
+  file: parseFileFact,
+  line: parseLineFile,
+  sysctl: parseSysctl,
+  service: parseService,
+  apt: parseApt,
+  user: parseUser,
+  group: parseGroup,
+  iptables: parseIptables,
+  ip_rules: parseIpRules,
+  ip_routes: parseIpRoutes,
+};
 
 interface TaskCase {
   args: unknown;
-  facts: PathStat;
-  expect: { summary: string; apply?: string } | { reason: string };
+  facts: unknown;
+  expect:
+    | { summary: string; apply?: string; diff?: string; backup?: string; restore?: string }
+    | { reason: string };
 }
 
 interface FactCase {
-  path: string;
+  path?: string;
   output: string;
   fact?: unknown;
   error?: string;
@@ -56,7 +160,8 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
     const where = `cases/${group}/${name}`;
     const plan = PLANNERS[group];
     assert.ok(plan, `${where}: no planner registered for ${group}`);
-    const got = plan(c.args, c.facts);
+    // As in a task's plan(): facts a planner cannot use become a refusal, never a throw.
+    const got = guarded(group, () => plan(c.args, c.facts))("");
     if ("reason" in c.expect) {
       assert.deepEqual(got, { kind: "ok", reason: c.expect.reason }, where);
       continue;
@@ -64,7 +169,9 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
     assert.equal(got.kind, "change", `${where}: ${JSON.stringify(got)}`);
     if (got.kind !== "change") continue;
     assert.equal(got.summary, c.expect.summary, where);
-    if (c.expect.apply !== undefined) assert.equal(got.apply, c.expect.apply, where);
+    for (const k of ["apply", "diff", "backup", "restore"] as const) {
+      if (c.expect[k] !== undefined) assert.equal(got[k], c.expect[k], `${where}: ${k}`);
+    }
   }
 });
 

@@ -92,55 +92,8 @@ Deno.test("line edit: TypeScript and awk (mawk, as on the hosts) agree", async (
   }
 });
 
-const facts = (o: Record<string, string>) =>
-  Object.entries(o).map(([k, v]) => `${k}=${v}`).join("\n") + "\nend=1\n";
-const fileFacts = (content: string) =>
-  facts({
-    exists: "1",
-    type: "file",
-    owner: "root",
-    group: "root",
-    mode: "644",
-    uid: "0",
-    gid: "0",
-    sha256: "x",
-    content_b64: b64(content),
-  });
-
-Deno.test("lineInFile: plan as data", () => {
-  const t = lineInFile({
-    path: "/etc/default/keepalived",
-    regexp: "^DAEMON_ARGS=",
-    line: 'DAEMON_ARGS="-D"',
-  });
-  isOk(t.plan(fileFacts('# x\nDAEMON_ARGS="-D"\n')));
-  const c = change(t.plan(fileFacts('# x\nDAEMON_ARGS=""\n')));
-  assert.equal(c.summary, 'set line "DAEMON_ARGS=\\"-D\\"" in /etc/default/keepalived');
-  assert.equal(
-    c.diff,
-    '--- a/etc/default/keepalived\n+++ b/etc/default/keepalived\n@@ -1,2 +1,2 @@\n # x\n-DAEMON_ARGS=""\n+DAEMON_ARGS="-D"\n',
-  );
-  const created = change(t.plan(facts({ exists: "0" })));
-  assert.match(created.summary, /^create \/etc\/default\/keepalived with line/);
-  const noCreate = lineInFile({ path: "/etc/x", line: "a", create: false });
-  assert.match(change(noCreate.plan(facts({ exists: "0" }))).apply, /^hp_fail/);
-  const rm = lineInFile({ path: "/etc/x", regexp: "^a", state: "absent" });
-  isOk(rm.plan(facts({ exists: "0" })));
-  isOk(rm.plan(fileFacts("b\n")));
-  assert.equal(
-    change(rm.plan(fileFacts("a1\nb\na2\n"))).summary,
-    "remove matching lines in /etc/x",
-  );
-  assert.match(change(t.plan("nonsense")).apply, /^hp_fail/);
-  assert.match(change(t.plan(facts({ exists: "1", type: "dir" }))).summary, /is a dir/);
-  assert.match(
-    change(t.plan(facts({ exists: "1", type: "file", too_large: "1" }))).summary,
-    /larger than/,
-  );
-  const s = lineInFile({ path: "/etc/x", regexp: "^pw=", line: "pw=secret", sensitive: true });
-  const sc = change(s.plan(fileFacts("pw=old\n")));
-  assert.equal(sc.diff, "content hidden (sensitive)");
-});
+// Planner and parser cases (present / replace / insert / create / absent, refusals, sensitive,
+// unreadable output) are data: cases/lineInFile/, facts/line/.
 
 Deno.test("lineInFile: bad args", () => {
   assert.throws(
