@@ -8,9 +8,9 @@ import { APT_REPO_PACKAGES } from "./apt_repo.ts";
 import { LAB_INIT, SYSTEMCTL_SHIM } from "./scripts.ts";
 import { LAB_USER } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
-import { inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
+import { exists, inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
 
-/** Units enabled in systemd hosts (on top of what this machine's `/` has enabled). */
+/** Units enabled in systemd hosts when installed (on top of what this machine's `/` enables). */
 export const SYSTEMD_ENABLED = [
   "systemd-networkd.service",
   "netfilter-persistent.service",
@@ -145,7 +145,12 @@ export async function buildBase(rec: LabRecord, prefix: string) {
       );
       // like an Ubuntu server: networkd renders netplan (its generator runs at boot), the
       // firewall is restored by netfilter-persistent, sshd is a unit; ifupdown has no say
-      await inChroot(M, ["systemctl", "enable", ...SYSTEMD_ENABLED]);
+      // (with --apt-repo, netfilter-persistent is not installed yet: its package enables it)
+      const units: string[] = [];
+      for (const u of SYSTEMD_ENABLED) {
+        if (await exists(`${M}/lib/systemd/system/${u}`)) units.push(u);
+      }
+      await inChroot(M, ["systemctl", "enable", ...units]);
       for await (const e of Deno.readDir(`${M}/etc/netplan`)) {
         await Deno.remove(`${M}/etc/netplan/${e.name}`); // this machine's, not a host's
       }
