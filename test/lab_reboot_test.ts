@@ -17,10 +17,13 @@ async function inHost(lab: Lab, host: string, cmd: string): Promise<string> {
   return r.stdout.trim();
 }
 
-async function sh(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+async function sh(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
   const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const d = new TextDecoder();
-  return { code: o.code, out: d.decode(o.stdout).trim() + d.decode(o.stderr).trim() };
+  return { code: o.code, out: d.decode(o.stdout).trim(), err: d.decode(o.stderr).trim() };
 }
 
 /** `pid starttime` (machine PID namespace) of every process of `host`, PID 1 first. */
@@ -168,7 +171,7 @@ e2e("lab reboot: a systemd host boots again from its disk, hard and graceful", a
         "s1r1",
         "--all",
       ]);
-      assert.equal(cli.code, 0, cli.out);
+      assert.equal(cli.code, 0, cli.err);
       assert.match(cli.out, /h1\tsshd up \d+\.\ds after power-off/);
       assert.match(cli.out, /2 hosts rebooted \(hard\)/);
       await assertGone(olds);
@@ -210,6 +213,26 @@ e2e("lab reboot: a lab-init host re-runs its init and enabled services", async (
       "h1",
       "echo 'on disk' > /etc/s1-marker; echo x > /run/s1-marker; systemctl enable --now s1svc",
     );
+    // bad input: one line, nothing rebooted
+    const pid = lab.hosts[0].pid;
+    const cli = (...a: string[]) =>
+      sh(Deno.execPath(), [...denoRun(new URL("../lab/cli.ts", import.meta.url).pathname), ...a]);
+    for (
+      const [args, re] of [
+        [["reboot", "--name", "s1r2"], /^lab: reboot: give HOST\.\.\. or --all \(not both\)$/],
+        [["reboot", "--name", "s1r2", "h1", "--all"], /^lab: reboot: give HOST/],
+        [["reboot", "--name", "s1r2", "h9"], /^lab: lab s1r2 has no host 'h9'$/],
+        [["reboot", "--name", "s1rx", "h1"], /^lab: lab s1rx is not up/],
+      ] as const
+    ) {
+      const r = await cli(...args);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, re);
+      assert.equal(r.err.split("\n").length, 1, r.err);
+    }
+    assert.equal((await labLoad("s1r2"))!.hosts[0].pid, pid);
+    assert.equal(await inHost(lab, "h1", "cat /run/s1-marker"), "x");
+
     for (const graceful of [false, true]) {
       const old = await hostProcesses(lab, "h1");
       const [r] = await labReboot(lab, "all", { graceful });
