@@ -11,6 +11,8 @@ import { parseArgs } from "../../tasks/_args.ts";
 import { parseStat, type PathStat } from "../../tasks/_stat_fact.ts";
 import { DirectoryArgs, planDirectory } from "../../tasks/directory.ts";
 import { AbsentArgs, planAbsentStat } from "../../tasks/absent.ts";
+import { NetplanArgs, type NetplanFacts, planNetplan } from "../../tasks/netplan.ts";
+import { LoVipArgs, type LoVipFacts, planLoVip } from "../../tasks/lo_vip.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
@@ -18,6 +20,10 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const PLANNERS: Record<string, (args: unknown, facts: PathStat) => Plan> = {
   directory: (a, f) => planDirectory(parseArgs("directory", DirectoryArgs, a as never), f),
   absent: (a, f) => planAbsentStat(parseArgs("absent", AbsentArgs, a as never).path, f),
+  netplan: (a, f) =>
+    planNetplan(parseArgs("netplan", NetplanArgs, a as never), f as unknown as NetplanFacts),
+  lo_vip: (a, f) =>
+    planLoVip(parseArgs("loVip", LoVipArgs, a as never), f as unknown as LoVipFacts),
 };
 
 /** Parser of each fact with recorded outputs. */
