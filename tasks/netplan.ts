@@ -78,6 +78,10 @@ export function netplanValidate(name: string): string {
  */
 export function netplanRenderSh(ids: string[]): string {
   const files = ids.map((id) => q(`10-netplan-${id}.network`)).join(" ");
+  // networkd answers reload over D-Bus; one that lost its bus name still gets the rendered files
+  // at its next reload or start, so a reload nobody answers warns instead of failing the run
+  const reload = `_n=0; until networkctl reload; do _n=$((_n + 1)); if [ $_n -ge 3 ]; then ` +
+    `echo "haplay: networkctl reload failed (systemd-networkd not on D-Bus?): the rendering in /run/systemd/network takes effect at networkd's next reload or start" >&2; break; fi; sleep 1; done`;
   return [
     `if ${
       has("netplan")
@@ -92,7 +96,7 @@ export function netplanRenderSh(ids: string[]): string {
     `    elif [ -e "/run/systemd/network/$_f" ]; then rm -f "/run/systemd/network/$_f"; _chg=1; fi`,
     `  done`,
     `  rm -rf "$_T"`,
-    `  if [ $_chg = 1 ]; then networkctl reload; fi`,
+    `  if [ $_chg = 1 ]; then ${reload}; fi`,
     `fi`,
   ].join("\n");
 }
