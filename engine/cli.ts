@@ -29,7 +29,7 @@ const USAGE = `usage:
   deno task rollback [inventory] [--run ID] [--limit PATTERN] [--check] [--purge-packages]
                      [--wait SECONDS]
   deno task history  [inventory] [--limit PATTERN] [--purge-secrets]
-  deno task verify   [inventory] [playbook] [--limit PATTERN]
+  deno task verify   [inventory] [playbook] [--limit PATTERN] [--absent]
 without an inventory, rollback/history/verify act on the last deploy from this checkout
 (.haplay/last-run.json), else on inventory/prod.yaml; --wait: seconds to wait for a host
 lock held by another run (default 60)
@@ -75,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         report: { type: "string" },
         "keep-runs": { type: "string" },
         "no-verify": { type: "boolean" },
+        absent: { type: "boolean" },
         run: { type: "string" },
         "purge-packages": { type: "boolean" },
         "purge-secrets": { type: "boolean" },
@@ -201,6 +202,7 @@ export async function main(argv: string[]): Promise<number> {
         log: out,
         sshConfigFile: o["ssh-config"],
         timeoutMs,
+        absent: o.absent,
       });
       for (const c of checks) out(`${c.host}: [${c.ok ? "ok" : "FAILED"}] ${c.check}: ${c.detail}`);
       return checks.every((c) => c.ok) ? 0 : 1;

@@ -5,6 +5,7 @@
  */
 import type { Inventory, Issue } from "./inventory.ts";
 import type { Play } from "./types.ts";
+import type { ConnectorFactory } from "./connector.ts";
 
 /** What `verify` found on the hosts after a deploy. */
 export interface VerifyCheck {
@@ -22,6 +23,10 @@ export interface VerifyContext {
   sshConfigFile?: string;
   /** SSH connect + handshake timeout per host, in ms (default 15000). */
   timeoutMs?: number;
+  /** How hosts are reached (default: SSH with {@link sshConfigFile} and {@link timeoutMs}). */
+  connector?: ConnectorFactory;
+  /** Check that nothing of the playbook's is left, live or persisted (after a rollback). */
+  absent?: boolean;
 }
 
 /** A loaded playbook. */

@@ -1,51 +1,68 @@
 /**
- * Verification after a deploy, over SSH: one exec per host (up to three more for load balancers
- * only while VRRP is still settling after a fresh start), then the checks of
- * `verify_script.ts`.
+ * Verification after a deploy (or, with `absent`, after a rollback), through the engine's
+ * connector (SSH by default): one exec per host (up to three more for load balancers only while
+ * VRRP is still settling after a fresh start), then the checks of `verify_script.ts` and
+ * `verify_persist.ts`.
  * @module
  */
 import type { VerifyCheck, VerifyContext } from "../engine/playbook_types.ts";
+import type { ConnectorFactory } from "../engine/connector.ts";
 import { selectHosts } from "../engine/patterns.ts";
-import { targetOf } from "../engine/run.ts";
-import { SshSession } from "../engine/ssh.ts";
+import { sshConnector } from "../engine/ssh_connector.ts";
 import { allClusters } from "./cluster.ts";
 import {
+  absentVrrpChecks,
   type Facts,
-  hostChecks,
+  hostVerdicts,
   type HostVerifyPlan,
   parseFacts,
+  type VerifyMode,
   verifyPlans,
   verifyScript,
   vrrpChecks,
 } from "./verify_script.ts";
 
+/** Options of {@link verifyLb} beyond the playbook's {@link VerifyContext}. */
+export interface VerifyLbOptions extends VerifyMode {
+  /** How hosts are reached (default: SSH with the context's config file and timeout). */
+  connector?: ConnectorFactory;
+}
+
 /** Runs one plan's script; facts, or an error message. */
-async function runOne(ctx: VerifyContext, p: HostVerifyPlan): Promise<Facts | string> {
+async function runOne(
+  ctx: VerifyContext,
+  connect: ConnectorFactory,
+  p: HostVerifyPlan,
+  mode: VerifyMode,
+): Promise<Facts | string> {
   const h = ctx.inventory.hosts.get(p.host)!;
-  let s: SshSession | undefined;
+  let c;
   try {
-    s = await SshSession.open(targetOf(h), {
-      sshConfigFile: ctx.sshConfigFile,
-      timeoutMs: ctx.timeoutMs,
-    });
-    const r = await s.runScript(verifyScript(p));
+    c = await connect(h);
+    const r = await c.runScript(verifyScript(p, mode));
     return parseFacts(r.stdout);
   } catch (e) {
     return (e as Error).message;
   } finally {
-    s?.close();
+    c?.close();
   }
 }
 
 /** Verifies the LB layer of an inventory (optionally limited to a host pattern). */
-export async function verifyLb(ctx: VerifyContext): Promise<VerifyCheck[]> {
+export async function verifyLb(
+  ctx: VerifyContext,
+  opts: VerifyLbOptions = {},
+): Promise<VerifyCheck[]> {
+  const mode: VerifyMode = { absent: opts.absent ?? ctx.absent };
+  const connect = opts.connector ?? ctx.connector ??
+    sshConnector({ sshConfigFile: ctx.sshConfigFile, timeoutMs: ctx.timeoutMs });
   const inv = ctx.inventory;
   const hosts = ctx.limit ? selectHosts(inv, ctx.limit) : [...inv.hosts.keys()];
   const plans = verifyPlans(inv.hosts, hosts);
   const facts = new Map<string, Facts>();
   const failed = new Map<string, string>();
   const collect = async (ps: HostVerifyPlan[]) => {
-    const res = await Promise.all(ps.map((p) => runOne(ctx, p)));
+    const res = await Promise.all(ps.map((p) => runOne(ctx, connect, p, mode)));
     ps.forEach((p, i) => {
       const r = res[i];
       if (typeof r === "string") failed.set(p.host, r);
@@ -55,14 +72,14 @@ export async function verifyLb(ctx: VerifyContext): Promise<VerifyCheck[]> {
       }
     });
   };
-  ctx.log(`verify: ${plans.length} host(s)`);
+  ctx.log(`verify${mode.absent ? " --absent" : ""}: ${plans.length} host(s)`);
   await collect(plans);
   const clusters = allClusters(inv.hosts).filter((c) =>
     c.members.every((m) => hosts.includes(m.name))
   );
   // A VRRP election (and the same-box DR switch that follows it) may still be running when a
   // daemon was (re)started moments ago: look again, up to 3 times.
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 3 && !mode.absent; round++) {
     const unsettled = clusters.filter((c) =>
       vrrpChecks(c, facts).some((x) => !x.ok) &&
       c.members.some((m) => Number(facts.get(m.name)?.get("age")?.[0] ?? 99) < 15 + 3 * round)
@@ -86,11 +103,11 @@ export async function verifyLb(ctx: VerifyContext): Promise<VerifyCheck[]> {
       });
       continue;
     }
-    out.push(...hostChecks(p, f));
+    out.push(...hostVerdicts(p, f, mode));
   }
   for (const c of clusters) {
     if (c.members.some((m) => !facts.has(m.name))) continue;
-    out.push(...vrrpChecks(c, facts));
+    out.push(...(mode.absent ? absentVrrpChecks(c, facts) : vrrpChecks(c, facts)));
   }
   return out;
 }

@@ -5,7 +5,9 @@
  * Load balancers: keepalived and its VRRP child alive; the on-host validator passes on the live
  * keepalived.conf; addresses per interface (VRRP: exactly one holder of each instance's VIPs);
  * health-check targets answer from this LB (bash `/dev/tcp`, an HTTP status line for HTTP_GET).
- * Real servers: the VIP on lo (plus arp_ignore) or the REDIRECT rule present.
+ * Real servers: the VIP on lo (plus arp_ignore) or the REDIRECT rule present. Every host: each
+ * piece also persisted for boot, or (`absent`, after a rollback) nothing of haplay's left: see
+ * `verify_persist.ts`, whose lines ride in the same script.
  * @module
  */
 import { q } from "../engine/shell.ts";
@@ -30,6 +32,7 @@ import {
   vsMaster,
 } from "./paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
+import { absentChecks, liveExtraChecks, persistChecks, persistScript } from "./verify_persist.ts";
 
 /** One health-check target probed from a load balancer. */
 export interface ProbeTarget {
@@ -111,13 +114,24 @@ const PROBE_FN = `hp_probe() {
   printf 'probe=%s|%s|%s|%s\\n' "$1" "$2" "$_rc" "$(printf '%s' "$_r" | tr -d '\\r\\n|' | cut -c1-80)"
 }`;
 
+/** How verify looks: a deploy's state (default), or nothing of haplay's left (`absent`). */
+export interface VerifyMode {
+  absent?: boolean;
+}
+
 /** The verify script of one host (one exec). */
-export function verifyScript(p: HostVerifyPlan): string {
+export function verifyScript(p: HostVerifyPlan, mode: VerifyMode = {}): string {
   const lines = [
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "export PATH",
   ];
-  if (p.cluster) {
+  if (p.cluster && mode.absent) {
+    lines.push(
+      KEEPALIVED_ALIVE_FNS,
+      `if hp_ka_main; then echo running=1; else echo running=0; fi`,
+      `ip -o addr show 2>/dev/null | awk '{ print "addr=" $2 " " $4 }'`,
+    );
+  } else if (p.cluster) {
     const main = q(KEEPALIVED_PIDS[0]);
     const settle = settleSeconds(p.cluster);
     lines.push(
@@ -149,7 +163,7 @@ export function verifyScript(p: HostVerifyPlan): string {
       `ip6tables -w -t nat -S PREROUTING 2>/dev/null | sed 's/^/nat=/'`,
     );
   }
-  lines.push("echo end=1");
+  lines.push(persistScript(p), "echo end=1");
   return lines.join("\n") + "\n";
 }
 
@@ -246,6 +260,37 @@ export function hostChecks(p: HostVerifyPlan, f: Facts): VerifyCheck[] {
     }
   }
   return out;
+}
+
+/**
+ * Every check of one host: live state and persistence, or (`absent`) what is left of haplay's.
+ * Cross-host VRRP checks: {@link vrrpChecks} / {@link absentVrrpChecks}.
+ */
+export function hostVerdicts(p: HostVerifyPlan, f: Facts, mode: VerifyMode = {}): VerifyCheck[] {
+  if (one(f, "end") !== "1") {
+    return [{ host: p.host, check: "verify script", ok: false, detail: "output incomplete" }];
+  }
+  if (mode.absent) return absentChecks(p, f);
+  return [...hostChecks(p, f), ...liveExtraChecks(p, f), ...persistChecks(p, f)];
+}
+
+/** After a rollback: no member of the cluster holds any address of any VRRP instance. */
+export function absentVrrpChecks(c: Cluster, facts: Map<string, Facts>): VerifyCheck[] {
+  return c.cfg.vrrp_instances.map((inst) => {
+    const vips = instanceVips(inst).map((v) => v.address);
+    const held = c.members.flatMap((m) =>
+      (facts.get(m.name)?.get("addr") ?? [])
+        .map((l) => l.split(" ")[1]?.split("/")[0])
+        .filter((a) => a !== undefined && vips.includes(a))
+        .map((a) => `${m.name} holds ${a}`)
+    );
+    return {
+      host: c.cfg.lb_group,
+      check: `VRRP ${inst.name} absent`,
+      ok: held.length === 0,
+      detail: held.length ? `left: ${held.join("; ")}` : `no host holds ${vips.join(", ")}`,
+    };
+  });
 }
 
 /**

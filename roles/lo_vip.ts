@@ -1,8 +1,11 @@
 /**
  * Role `lo_vip`: DR real servers (and same-box-dr load balancers) own the VIPs they serve as
  * /32 addresses on `lo`, live and persisted in netplan (`/etc/netplan/99-haplay-lo.yaml`), so
- * they accept packets the LB forwards unchanged. ARP for them is suppressed by the `sysctl` role
- * (arp_ignore/arp_announce), so only the VRRP MASTER answers for the VIP.
+ * they accept packets the LB forwards unchanged. On systemd-networkd hosts that file is what
+ * brings them back at boot; the live address is `ip addr replace` plus a reload of networkd's
+ * rendering of `lo` only (see `tasks/lo_vip.ts` and README "The lo VIP and netplan"). ARP for
+ * them is suppressed by the `sysctl` role (arp_ignore/arp_announce), so only the VRRP MASTER
+ * answers for the VIP.
  * @module
  */
 import { z } from "zod";

@@ -2,19 +2,26 @@
  * `netplan`: a netplan file `/etc/netplan/NAME.yaml` (root:root 0600) from data.
  *
  * Validation runs `netplan generate --root-dir TMP` on a copy of `/etc/netplan` in which the
- * new file replaces the old one, before the file lands. Hosts whose PID 1 is systemd and where
- * systemd-networkd is active get `netplan apply`; elsewhere only the file is written (the plan
- * summary says so) and the live state is up to other tasks (see `loVip`). Where netplan is not
+ * new file replaces the old one, before the file lands. Where systemd-networkd runs and netplan
+ * is installed, the file is made live by rendering only the netdefs it names (see
+ * {@link netplanRenderSh}: `netplan generate` into a temp root, the `10-netplan-ID.network`
+ * files of those netdefs copied to /run/systemd/network, `networkctl reload`), never by
+ * `netplan apply`: measured on a networkd host, `netplan apply` (and a plain `netplan generate`
+ * + `networkctl reload`, which rewrites every rendered file) reconfigures every interface and
+ * drops the addresses networkd did not configure there, e.g. keepalived's VRRP VIP on eth0.
+ * Elsewhere only the file is written (the plan summary says so). Where netplan is not
  * installed the file is written unvalidated (the YAML itself is generated, so it parses).
  * @module
  */
 import { stringify } from "yaml";
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
-import { guarded, need } from "./_plan.ts";
+import { FactsError, need } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { parseStat, type PathStat } from "./_stat_fact.ts";
 import { has, IS_SYSTEMD } from "./_sh.ts";
 import { fileProbe, type FileSpec, planFile } from "./file.ts";
 
@@ -31,7 +38,7 @@ export const NetplanArgs = z.object({
   name: netplanName,
   /** The netplan document as data (`{ network: { version: 2, ... } }`). */
   config: z.record(z.string(), z.unknown()),
-  /** Run `netplan apply` where systemd-networkd runs (default true). */
+  /** Make the file live where systemd-networkd runs (render its netdefs, reload; default true). */
   apply: z.boolean().default(true),
 }).strict();
 
@@ -62,12 +69,99 @@ export function netplanValidate(name: string): string {
   return `sh -ec ${q(script)} netplan-validate %s`;
 }
 
+/**
+ * sh making the netplan config on disk live for the netdefs `ids` only: `netplan generate`
+ * of /lib, /etc and /run/netplan into a temp root, each `10-netplan-ID.network` copied to (or,
+ * when no longer rendered, removed from) /run/systemd/network, and `networkctl reload` when one
+ * changed, so networkd reconfigures those links and no other. Does nothing unless netplan is
+ * installed and systemd-networkd active. Fails (exit 1) when the config does not generate.
+ */
+export function netplanRenderSh(ids: string[]): string {
+  const files = ids.map((id) => q(`10-netplan-${id}.network`)).join(" ");
+  // networkd answers reload over D-Bus; one that lost its bus name still gets the rendered files
+  // at its next reload or start, so a reload nobody answers warns instead of failing the run
+  const reload = `_n=0; until networkctl reload; do _n=$((_n + 1)); if [ $_n -ge 3 ]; then ` +
+    `echo "haplay: networkctl reload failed (systemd-networkd not on D-Bus?): the rendering in /run/systemd/network takes effect at networkd's next reload or start" >&2; break; fi; sleep 1; done`;
+  return [
+    `if ${
+      has("netplan")
+    } && ${IS_SYSTEMD} && systemctl is-active --quiet systemd-networkd 2>/dev/null; then`,
+    `  _T=$(mktemp -d)`,
+    `  for _d in lib etc run; do mkdir -p "$_T/$_d/netplan"; if [ -d "/$_d/netplan" ]; then cp -a "/$_d/netplan/." "$_T/$_d/netplan/"; fi; done`,
+    `  if ! netplan generate --root-dir "$_T" >&2; then rm -rf "$_T"; echo "haplay: netplan generate failed" >&2; exit 1; fi`,
+    `  _chg=0; mkdir -p /run/systemd/network`,
+    `  for _f in ${files}; do`,
+    `    if [ -f "$_T/run/systemd/network/$_f" ]; then`,
+    `      if ! cmp -s "$_T/run/systemd/network/$_f" "/run/systemd/network/$_f"; then cp "$_T/run/systemd/network/$_f" "/run/systemd/network/$_f"; _chg=1; fi`,
+    `    elif [ -e "/run/systemd/network/$_f" ]; then rm -f "/run/systemd/network/$_f"; _chg=1; fi`,
+    `  done`,
+    `  rm -rf "$_T"`,
+    `  if [ $_chg = 1 ]; then ${reload}; fi`,
+    `fi`,
+  ].join("\n");
+}
+
 /** Probe lines: `init=`, `networkd=`, `netplan_bin=`. */
 export const NETPLAN_ENV_PROBE = [
   `if ${IS_SYSTEMD}; then echo init=systemd; else echo init=other; fi`,
   `if ${IS_SYSTEMD} && systemctl is-active --quiet systemd-networkd 2>/dev/null; then echo networkd=1; else echo networkd=0; fi`,
   `if ${has("netplan")}; then echo netplan_bin=1; else echo netplan_bin=0; fi`,
 ].join("\n");
+
+/** The host's network stack as the netplan tasks see it. */
+export interface NetplanEnv {
+  init: "systemd" | "other";
+  /** systemd-networkd active. */
+  networkd: boolean;
+  /** `netplan` installed. */
+  netplan: boolean;
+}
+
+/** A netplan file on the host: its stat, and its bytes (base64) when the plan needs a diff. */
+export interface NetplanFileFacts {
+  file: PathStat;
+  contentB64?: string;
+}
+
+/** The facts of {@link netplan}. */
+export type NetplanFacts = NetplanEnv & NetplanFileFacts;
+
+/** Parse {@link NETPLAN_ENV_PROBE}'s lines. */
+export function parseNetplanEnv(stdout: string): NetplanEnv {
+  const f = parseKv(stdout);
+  const init = need(f, "init");
+  if (init !== "systemd" && init !== "other") throw new FactsError(`bad init ${init}`);
+  return { init, networkd: need(f, "networkd") === "1", netplan: need(f, "netplan_bin") === "1" };
+}
+
+/** Parse a file probe's lines (stat, optional `content_b64=`; last line `end=1`). */
+export function parseNetplanFile(stdout: string): NetplanFileFacts {
+  const st = parseStat(stdout);
+  const b64 = parseKv(stdout).content_b64;
+  return b64 === undefined ? { file: st } : { file: st, contentB64: b64 };
+}
+
+/** The typed fact of {@link netplan}: network stack plus the file (diffed against `spec`). */
+export function netplanFact(spec: FileSpec): Fact<NetplanFacts> {
+  return {
+    sh: [NETPLAN_ENV_PROBE, fileProbe(spec.path, spec)].join("\n"),
+    parse: (stdout) => ({ ...parseNetplanEnv(stdout), ...parseNetplanFile(stdout) }),
+  };
+}
+
+/** The probe lines `planFile` reads, from typed file facts (file.ts still plans from text). */
+export function fileFactsText(f: NetplanFileFacts): string {
+  const st = f.file;
+  const lines = [`exists=${st.exists ? 1 : 0}`];
+  if (st.exists) {
+    lines.push(`type=${st.type}`);
+    for (const k of ["owner", "group", "uid", "gid", "mode", "sha256", "size"] as const) {
+      if (st[k] !== undefined) lines.push(`${k}=${st[k]}`);
+    }
+  }
+  if (f.contentB64 !== undefined) lines.push(`content_b64=${f.contentB64}`);
+  return [...lines, "end=1"].join("\n");
+}
 
 /** The file spec of a netplan document. */
 export function netplanSpec(name: string, config: Record<string, unknown>): FileSpec {
@@ -82,28 +176,37 @@ export function netplanSpec(name: string, config: Record<string, unknown>): File
   };
 }
 
+/** The netdef ids a netplan document defines (`ethernets: { lo: ... }` → `lo`). */
+export function netdefIds(config: Record<string, unknown>): string[] {
+  const net = config.network;
+  if (!net || typeof net !== "object") return [];
+  return Object.entries(net as Record<string, unknown>)
+    .filter(([k, v]) => k !== "version" && k !== "renderer" && v && typeof v === "object")
+    .flatMap(([, v]) => Object.keys(v as Record<string, unknown>));
+}
+
 /** Pure planner of {@link netplan}. */
-export function planNetplan(a: z.output<typeof NetplanArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+export function planNetplan(a: z.output<typeof NetplanArgs>, f: NetplanFacts): Plan {
   const spec = netplanSpec(a.name, a.config);
-  const p = planFile(spec, facts);
+  const p = planFile(spec, fileFactsText(f));
   if (p.kind === "ok") return p;
-  const networkd = need(f, "networkd") === "1" && f.netplan_bin === "1";
+  const live = f.networkd && f.netplan;
   const notes: string[] = [];
-  if (f.netplan_bin !== "1") notes.push("netplan not installed: file not validated, not applied");
-  else if (!networkd) notes.push("no systemd-networkd: file only, live state not applied");
-  const apply = networkd && a.apply ? `\nnetplan apply` : "";
+  if (!f.netplan) notes.push("netplan not installed: file not validated, not applied");
+  else if (!f.networkd) notes.push("no systemd-networkd: file only, live state not applied");
+  const ids = netdefIds(a.config);
+  const render = live && a.apply && ids.length ? `\n${netplanRenderSh(ids)}` : "";
   return {
     ...p,
     summary: p.summary +
-      (notes.length ? ` (${notes.join("; ")})` : networkd && a.apply ? " + netplan apply" : ""),
-    apply: p.apply + apply,
-    restore: p.restore + (apply ? `\nif ${IS_SYSTEMD}; then netplan apply; fi` : ""),
+      (notes.length ? ` (${notes.join("; ")})` : render ? ` + networkctl reload (${ids})` : ""),
+    apply: p.apply + render,
+    restore: p.restore + render,
   };
 }
 
 /**
- * A netplan file, validated and (where systemd-networkd runs) applied.
+ * A netplan file, validated and (where systemd-networkd runs) made live for its netdefs.
  *
  * @example
  * netplan({ name: "99-haplay-lo", config: { network: { version: 2,
@@ -111,12 +214,12 @@ export function planNetplan(a: z.output<typeof NetplanArgs>, facts: string): Pla
  */
 export function netplan(args: NetplanInput): Task {
   const a = parseArgs("netplan", NetplanArgs, args);
-  const path = `/etc/netplan/${a.name}.yaml`;
+  const fact = netplanFact(netplanSpec(a.name, a.config));
   return withCommon({
     name: `netplan ${a.name}`,
     module: "netplan",
-    resource: `file:${path}`,
-    probe: [NETPLAN_ENV_PROBE, fileProbe(path)].join("\n"),
-    plan: guarded(`netplan ${a.name}`, (facts) => planNetplan(a, facts)),
+    resource: `file:/etc/netplan/${a.name}.yaml`,
+    probe: fact.sh,
+    plan: planFrom(`netplan ${a.name}`, fact, (f) => planNetplan(a, f)),
   }, a);
 }

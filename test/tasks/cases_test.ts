@@ -53,6 +53,8 @@ import {
 import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
+import { NetplanArgs, type NetplanFacts, planNetplan } from "../../tasks/netplan.ts";
+import { LoVipArgs, type LoVipFacts, planLoVip } from "../../tasks/lo_vip.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
@@ -108,6 +110,10 @@ export const PLANNERS: Record<string, Planner> = {
   ipRoute: planner<IpRouteFact>((a, f) =>
     planIpRouteFact(parseArgs("ipRoute", IpRouteArgs, a as never), f)
   ),
+  netplan: planner<NetplanFacts>((a, f) =>
+    planNetplan(parseArgs("netplan", NetplanArgs, a as never), f)
+  ),
+  lo_vip: planner<LoVipFacts>((a, f) => planLoVip(parseArgs("loVip", LoVipArgs, a as never), f)),
 };
 
 /** Parser of each fact with recorded outputs. */

@@ -63,8 +63,10 @@ Deno.test("netplan / loVip: plan as data", () => {
   assert.match(c.apply, /netplan generate --root-dir/);
   assert.doesNotMatch(c.apply, /netplan apply/);
   const a = change(t.plan(env("1") + "exists=0\nend=1"));
-  assert.match(a.summary, /\+ netplan apply$/);
-  assert.match(a.apply, /\nnetplan apply$/);
+  assert.match(a.summary, /\+ networkctl reload \(lo\)$/);
+  assert.doesNotMatch(a.apply, /netplan apply/);
+  assert.match(a.apply, /10-netplan-lo\.network/);
+  assert.match(a.apply, /networkctl reload/);
   const okFacts = `exists=1\ntype=file\nowner=root\ngroup=root\nmode=600\nuid=0\ngid=0\nsha256=${
     sha256(enc(yaml))
   }\nend=1`;

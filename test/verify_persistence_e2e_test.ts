@@ -1,0 +1,191 @@
+/**
+ * The lo VIP through netplan and a verify that reads persistence, on systemd lab hosts running
+ * systemd-networkd (eth0 configured by a netplan file, as on Ubuntu): seed 000 (same-box DR:
+ * every node carries the VIP on lo and runs keepalived) deployed with the site playbook.
+ *
+ * Observed on the hosts: the VIP on lo live, haplay's netplan file, networkd's rendering of lo
+ * carrying it; an SSH session open across the deploy and eth0's addresses (the VRRP VIP
+ * included) survive the apply; verify green including every persistence check; persistence
+ * broken by hand (netplan file removed, keepalived disabled, a later sysctl.d file overriding)
+ * makes verify red naming each; rollback removes the VIP live and at boot, and
+ * `verify --absent` finds nothing of haplay's left.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadInventory } from "../engine/inventory.ts";
+import { runPlaybook } from "../engine/run.ts";
+import { rollbackHosts } from "../engine/rollback.ts";
+import { type Lab, labExec } from "../lab/lab.ts";
+import { writeLabInventory } from "../lab/inventory.ts";
+import { plays } from "../playbooks/site.ts";
+import { verifyLb } from "../lb/verify.ts";
+import type { VerifyCheck } from "../engine/playbook.ts";
+import { e2e, withLab } from "./lab_fixture.ts";
+import { examplePath } from "./roles/_fixtures.ts";
+
+const PASS = "Vr" + crypto.randomUUID().slice(0, 6);
+
+const sh = async (lab: Lab, host: string, cmd: string) => {
+  const r = await labExec(lab, host, ["sh", "-c", cmd]);
+  return r.stdout;
+};
+
+/** Until s1's systemd+networkd hosts are the default: eth0 from netplan, networkd running. */
+async function networkdHost(lab: Lab, host: string, ip: string) {
+  await sh(
+    lab,
+    host,
+    [
+      `for i in $(seq 50); do systemctl is-active --quiet dbus && break; sleep 0.2; done`,
+      `if ! systemctl is-active --quiet systemd-networkd; then`,
+      `  printf 'network:\\n  version: 2\\n  ethernets:\\n    eth0:\\n      addresses: [${ip}/24]\\n' > /etc/netplan/50-lab.yaml`,
+      `  chmod 600 /etc/netplan/50-lab.yaml; netplan generate; systemctl start systemd-networkd`,
+      `fi`,
+      // networkd started right after the host's boot sometimes never takes its D-Bus name
+      `owned() { busctl list --no-legend 2>/dev/null | awk '$1 == "org.freedesktop.network1" && $2 != "-" { f = 1 } END { exit !f }'; }`,
+      `for i in $(seq 20); do owned && break; sleep 0.5; if [ $((i % 6)) = 0 ]; then systemctl restart systemd-networkd; fi; done`,
+      `owned || echo "networkd not on D-Bus" >&2`,
+    ].join("\n"),
+  );
+}
+
+const failedOf = (checks: VerifyCheck[]) =>
+  checks.filter((c) => !c.ok).map((c) => `${c.host} ${c.check}: ${c.detail}`);
+
+e2e(
+  "lo VIP through netplan on networkd hosts; verify reads persistence; rollback leaves nothing",
+  async () => {
+    await withLab(
+      { name: "s3dr", subnet: "198.19.120.0/24", hosts: 3, aptRepo: true, init: "systemd" },
+      async (lab) => {
+        for (const h of lab.hosts) await networkdHost(lab, h.name, h.ip);
+        const path = await writeLabInventory(examplePath("000"), lab);
+        const inv = await loadInventory(path, { env: { HAPLAY_VRRP_PASS: PASS } });
+        const byIp = new Map(lab.hosts.map((h) => [h.ip, h.name]));
+        const labHost = (n: string) => byIp.get(inv.hosts.get(n)!.connection.host)!;
+        const names = [...inv.hosts.keys()];
+        const vip = `${lab.subnet.split(".").slice(0, 3).join(".")}.5`;
+        const lines: string[] = [];
+        const log = (l: string) => lines.push(l);
+
+        // the health-check targets: the seed's app on :8000 (busybox httpd)
+        for (const n of names) {
+          await sh(
+            lab,
+            labHost(n),
+            "mkdir -p /srv/www && echo ok > /srv/www/health && " +
+              "{ busybox httpd -f -p 8000 -h /srv/www </dev/null >/dev/null 2>&1 & echo $! > /srv/pid; }",
+          );
+        }
+        // an SSH session held open across the deploy
+        const session = new Deno.Command("ssh", {
+          args: ["-F", lab.sshConfig, lab.hosts[0].name, "sleep 25; echo session-alive"],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const t0 = Date.now();
+        const first = await runPlaybook(inv, plays, { log });
+        const deployMs = Date.now() - t0;
+        if (!first.ok) {
+          for (const h of lab.hosts) {
+            lines.push(
+              await sh(
+                lab,
+                h.name,
+                "journalctl -b --no-pager -n 40 2>&1 | grep -iE 'network|dbus'",
+              ),
+            );
+          }
+        }
+        assert.equal(first.ok, true, lines.join("\n"));
+        for (const n of names) {
+          const h = labHost(n);
+          const ip = inv.hosts.get(n)!.connection.host;
+          assert.match(
+            await sh(lab, h, "ip -o -4 addr show dev lo"),
+            new RegExp(`inet ${vip}/32 `),
+          );
+          assert.match(
+            await sh(lab, h, "cat /etc/netplan/99-haplay-lo.yaml"),
+            new RegExp(`- ${vip}/32`),
+            `${n}: the netplan file`,
+          );
+          assert.match(
+            await sh(lab, h, "cat /run/systemd/network/10-netplan-lo.network"),
+            new RegExp(`^Address=${vip}/32$`, "m"),
+            `${n}: networkd's rendering of lo`,
+          );
+          // networkd reconfigured lo from it, unless it had lost its D-Bus name (seen on lab hosts
+          // under load: `networkctl reload` then warns and the rendering waits for the next start)
+          const lo = await sh(lab, h, "networkctl list --no-legend lo");
+          const onBus = await sh(
+            lab,
+            h,
+            "busctl list --no-legend | grep -c 'network1  *[0-9]' || :",
+          );
+          assert.ok(/configured/.test(lo) || onBus.trim() === "0", `${n}: lo ${lo}`);
+          if (!/configured/.test(lo)) console.log(`${n}: networkd not on D-Bus, lo not reloaded`);
+          assert.match(
+            await sh(lab, h, "ip -o -4 addr show dev eth0"),
+            new RegExp(`inet ${ip}/24 `),
+          );
+        }
+        const out = await session.output();
+        assert.match(new TextDecoder().decode(out.stdout), /session-alive/, "SSH session kept");
+        // the VRRP VIP (on the MASTER's eth0) survived the lo VIP's apply: exactly one holder
+        const checks = await verifyLb({ inventory: inv, log });
+        assert.deepEqual(failedOf(checks), [], lines.join("\n"));
+        const persisted = checks.filter((c) => c.check.endsWith("persisted"));
+        for (const n of names) {
+          assert.ok(
+            persisted.some((c) =>
+              c.host === n && c.check === "VIP on lo persisted" &&
+              c.detail.includes("rendered to /run/systemd/network/10-netplan-lo.network")
+            ),
+            `${n}: ${JSON.stringify(persisted)}`,
+          );
+          assert.ok(checks.some((c) => c.host === n && c.check === "keepalived enabled" && c.ok));
+        }
+        assert.ok(persisted.filter((c) => c.check === "sysctl persisted").length >= 9);
+        console.log(`deploy ${deployMs} ms; verify: ${checks.length} checks`);
+
+        // persistence broken by hand, one piece per node
+        const [n1, n2, n3] = names.map(labHost);
+        await sh(lab, n1, "rm /etc/netplan/99-haplay-lo.yaml");
+        await sh(lab, n2, "systemctl disable keepalived 2>/dev/null");
+        await sh(
+          lab,
+          n3,
+          "echo 'net.ipv4.conf.all.arp_ignore = 0' > /etc/sysctl.d/99-zz-local.conf",
+        );
+        const red = failedOf(await verifyLb({ inventory: inv, log }));
+        assert.deepEqual(red.map((l) => l.split(":")[0]), [
+          `${names[0]} VIP on lo persisted`,
+          `${names[1]} keepalived enabled`,
+          `${names[2]} sysctl persisted`,
+        ], red.join("\n"));
+        assert.match(red[0], /99-haplay-lo\.yaml is missing: the VIP will be lost at reboot/);
+        assert.match(red[1], /will not start at reboot.*systemctl enable keepalived/);
+        assert.match(
+          red[2],
+          /99-zz-local\.conf sets 0 after .*90-haplay-rs\.conf: reboot makes it 0/,
+        );
+        await sh(lab, n3, "rm /etc/sysctl.d/99-zz-local.conf");
+
+        const rb = await rollbackHosts(inv, { log, purgePackages: true, runId: first.runId });
+        assert.deepEqual(rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`), []);
+        for (const n of names) {
+          const h = labHost(n);
+          assert.doesNotMatch(await sh(lab, h, "ip -o -4 addr show dev lo"), new RegExp(vip));
+          assert.equal(await sh(lab, h, "ls /etc/netplan/"), "50-lab.yaml\n");
+          assert.equal(await sh(lab, h, "ls /run/systemd/network/"), "10-netplan-eth0.network\n");
+        }
+        for (const n of names) await sh(lab, labHost(n), "kill $(cat /srv/pid)");
+        const absent = await verifyLb({ inventory: inv, log, absent: true });
+        assert.deepEqual(failedOf(absent), [], lines.join("\n"));
+        assert.ok(absent.some((c) => c.check === "VIP on lo absent"));
+        assert.ok(!lines.join("\n").includes(PASS), "the VRRP password leaked");
+      },
+    );
+  },
+);
