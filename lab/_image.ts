@@ -10,6 +10,13 @@ import { LAB_USER } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
 import { inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
 
+/** Units enabled in systemd hosts (on top of what this machine's `/` has enabled). */
+export const SYSTEMD_ENABLED = [
+  "systemd-networkd.service",
+  "netfilter-persistent.service",
+  "ssh.service",
+];
+
 /** Mark `dir` as an overlayfs opaque directory (lower layers do not show through it). */
 export async function setOpaque(dir: string) {
   // perl (essential in Debian) can call setxattr(2) directly; no attr/python needed
@@ -136,6 +143,12 @@ export async function buildBase(rec: LabRecord, prefix: string) {
         `${M}/etc/systemd/system/ssh.service.d/haplay-lab.conf`,
         "[Service]\nExecStart=\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS -E /var/log/sshd.log\n",
       );
+      // like an Ubuntu server: networkd renders netplan (its generator runs at boot), the
+      // firewall is restored by netfilter-persistent, sshd is a unit; ifupdown has no say
+      await inChroot(M, ["systemctl", "enable", ...SYSTEMD_ENABLED]);
+      for await (const e of Deno.readDir(`${M}/etc/netplan`)) {
+        await Deno.remove(`${M}/etc/netplan/${e.name}`); // this machine's, not a host's
+      }
       // units of a VM image that make no sense in a lab host
       for (
         const u of [
@@ -152,6 +165,7 @@ export async function buildBase(rec: LabRecord, prefix: string) {
           "man-db.timer",
           "dpkg-db-backup.timer",
           "uml-utilities.service",
+          "networking.service",
         ]
       ) {
         await removeIf(`${M}/etc/systemd/system/${u}`);

@@ -2,7 +2,7 @@
  * `deno task lab up|down|status|ssh|exec|list`: command line of haplay's namespace lab.
  *
  * ```
- * lab up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+ * lab up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init systemd|lab]
  *            [--keepalived 2.0.19|2.2.4|2.2.8|2.3.4]   (upstream build in the apt repo)
  * lab down   [--name lab0]
  * lab status [--name lab0]
@@ -30,7 +30,7 @@ import { SYSTEM_PATH } from "./util.ts";
 import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: lab <command> [options]
-  up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+  up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init systemd|lab]
          [--keepalived VERSION]   (serve keepalived VERSION built from upstream; implies --apt-repo)
   down   [--name lab0]
   status [--name lab0]
@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       hosts: { type: "string", short: "n", default: "3" },
       subnet: { type: "string", short: "s", default: "198.18.0.0/24" },
       "apt-repo": { type: "boolean", default: false },
-      init: { type: "string", default: "lab" },
+      init: { type: "string", default: "systemd" },
       keepalived: { type: "string" },
       "state-dir": { type: "string" },
     },

@@ -92,7 +92,12 @@ export interface LabOptions {
    * Debian's 2.2.7 in the apt repository (implies `aptRepo`).
    */
   keepalived?: string;
-  /** PID 1 of the hosts: `lab` (tiny bash init, default) or `systemd` (real systemd). */
+  /**
+   * PID 1 of the hosts: `systemd` (default: real systemd with systemd-networkd rendering
+   * netplan, journald, systemd-sysctl, netfilter-persistent and sshd as units, like an Ubuntu
+   * server) or `lab` (a tiny bash init with a `systemctl` shim: faster, for tests that do not
+   * touch services).
+   */
   init?: "lab" | "systemd";
   /** Parent of the lab's state directory; default env `HAPLAY_LAB_DIR` or `/tmp/haplay-lab`. */
   stateDir?: string;
@@ -126,7 +131,7 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) {
     throw new LabError(`hosts must be 1..${MAX_HOSTS}, got ${n}`);
   }
-  const init = opts.init ?? "lab";
+  const init = opts.init ?? "systemd";
   if (init !== "lab" && init !== "systemd") throw new LabError(`unknown init '${init}'`);
   requireRoot();
   const dir = labDir(opts.name, opts.stateDir);
@@ -174,7 +179,10 @@ async function upLocked(
     ]
   ) await findTool(t);
   let cgroupDir: string | undefined;
-  if (init === "systemd") cgroupDir = await checkSystemd(n);
+  if (init === "systemd") {
+    for (const t of ["netplan", "networkctl", "systemctl"]) await findTool(t);
+    cgroupDir = await checkSystemd(n);
+  }
   if (opts.keepalived) checkVersion(opts.keepalived);
   const ka = opts.keepalived ? await ensureKeepalived(opts.keepalived) : undefined;
   const aptRepoDir = ka

@@ -476,7 +476,7 @@ e2e("lab: CLI up/status/exec/ssh/down and one-line errors", async () => {
 e2e("lab: 50 hosts come up and go down fast", async () => {
   const before = await snapshot();
   const t0 = performance.now();
-  const lab = await labUp({ name: "lt9", hosts: 50, subnet: "198.19.209.0/24" });
+  const lab = await labUp({ name: "lt9", hosts: 50, subnet: "198.19.209.0/24", init: "lab" });
   const upMs = performance.now() - t0;
   let downMs = 0;
   try {
@@ -510,6 +510,44 @@ e2e("lab: --init systemd hosts run real systemd", async () => {
         const st = await labExec(lab, h.name, ["systemctl", "is-system-running", "--wait"]);
         assertMatch(st.stdout.trim(), /^(running|degraded)$/);
         assertEquals((await inHost(lab, h.name, "systemctl is-active ssh")).trim(), "active");
+        // like an Ubuntu server: networkd renders the installer's netplan file at boot (the
+        // netplan generator), the firewall, sysctls and journal are units
+        const units = [
+          "systemd-networkd",
+          "systemd-journald",
+          "systemd-sysctl",
+          "netfilter-persistent",
+          "ssh",
+        ];
+        assertEquals(
+          (await inHost(lab, h.name, `systemctl is-active ${units.join(" ")}`)).trim().split("\n"),
+          units.map(() => "active"),
+        );
+        assertEquals(
+          (await inHost(lab, h.name, "systemctl is-enabled systemd-networkd netfilter-persistent"))
+            .trim().split("\n"),
+          ["enabled", "enabled"],
+        );
+        assertMatch(
+          await inHost(lab, h.name, "networkctl --no-pager --no-legend list eth0"),
+          /eth0\s+ether\s+routable\s+configured/,
+        );
+        assertMatch(
+          await inHost(lab, h.name, "networkctl --no-pager status eth0"),
+          /Network File: \/run\/systemd\/network\/10-netplan-eth0\.network/,
+        );
+        assertMatch(
+          await inHost(lab, h.name, "cat /etc/netplan/00-installer-config.yaml"),
+          new RegExp(`addresses: \\[${h.ip.replaceAll(".", "\\.")}/24\\]`),
+        );
+        assertMatch(
+          await inHost(lab, h.name, "ip -4 -o addr show dev eth0"),
+          new RegExp(` ${h.ip}/24 `),
+        );
+        assertEquals(
+          (await inHost(lab, h.name, "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6")).trim(),
+          "1",
+        );
         const r = await sh("ssh", [
           "-F",
           lab.sshConfig,
@@ -537,8 +575,8 @@ e2e("lab: one name at a time; withLab never takes over a lab another process use
   await labDown(name);
   // two concurrent ups of one name: exactly one wins, the loser leaves the winner intact
   const res = await Promise.allSettled([
-    labUp({ name, hosts: 2, subnet }),
-    labUp({ name, hosts: 2, subnet: "198.19.203.0/24" }),
+    labUp({ name, hosts: 2, subnet, init: "lab" }),
+    labUp({ name, hosts: 2, subnet: "198.19.203.0/24", init: "lab" }),
   ]);
   try {
     assertEquals(res.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
