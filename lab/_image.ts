@@ -145,7 +145,12 @@ export async function buildBase(rec: LabRecord, prefix: string) {
       );
       // like an Ubuntu server: networkd renders netplan (its generator runs at boot), the
       // firewall is restored by netfilter-persistent, sshd is a unit; ifupdown has no say
-      await inChroot(M, ["systemctl", "enable", ...SYSTEMD_ENABLED]);
+      // (with --apt-repo netfilter-persistent was purged above: its package enables it on install)
+      const present: string[] = [];
+      for (const u of SYSTEMD_ENABLED) {
+        if (await readIf(`${M}/lib/systemd/system/${u}`) !== undefined) present.push(u);
+      }
+      await inChroot(M, ["systemctl", "enable", ...present]);
       for await (const e of Deno.readDir(`${M}/etc/netplan`)) {
         await Deno.remove(`${M}/etc/netplan/${e.name}`); // this machine's, not a host's
       }
