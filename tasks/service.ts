@@ -65,33 +65,40 @@ export function aliveFn(s: Alive): string {
   ].join("\n");
 }
 
+/**
+ * sh word (a double-quoted command substitution) with what systemd knows of a unit that is not
+ * running as asked: its state and its journal of the last invocation (what the user would look
+ * up next with `journalctl -u NAME`); empty on other init systems.
+ */
+function systemdWhySh(name: string): string {
+  return `"$(if ${IS_SYSTEMD}; then printf '; unit %s; its journal (journalctl -u %s):\\n' ` +
+    `"$(systemctl is-active ${q(name)} 2>&1)" ${q(name)}; ${journalTailSh(name)}; fi)"`;
+}
+
 /** sh running one init action (start/stop/restart/reload) on either init system. */
 function initAction(name: string, action: string): string {
   const N = q(name);
-  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
+  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N} >&2 ${CLOSE_FDS} || hp_fail ${
+    q(`systemctl ${action} ${name} failed`)
+  }${systemdWhySh(name)}; else /etc/init.d/${N} ${action} >&2 ${CLOSE_FDS}; fi`;
 }
 
 /** sh printing the last lines the unit's latest invocation logged to the journal (systemd). */
 export function journalTailSh(name: string, lines = 12): string {
   const N = q(name);
   return `_inv=$(systemctl show -p InvocationID --value ${N} 2>/dev/null); ` +
-    `if [ -n "$_inv" ]; then journalctl --no-pager -q -o short -n ${lines} _SYSTEMD_INVOCATION_ID="$_inv"; ` +
+    `if [ -n "$_inv" ]; then journalctl --no-pager -q -o short -n ${lines} _SYSTEMD_INVOCATION_ID="$_inv" + INVOCATION_ID="$_inv"; ` +
     `else journalctl --no-pager -q -o short -n ${lines} -u ${N}; fi 2>/dev/null | sed 's/^/  /'`;
 }
 
 /** sh performing `action` with the alive checks; needs {@link aliveFn}. */
 export function actionSh(s: Alive, action: "start" | "stop" | "restart" | "reload"): string {
   const N = q(s.name);
-  // On systemd the error carries the unit's journal of its last invocation (what the user would
-  // look up next with `journalctl -u NAME`).
   const confirm = [
     `sleep 1`,
-    `if ! hpt_alive; then`,
-    `  if ${IS_SYSTEMD}; then hp_fail "${s.name} is not running after ${action}` +
-    ` ($(systemctl is-active ${N} 2>&1)); its journal (journalctl -u ${s.name}):` +
-    `$(printf '\\n'; ${journalTailSh(s.name)})"; fi`,
-    `  hp_fail ${q(`${s.name} is not running after ${action} (it died at once? check its log)`)}`,
-    `fi`,
+    `if ! hpt_alive; then hp_fail ${
+      q(`${s.name} is not running after ${action} (it died at once? check its log)`)
+    }${systemdWhySh(s.name)}; fi`,
   ].join("\n");
   const check = `if ! ${IS_SYSTEMD} && [ ! -x /etc/init.d/${N} ]; then hp_fail ${
     q(`/etc/init.d/${s.name} not found`)
