@@ -123,9 +123,18 @@ export async function startHost(rec: LabRecord, i: number) {
   await spawnDetached(`${rec.dir}/${h}.console`, cg, args);
 }
 
-/** Wait until every host's sshd listens (one probe of all pending hosts per round). */
-export async function waitHosts(rec: LabRecord, deadline: number) {
-  const pending = new Set(rec.hosts.map((_, k) => k + 1));
+/**
+ * Wait until the sshd of every host of `idx` (default: all) accepts a connection and sends its
+ * banner (one probe of all pending hosts per round). Records each host's PID 1 in `rec`;
+ * returns when each host's sshd answered (`performance.now()`), by index.
+ */
+export async function waitHosts(
+  rec: LabRecord,
+  deadline: number,
+  idx: Iterable<number> = rec.hosts.map((_, k) => k + 1),
+): Promise<Map<number, number>> {
+  const pending = new Set(idx);
+  const ready = new Map<number, number>();
   const started = Date.now();
   while (pending.size) {
     const pids = new Map<number, number>();
@@ -159,7 +168,10 @@ export async function waitHosts(rec: LabRecord, deadline: number) {
       if (p.pid1 && p.inNetns && p.comm !== "bash" && p.sshdReady) candidates.push(i);
     }
     await Promise.all(candidates.map(async (i) => {
-      if ((await tcpBanner(rec.hosts[i - 1].ip, 22, 2000)).startsWith("SSH-")) pending.delete(i);
+      if ((await tcpBanner(rec.hosts[i - 1].ip, 22, 2000)).startsWith("SSH-")) {
+        ready.set(i, performance.now());
+        pending.delete(i);
+      }
     }));
     if (!pending.size) break;
     if (Date.now() > deadline) {
@@ -168,6 +180,7 @@ export async function waitHosts(rec: LabRecord, deadline: number) {
     }
     await sleep(40);
   }
+  return ready;
 }
 
 /** Inotify instances a systemd host takes (systemd, journald, networkd, logind, dbus ...). */
