@@ -286,13 +286,11 @@ e2e(
         assert.equal(r3.ok, false);
         assert.equal(by3.lb1.status, "failed");
         assert.equal(by3.lb1.rolledBack, true, by3.lb1.error);
-        // systemd: the error carries the unit's journal, where keepalived says why it exited
+        // systemd: the error carries the unit's state and journal, where keepalived said why
         assert.match(
           by3.lb1.error ?? "",
-          /systemctl start keepalived failed; unit failed; its journal \(journalctl -u keepalived\):/,
+          /systemctl start keepalived failed\.\s+\|\s+journalctl -u keepalived \(unit failed\): \|.* Keepalived\S*\[\d+\]: /,
         );
-        assert.match(by3.lb1.error ?? "", / Keepalived\S*\[\d+\]: /, "keepalived's own lines");
-        console.log("ERRDEBUG", by3.lb1.error);
         assert.equal(by3.lb2.status, "skipped");
         assert.equal(await pid(lab, "h2"), h2Pid, "lb2's keepalived was restarted");
         const lb2After = await snapshot(lab, "h2");
