@@ -67,10 +67,34 @@ export function aliveFn(s: Alive): string {
   ].join("\n");
 }
 
+/**
+ * sh word (a quoted command substitution, an argument of `hp_fail`) with what systemd knows of
+ * a unit that is not running as asked: its state and the last 3 lines of its journal (last
+ * invocation; what the user would look up next with `journalctl -u NAME`); empty on other init
+ * systems. Short, so that a handler's error (the last 5 lines of its log) keeps the headline.
+ */
+function systemdWhySh(name: string): string {
+  return `"$(if ${IS_SYSTEMD}; then printf '\\njournalctl -u %s (unit %s):\\n' ${q(name)} ` +
+    `"$(systemctl is-active ${q(name)} 2>&1)"; ${journalTailSh(name, 3)}; fi)"`;
+}
+
 /** sh running one init action (start/stop/restart/reload) on either init system. */
 function initAction(name: string, action: string): string {
   const N = q(name);
-  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
+  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N} >&2 ${CLOSE_FDS} || hp_fail ${
+    q(`systemctl ${action} ${name} failed.`)
+  } ${systemdWhySh(name)}; else /etc/init.d/${N} ${action} >&2 ${CLOSE_FDS}; fi`;
+}
+
+/**
+ * sh printing the last lines the unit's latest invocation logged to the journal (systemd), without
+ * sudo's session lines (its notify scripts' sudo runs in the unit's cgroup).
+ */
+export function journalTailSh(name: string, lines = 12): string {
+  const N = q(name);
+  return `_inv=$(systemctl show -p InvocationID --value ${N} 2>/dev/null); ` +
+    `if [ -n "$_inv" ]; then journalctl --no-pager -q -o short -n 50 _SYSTEMD_INVOCATION_ID="$_inv" + INVOCATION_ID="$_inv"; ` +
+    `else journalctl --no-pager -q -o short -n 50 -u ${N}; fi 2>/dev/null | grep -v ' sudo\\[' | tail -n ${lines} | sed 's/^/  /'`;
 }
 
 /** sh performing `action` with the alive checks; needs {@link aliveFn}. */
@@ -80,7 +104,7 @@ export function actionSh(s: Alive, action: "start" | "stop" | "restart" | "reloa
     `sleep 1`,
     `if ! hpt_alive; then hp_fail ${
       q(`${s.name} is not running after ${action} (it died at once? check its log)`)
-    }; fi`,
+    } ${systemdWhySh(s.name)}; fi`,
   ].join("\n");
   const check = `if ! ${IS_SYSTEMD} && [ ! -x /etc/init.d/${N} ]; then hp_fail ${
     q(`/etc/init.d/${s.name} not found`)

@@ -1,7 +1,8 @@
 /**
  * VRRP failover on a deployed pair (seed 003, VRRP only, advert_int 1): stop the MASTER's
  * keepalived, the VIP is on the BACKUP within 4 s; start it, the VIP is preempted back; the
- * notify hooks ran as `keepalived_script` (enable_script_security), not as root.
+ * notify hooks ran as `keepalived_script` (enable_script_security), not as root. On systemd lab
+ * hosts: keepalived stopped and started through `systemctl`.
  * Lab fo1 on 198.18.212.0/24.
  */
 import assert from "node:assert/strict";
@@ -41,7 +42,7 @@ e2e(
   async () => {
     Deno.env.set("HAPLAY_VRRP_PASS", "fo" + crypto.randomUUID().slice(0, 6));
     await withLab(
-      { name: "fo1", subnet: "198.18.212.0/24", hosts: 2, aptRepo: true },
+      { name: "fo1", subnet: "198.18.212.0/24", hosts: 2, aptRepo: true, init: "systemd" },
       async (lab) => {
         const vip = "198.18.212.10";
         const text = labInventoryText(await Deno.readTextFile(EXAMPLE), lab)
@@ -59,7 +60,8 @@ e2e(
           async () => (await holder(lab, vip)) === "h1",
         );
 
-        await sh(lab, "h1", "/etc/init.d/keepalived stop >/dev/null 2>&1");
+        // systemd hosts: stop through systemctl, which returns once keepalived exited
+        await sh(lab, "h1", "systemctl stop keepalived");
         const moved = await until(
           "the VIP on h2",
           4000,
@@ -84,7 +86,9 @@ e2e(
             (await sh(lab, "h1", "kill -0 $(cat /run/keepalived.pid) 2>/dev/null && echo up")) ===
               "",
         );
-        await sh(lab, "h1", "/etc/init.d/keepalived start >/dev/null 2>&1");
+        assert.equal(await sh(lab, "h1", "systemctl is-active keepalived"), "inactive");
+        await sh(lab, "h1", "systemctl start keepalived");
+        assert.equal(await sh(lab, "h1", "systemctl is-active keepalived"), "active");
         const back = await until(
           "the VIP back on h1",
           10000,

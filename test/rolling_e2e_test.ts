@@ -12,7 +12,7 @@ import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
 import { plays } from "../playbooks/site.ts";
 import { labInventoryText } from "../lab/inventory.ts";
-import { snapshot, snapshotDiff, sshdSessions } from "./snapshot.ts";
+import { fullSnapshot as snapshot, snapshotDiff, sshdSessions } from "./snapshot.ts";
 
 const EXAMPLE = fileURLToPath(
   new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url),
@@ -146,7 +146,7 @@ e2e(
   async () => {
     Deno.env.set("HAPLAY_VRRP_PASS", "ro" + crypto.randomUUID().slice(0, 6));
     await withLab(
-      { name: "ro1", subnet: "198.18.210.0/24", hosts: 4, aptRepo: true },
+      { name: "ro1", subnet: "198.18.210.0/24", hosts: 4, aptRepo: true, init: "systemd" },
       async (lab) => {
         const vip = "198.18.210.100";
         const base = labInventoryText(await Deno.readTextFile(EXAMPLE), lab);
@@ -286,6 +286,11 @@ e2e(
         assert.equal(r3.ok, false);
         assert.equal(by3.lb1.status, "failed");
         assert.equal(by3.lb1.rolledBack, true, by3.lb1.error);
+        // systemd: the error carries the unit's state and journal, where keepalived said why
+        assert.match(
+          by3.lb1.error ?? "",
+          /systemctl start keepalived failed\.\s+\|\s+journalctl -u keepalived \(unit failed\): \|.* Keepalived\S*\[\d+\]: /,
+        );
         assert.equal(by3.lb2.status, "skipped");
         assert.equal(await pid(lab, "h2"), h2Pid, "lb2's keepalived was restarted");
         const lb2After = await snapshot(lab, "h2");

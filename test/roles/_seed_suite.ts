@@ -18,7 +18,7 @@ import { lintLb } from "../../lb/lint.ts";
 import { writeLabInventory } from "../../lab/inventory.ts";
 import { verifyLb } from "../../lb/verify.ts";
 import { withLab } from "../lab_fixture.ts";
-import { snapshotDiff, snapshots, sshdSessions } from "../snapshot.ts";
+import { fullSnapshots as snapshots, snapshotDiff, sshdSessions } from "../snapshot.ts";
 import { examplePath } from "./_fixtures.ts";
 
 const PASS = "Vr" + crypto.randomUUID().slice(0, 6);
@@ -40,6 +40,22 @@ export interface Ctx {
   /** Lab host (h1..) of an inventory host. */
   labHost: (name: string) => string;
   sh: (host: string, cmd: string) => Promise<string>;
+  /** PID 1 of the lab's hosts. */
+  init: "lab" | "systemd";
+}
+
+/**
+ * Stops or starts keepalived on an inventory host the way its init does: `systemctl` on systemd
+ * hosts (stop waits for the daemon to exit), the init script on lab hosts (whose stop does not
+ * wait: it returns once keepalived removed its VIPs).
+ */
+export async function keepalived(t: Ctx, host: string, verb: "stop" | "start"): Promise<void> {
+  await t.sh(
+    host,
+    t.init === "systemd"
+      ? `systemctl ${verb} keepalived`
+      : `/etc/init.d/keepalived ${verb} >/dev/null 2>&1`,
+  );
 }
 
 async function startApps(t: Ctx, apps: Record<string, number[]>) {
@@ -82,7 +98,7 @@ function failover(
   return async (t: Ctx) => {
     const [master] = await holders(t, names, vip);
     assert.ok(master, "a MASTER holds the VIP");
-    await t.sh(master, "/etc/init.d/keepalived stop >/dev/null 2>&1");
+    await keepalived(t, master, "stop");
     let backup = "";
     await until(`${vip} to move off ${master}`, 10000, async () => {
       const h = await holders(t, names, vip);
@@ -90,14 +106,21 @@ function failover(
       return h.length === 1 && h[0] !== master;
     });
     await after?.(t, master, backup);
-    // init.d stop does not wait for keepalived to exit (it removes its VIPs first)
+    // init.d stop does not wait for keepalived to exit (it removes its VIPs first); systemctl does
     await until(
       `keepalived on ${master} to exit`,
       10000,
       async () =>
         (await t.sh(master, "kill -0 $(cat /run/keepalived.pid) 2>/dev/null && echo up")) === "",
     );
-    await t.sh(master, "/etc/init.d/keepalived start >/dev/null 2>&1");
+    if (t.init === "systemd") {
+      assert.equal(
+        await t.sh(master, "systemctl is-active keepalived"),
+        "inactive\n",
+        `${master}: keepalived after systemctl stop`,
+      );
+    }
+    await keepalived(t, master, "start");
     await until(`${vip} back on ${master}`, 15000, async () => {
       const h = await holders(t, names, vip);
       return h.length === 1 && h[0] === master;
@@ -166,6 +189,8 @@ export interface SeedLab {
   subnet: string;
   /** An upstream keepalived version (see lab/keepalived_build.ts); Debian's when absent. */
   keepalived?: string;
+  /** PID 1 of the hosts: `lab` (the tiny bash init, default) or `systemd`. */
+  init?: "lab" | "systemd";
   /**
    * Extra checks after the failover, before the rollback (which undoes the first deploy and
    * every later run, so runs made here are rolled back too).
@@ -182,6 +207,7 @@ export async function runSeedSuite(c: SeedCase, where: SeedLab): Promise<void> {
       hosts: c.hosts,
       aptRepo: true,
       keepalived: where.keepalived,
+      init: where.init ?? "lab",
     },
     async (lab) => {
       const path = await writeLabInventory(examplePath(c.seed), lab);
@@ -193,6 +219,7 @@ export async function runSeedSuite(c: SeedCase, where: SeedLab): Promise<void> {
         inv,
         labHost,
         sh: async (host, cmd) => (await labExec(lab, labHost(host), ["sh", "-c", cmd])).stdout,
+        init: where.init ?? "lab",
       };
       const names = [...inv.hosts.keys()];
       const labNames = names.map(labHost);
@@ -209,6 +236,21 @@ export async function runSeedSuite(c: SeedCase, where: SeedLab): Promise<void> {
       const failed = checks.filter((x) => !x.ok);
       assert.deepEqual(failed, [], lines.join("\n"));
       assert.ok(checks.some((x) => x.check.startsWith("VRRP ")), "VRRP was checked");
+      if (t.init === "systemd") {
+        // what systemd says of the deployed unit on every load balancer: enabled for boot, active
+        const lbs: string[] = [];
+        for (const n of names) {
+          const unit = await t.sh(
+            n,
+            "[ -f /etc/keepalived/keepalived.conf ] || exit 0; " +
+              "systemctl is-enabled keepalived; systemctl is-active keepalived",
+          );
+          if (!unit) continue;
+          lbs.push(n);
+          assert.equal(unit, "enabled\nactive\n", `${n}: keepalived's unit after the deploy`);
+        }
+        assert.ok(lbs.length >= 1, "no load balancer found");
+      }
 
       const sessions = () => Promise.all(labNames.map((h) => sshdSessions(lab, h)));
       const s0 = await sessions();
