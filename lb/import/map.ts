@@ -122,6 +122,11 @@ function extras(n: KaNode | undefined, mapped: Set<string>): string[] {
   return (n?.children ?? []).filter((c) => !mapped.has(c.key)).flatMap(rawLines);
 }
 
+/** The record under `o[k]`, created when absent. */
+function sub(o: Record<string, unknown>, k: string): Record<string, unknown> {
+  return (o[k] ??= {}) as Record<string, unknown>;
+}
+
 function setExtra(o: Record<string, unknown>, lines: string[]): void {
   if (lines.length) o.extra = lines;
 }
@@ -156,7 +161,9 @@ function mapNotify(
         `${where(n)}: notify_${s} "${line}" ran as root; haplay runs hooks as the script user` +
           (sudo
             ? ` and this one through an exact sudoers entry (sudo: true)`
-            : ` and cannot grant it through sudo (${sudoCommandProblem(line)}): it runs unprivileged`),
+            : ` and cannot grant it through sudo (${
+              sudoCommandProblem(line)
+            }): it runs unprivileged`),
       );
     }
   }
@@ -251,9 +258,17 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     );
   }
   lb.script_security = child(gd(ref), "enable_script_security") !== undefined;
-  if (!lb.script_security) {
+  const usesScripts = lbs.some((v) =>
+    v.nodes.some((n) =>
+      n.key === "vrrp_script" ||
+      (n.key === "vrrp_instance" && (n.children ?? []).some((c) => c.key.startsWith("notify")))
+    )
+  );
+  if (!lb.script_security && usesScripts) {
+    lb.script_security = true;
     notes.push(
-      "global_defs has no enable_script_security: script_security: false kept (lint warns)",
+      "global_defs has no enable_script_security: haplay writes it (its notify and track " +
+        "scripts run as the script user, and keepalived's config test fails without it)",
     );
   }
   const su = arg(gd(ref), "script_user");
@@ -317,7 +332,10 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     const auth = child(n, "authentication");
     if (auth) {
       const pass = arg(auth, "auth_pass");
-      o.authentication = { type: arg(auth, "auth_type") ?? "PASS", auth_pass: new SecretSlot(name) };
+      o.authentication = {
+        type: arg(auth, "auth_type") ?? "PASS",
+        auth_pass: new SecretSlot(name),
+      };
       if (pass !== undefined) secrets.set(name, pass);
     }
     o.virtual_ipaddress = children(n, "virtual_ipaddress").flatMap((b) =>
@@ -333,7 +351,13 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     });
     if (ts.length) o.track_scripts = ts;
     const ti = (child(n, "track_interface")?.children ?? []).map((t) => {
-      if (t.args.length) notes.push(`${where(t)}: track_interface ${t.key} ${t.args.join(" ")}: weight not modelled (dropped)`);
+      if (t.args.length) {
+        notes.push(
+          `${where(t)}: track_interface ${t.key} ${
+            t.args.join(" ")
+          }: weight not modelled (dropped)`,
+        );
+      }
       return t.key;
     });
     if (ti.length) o.track_interfaces = ti;
@@ -361,16 +385,18 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
       const hv = hostVars.get(v.h.name)!;
       const pass = arg(child(mine, "authentication"), "auth_pass");
       if (v !== ref && pass !== secrets.get(name)) {
-        notes.push(`${v.h.name}: vrrp_instance ${name} has another auth_pass: ${ref.h.name}'s kept`);
+        notes.push(
+          `${v.h.name}: vrrp_instance ${name} has another auth_pass: ${ref.h.name}'s kept`,
+        );
       }
       const prio = num(mine, "priority") ?? 100;
-      (hv.vrrp_priority as Record<string, number> ??= {})[name] = prio;
+      sub(hv, "vrrp_priority")[name] = prio;
       const state = arg(mine, "state") ?? "BACKUP";
-      (hv.vrrp_state as Record<string, string> ??= {})[name] = state;
+      sub(hv, "vrrp_state")[name] = state;
       const ifn = arg(mine, "interface");
       if (ifn) {
         ifaces.add(ifn);
-        (hv.vrrp_interface_by as Record<string, string> ??= {})[name] = ifn;
+        sub(hv, "vrrp_interface_by")[name] = ifn;
       }
       const src = arg(mine, "unicast_src_ip");
       if (src && src !== v.addr.address) hv.unicast_src_ip = src;
@@ -393,7 +419,7 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
 
   finishHostVars(lb, lbs, hostVars, notes);
   mapServices(lb, ref, lbs, reals, notes);
-  daemonArgs(lb, lbs, notes);
+  daemonArgs(lbs, notes);
   return { lb, hostVars, secrets, notes };
 }
 
@@ -447,12 +473,10 @@ function finishHostVars(
     const auto = prios.map((p, i) =>
       inst.nopreempt ? "BACKUP" : prios.every((q, j) => j === i || q < p) ? "MASTER" : "BACKUP"
     );
-    if (states.every((s, i) => s === auto[i] || s === undefined)) {
-      for (const v of lbs) {
-        delete (hostVars.get(v.h.name)!.vrrp_state as Record<string, string> | undefined)?.[name];
-      }
-    } else if (states.every((s) => s === "BACKUP")) {
-      inst.state = "BACKUP";
+    // every LB BACKUP (priority decides, as several seeds write it) is haplay's state: BACKUP
+    const allBackup = states.every((s) => s === "BACKUP");
+    if (allBackup) inst.state = "BACKUP";
+    if (allBackup || states.every((s, i) => s === auto[i] || s === undefined)) {
       for (const v of lbs) {
         delete (hostVars.get(v.h.name)!.vrrp_state as Record<string, string> | undefined)?.[name];
       }
@@ -489,12 +513,21 @@ function realHost(addr: string, hosts: ImportHost[]): ImportHost | undefined {
 function vipMethodOf(
   h: ImportHost,
   vip: string,
+  port: number | undefined,
   notes: string[],
 ): "lo" | "redirect" | undefined {
   const nat = h.facts.cmds.get("nat") ?? "";
-  const redirect = nat.split("\n").some((l) =>
+  const rules = nat.split("\n").filter((l) =>
     /^-A PREROUTING\b/.test(l) && l.includes(`-d ${vip}/32`) && /-j REDIRECT\b/.test(l)
   );
+  const redirect = rules.length > 0;
+  const exact = `--dport ${port} `;
+  if (redirect && port !== undefined && !rules.some((l) => l.includes(exact))) {
+    notes.push(
+      `${h.name}: its REDIRECT rule for ${vip} is '${rules[0].slice(3)}'; haplay writes one per ` +
+        `service port (-p tcp --dport ${port}) beside it and leaves the hand-written rule in place`,
+    );
+  }
   const lo = (h.facts.cmds.get("addr") ?? "").split("\n").some((l) =>
     new RegExp(`^\\d+:\\s+lo\\s+inet6?\\s+${vip.replaceAll(".", "\\.")}/`).test(l)
   );
@@ -529,14 +562,20 @@ function mapServices(
   for (const v of lbs.slice(1)) {
     const a = topLevel(v, "virtual_server").map(signature).join("\n");
     if (a !== vss.map(signature).join("\n")) {
-      notes.push(`${v.h.name}: virtual_server blocks differ from ${ref.h.name}'s: ${ref.h.name}'s kept`);
+      notes.push(
+        `${v.h.name}: virtual_server blocks differ from ${ref.h.name}'s: ${ref.h.name}'s kept`,
+      );
     }
   }
   const modes = new Set<string>();
   for (const n of vss) {
     const o: Record<string, unknown> = {};
     if (n.args[0] === "group") {
-      notes.push(`${where(n)}: virtual_server group ${n.args[1]}: virtual_server_group is not modelled (not mapped)`);
+      notes.push(
+        `${where(n)}: virtual_server group ${
+          n.args[1]
+        }: virtual_server_group is not modelled (not mapped)`,
+      );
       continue;
     }
     const fw = n.args[0] === "fwmark";
@@ -552,7 +591,11 @@ function mapServices(
     }
     const kind = (arg(n, "lb_kind") ?? "NAT").toUpperCase();
     if (kind === "TUN") {
-      notes.push(`${where(n)}: virtual_server ${n.args.join(" ")}: lb_kind TUN (IP tunnelling) has no haplay mode (not mapped)`);
+      notes.push(
+        `${where(n)}: virtual_server ${
+          n.args.join(" ")
+        }: lb_kind TUN (IP tunnelling) has no haplay mode (not mapped)`,
+      );
       continue;
     }
     let mode = kind === "NAT" ? "nat" : fw ? "dsr-fwmark" : "dr";
@@ -592,9 +635,8 @@ function mapServices(
     for (const r of rss) {
       const addr = r.args[0];
       const port = r.args[1] !== undefined ? Number(r.args[1]) : undefined;
-      const host = realHost(addr, reals) ?? (lbAddrs.includes(addr)
-        ? lbs.find((v) => v.addr.address === addr)!.h
-        : undefined);
+      const host = realHost(addr, reals) ??
+        (lbAddrs.includes(addr) ? lbs.find((v) => v.addr.address === addr)!.h : undefined);
       if (host && lbs.some((v) => v.h === host)) mode = mode === "dr" ? "same-box-dr" : mode;
       const ro: Record<string, unknown> = host ? { host: host.name } : { address: addr };
       if (port !== undefined && port !== o.port) ro.port = port;
@@ -605,25 +647,35 @@ function mapServices(
       const otherChecks = (r.children ?? []).filter((c) =>
         /_CHECK$/.test(c.key) && !CHECKERS.has(c.key)
       );
-      const rest = (r.children ?? []).filter((c) =>
-        c.key !== "weight" && !CHECKERS.has(c.key)
-      );
+      const rest = (r.children ?? []).filter((c) => c.key !== "weight" && !CHECKERS.has(c.key));
       setExtra(ro, rest.flatMap(rawLines));
       if (otherChecks.length) {
-        notes.push(`${where(r)}: ${otherChecks.map((c) => c.key).join(", ")} kept raw under the real server's extra`);
+        notes.push(
+          `${where(r)}: ${
+            otherChecks.map((c) => c.key).join(", ")
+          } kept raw under the real server's extra`,
+        );
       }
-      const mine = checker ? mapCheck(checker, fw && port !== undefined ? port : undefined) : { type: "none" };
+      const mine = checker
+        ? mapCheck(checker, fw && port !== undefined ? port : undefined)
+        : { type: "none" };
       const sig = JSON.stringify(mine);
       if (hcSig === undefined) {
         hcSig = sig;
         hc = mine;
       } else if (sig !== hcSig) {
-        notes.push(`${where(r)}: health check differs from the service's first real server's (haplay has one per service): the first is kept`);
+        notes.push(
+          `${
+            where(r)
+          }: health check differs from the service's first real server's (haplay has one per service): the first is kept`,
+        );
       }
       if (host && mode === "dr" && o.vip) {
-        const m = vipMethodOf(host, String(o.vip), notes);
+        const m = vipMethodOf(host, String(o.vip), port ?? (o.port as number | undefined), notes);
         if (m) methods.push(m);
-        else notes.push(`${host.name}: accepts ${o.vip} neither on lo nor by REDIRECT: haplay sets lo`);
+        else {notes.push(
+            `${host.name}: accepts ${o.vip} neither on lo nor by REDIRECT: haplay sets lo`,
+          );}
       }
       refs.push(ro);
     }
@@ -678,17 +730,21 @@ function mapCheck(c: KaNode, fwPort: number | undefined): Record<string, unknown
   o.connect_timeout = num(c, "connect_timeout") ?? CHECK_DEFAULTS.connect_timeout;
   o.retry = num(c, "retry") ?? num(c, "nb_get_retry") ?? CHECK_DEFAULTS.retry;
   o.delay_before_retry = num(c, "delay_before_retry") ?? CHECK_DEFAULTS.delay_before_retry;
-  const extra = [
-    ...extras(c, CHECK_MAPPED),
-    ...urls.slice(1).flatMap(rawLines),
-    ...(urls[0] ? extras(urls[0], new Set(["path", "status_code"])).map((l) => `# url: ${l}`) : []),
-  ];
-  setExtra(o, extra.filter((l) => !l.startsWith("# url: ")));
+  // the checker's other keywords and further url blocks stay raw in its extra; url keywords
+  // beside path/status_code (digest, virtualhost) cannot be split from the url block: the
+  // whole first url goes raw too, and haplay's path is left at its default
+  const urlRest = urls[0] ? extras(urls[0], new Set(["path", "status_code"])) : [];
+  const raw = [...extras(c, CHECK_MAPPED), ...urls.slice(urlRest.length ? 0 : 1).flatMap(rawLines)];
+  if (urlRest.length) {
+    delete o.path;
+    delete o.status_code;
+  }
+  setExtra(o, raw);
   return o;
 }
 
 /** DAEMON_ARGS: `--vrrp` (no IPVS) maps to `ipvs: false`; other options are named in notes. */
-function daemonArgs(lb: Record<string, unknown>, lbs: LbView[], notes: string[]): void {
+function daemonArgs(lbs: LbView[], notes: string[]): void {
   for (const v of lbs) {
     const text = v.h.facts.files.get("/etc/default/keepalived") ?? "";
     const m = /^\s*DAEMON_ARGS=["']?([^"'\n]*)["']?\s*$/m.exec(text);
@@ -696,7 +752,9 @@ function daemonArgs(lb: Record<string, unknown>, lbs: LbView[], notes: string[])
     const other = args.filter((a) => a !== "--vrrp" && a !== "-P");
     if (other.length) {
       notes.push(
-        `${v.h.name}: DAEMON_ARGS ${other.join(" ")} not modelled (haplay writes only --vrrp when the kernel has no IPVS)`,
+        `${v.h.name}: DAEMON_ARGS ${
+          other.join(" ")
+        } not modelled (haplay writes only --vrrp when the kernel has no IPVS)`,
       );
     }
   }

@@ -112,7 +112,9 @@ export function parseReadOutput(out: string, nonce: string): HostFacts {
     const kind = rest.slice(0, sp);
     const name = rest.slice(sp + 1);
     const body = lines[i + 1] ?? "";
-    const text = body.trim() === "" ? "" : utf8.decode(Uint8Array.from(atob(body.trim()), (c) => c.charCodeAt(0)));
+    const text = body.trim() === ""
+      ? ""
+      : utf8.decode(Uint8Array.from(atob(body.trim()), (c) => c.charCodeAt(0)));
     i++;
     if (kind === "file") facts.files.set(name, text);
     else if (kind === "missing") {
