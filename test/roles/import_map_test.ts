@@ -1,0 +1,385 @@
+// deno-lint-ignore-file no-explicit-any -- the mapped section is read field by field
+/**
+ * Unit tests of the import (pure parts): the reader's framing, the mapper on the seeds'
+ * configs as their posts write them (test/roles/fixtures/seeds/) and on a config full of
+ * keywords haplay does not model, and the writer (the password only in the 0600 file).
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { parseKeepalivedConf } from "../../lb/keepalived_parse.ts";
+import {
+  type HostFacts,
+  type ImportHost,
+  inventoryYaml,
+  mapSetup,
+  parseReadOutput,
+  readScript,
+  SecretSlot,
+  writeInventory,
+} from "../../lb/import/mod.ts";
+import { loadInventory } from "../../engine/inventory.ts";
+
+const SEEDS = fileURLToPath(new URL("./fixtures/seeds/", import.meta.url));
+
+function facts(
+  addr: string,
+  cmds: Record<string, string> = {},
+  files: Record<string, string> = {},
+): HostFacts {
+  return {
+    files: new Map(Object.entries(files)),
+    cmds: new Map(Object.entries({
+      addr:
+        `1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${addr}/24 brd x scope global eth0`,
+      ...cmds,
+    })),
+    missing: [],
+    mainConf: "/etc/keepalived/keepalived.conf",
+    configFiles: [],
+  };
+}
+
+function parse(text: string, file = "/etc/keepalived/keepalived.conf") {
+  const r = parseKeepalivedConf(text, { file });
+  assert.deepEqual(r.errors, []);
+  return r.nodes;
+}
+
+function seed(name: string, from?: string, to?: string) {
+  let text = Deno.readTextFileSync(SEEDS + name);
+  if (from) text = text.replaceAll(from, to!);
+  return parse(text, "/etc/keepalived/keepalived.conf");
+}
+
+const lbHost = (name: string, addr: string, nodes: ReturnType<typeof parse>, f?: HostFacts) =>
+  ({
+    name,
+    vars: { ansible_host: addr },
+    role: "lb",
+    facts: f ?? facts(addr),
+    nodes,
+  }) as ImportHost;
+const realHost = (name: string, addr: string, f?: HostFacts) =>
+  ({ name, vars: { ansible_host: addr }, role: "real", facts: f ?? facts(addr) }) as ImportHost;
+
+Deno.test("import map: seed 001 (DR pair, REDIRECT real server, bypass_ipvs notify)", () => {
+  const redirect = facts("198.18.1.79", {
+    nat: "*nat\n-A PREROUTING -d 198.18.1.100/32 -p tcp -j REDIRECT\nCOMMIT\n",
+  }, { "/etc/iptables/rules.v4": "-A PREROUTING -d 198.18.1.100/32 -p tcp -j REDIRECT\n" });
+  const r = mapSetup([
+    lbHost("lb1", "198.18.1.82", seed("001-master.conf", "xxx.xxx.xxx", "198.18.1")),
+    lbHost("lb2", "198.18.1.83", seed("001-slave.conf", "xxx.xxx.xxx", "198.18.1")),
+    realHost("web1", "198.18.1.79", redirect),
+  ]);
+  const lb = r.lb as Record<string, any>;
+  assert.equal(lb.mode, "dr");
+  assert.equal(lb.vip_method, "redirect");
+  assert.equal(lb.router_id, "LVS_MASTER", "the same router_id on both: kept");
+  assert.equal(lb.interface, "eth0");
+  const vi = lb.vrrp_instances[0];
+  assert.equal(vi.name, "VI_1");
+  assert.equal(vi.virtual_router_id, 1);
+  assert.deepEqual(vi.virtual_ipaddress, ["198.18.1.100/24"]);
+  assert.equal(vi.bypass_ipvs, true);
+  assert.equal(vi.hooks, undefined, "the bypass notify lines are the bypass_ipvs helper");
+  assert.ok(vi.authentication.auth_pass instanceof SecretSlot);
+  assert.equal(r.secrets.get("VI_1"), "hogehoge");
+  assert.deepEqual(lb.services, [{
+    name: "vs_80",
+    vip: "198.18.1.100",
+    port: 80,
+    lb_algo: "rr",
+    persistence_timeout: 50,
+    delay_loop: 30,
+    health_check: {
+      type: "HTTP_GET",
+      path: "/index.html",
+      connect_timeout: 3,
+      retry: 3, // nb_get_retry
+      delay_before_retry: 2,
+    },
+  }]);
+  // the keywords haplay does not model stay, raw, in global_defs
+  assert.deepEqual(lb.global_defs.extra, [
+    "notification_email {",
+    "    notification@domain.org",
+    "}",
+    "notification_email_from keepalived@domain.org",
+    "smtp_server localhost",
+    "smtp_connect_timeout 30",
+  ]);
+  assert.deepEqual(r.hostVars.get("lb1"), { data_address: "198.18.1.82/24", vrrp_priority: 100 });
+  assert.deepEqual(r.hostVars.get("lb2"), { data_address: "198.18.1.83/24", vrrp_priority: 50 });
+  // what it could not keep is said: the slave's other mail sender, the root notify scripts
+  assert.ok(r.notes.some((n) => /lb2: global_defs differs.*keepalived@mailinblack\.org/.test(n)));
+  assert.ok(r.notes.some((n) => /enable_script_security: haplay writes it/.test(n)));
+  assert.ok(r.notes.some((n) => /REDIRECT rule for 198\.18\.1\.100 is .*--dport 80/.test(n)));
+  assert.ok(!r.notes.some((n) => n.includes("hogehoge")), "no password in the notes");
+});
+
+Deno.test("import map: seed 003 (VRRP only, no virtual_server): mode vrrp-only, states from priorities", () => {
+  const r = mapSetup([
+    lbHost("lb1", "192.168.1.2", seed("003-master.conf")),
+    lbHost("lb2", "192.168.1.3", seed("003-backup.conf")),
+  ]);
+  const lb = r.lb as Record<string, any>;
+  assert.equal(lb.mode, "vrrp-only");
+  assert.equal(lb.services, undefined);
+  assert.deepEqual(lb.vrrp_instances[0].virtual_ipaddress, ["192.168.1.10"]);
+  assert.equal(lb.vrrp_instances[0].virtual_router_id, 51);
+  // MASTER 150 / BACKUP 100 is what haplay's "auto" gives: no vrrp_state written
+  assert.deepEqual(r.hostVars.get("lb1"), { data_address: "192.168.1.2/24", vrrp_priority: 150 });
+  assert.deepEqual(r.hostVars.get("lb2"), { data_address: "192.168.1.3/24", vrrp_priority: 100 });
+  assert.equal(r.secrets.get("VI_1"), "1111");
+});
+
+Deno.test("import map: seed 000 (every LB BACKUP, notify scripts as hooks, state kept)", () => {
+  const nodes = seed("000-keepalived.conf");
+  const r = mapSetup([lbHost("app1", "10.0.0.2", nodes), lbHost("app2", "10.0.0.3", nodes)]);
+  const vi = (r.lb as Record<string, any>).vrrp_instances[0];
+  assert.equal(vi.state, "BACKUP", "both BACKUP in the config: state BACKUP, not auto");
+  // no script_user: keepalived ran them as root; haplay runs them through exact sudoers lines
+  assert.deepEqual(vi.hooks, {
+    notify_master: [{ command: "/etc/keepalived/notify_master.sh", sudo: true }],
+    notify_backup: [{ command: "/etc/keepalived/notify_backup.sh", sudo: true }],
+  });
+  assert.ok(r.notes.some((n) => /notify_master .* ran as root; .*sudo: true/.test(n)));
+  assert.equal((r.lb as Record<string, any>).script_security, true);
+});
+
+const UNMODELLED = `
+global_defs {
+  router_id lb1
+  vrrp_version 3
+  vrrp_garp_master_refresh 60
+  enable_script_security
+  script_user keepalived_script
+}
+vrrp_script chk_haproxy {
+  script "/usr/bin/killall -0 haproxy"
+  interval 2
+  weight -20
+  init_fail
+}
+vrrp_track_file tf1 {
+  file /run/lb-down
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 7
+  priority 200
+  garp_master_refresh 30
+  virtual_ipaddress {
+    198.18.9.100/24 dev eth0 label eth0:1
+  }
+  track_script {
+    chk_haproxy weight 10
+  }
+  notify_master "/usr/local/bin/promote --now"
+}
+vrrp_instance VI_2 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 8
+  priority 100
+  virtual_ipaddress {
+    198.18.9.101/24
+  }
+}
+vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_2
+  }
+  notify "/usr/local/bin/sync-notify"
+}
+virtual_server_group web_group {
+  198.18.9.100 80
+}
+virtual_server 198.18.9.100 443 {
+  lb_kind NAT
+  quorum 2
+  sorry_server 198.18.9.50 443
+  real_server 198.18.9.21 8443 {
+    weight 3
+    inhibit_on_failure
+    TCP_CHECK {
+      connect_timeout 4
+      warmup 5
+    }
+  }
+  real_server 198.18.9.99 8443 {
+    weight 1
+    MISC_CHECK {
+      misc_path "/usr/local/bin/check web"
+    }
+  }
+}
+virtual_server fwmark 5 {
+  lb_kind DR
+  lb_algo wrr
+  real_server 198.18.9.22 {
+    TCP_CHECK {
+      connect_port 80
+    }
+  }
+}
+virtual_server 198.18.9.100 25 {
+  lb_kind TUN
+  real_server 198.18.9.21 25 {
+  }
+}
+`;
+
+Deno.test("import map: keywords haplay does not model go under extra, in their block, or into the notes", () => {
+  const lbFacts = facts("198.18.9.11", {
+    mangle:
+      "*mangle\n-A PREROUTING -d 198.18.9.100/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff\n",
+  });
+  const r = mapSetup([
+    lbHost("lb1", "198.18.9.11", parse(UNMODELLED), lbFacts),
+    realHost("web1", "198.18.9.21"),
+    realHost("web2", "198.18.9.22"),
+  ]);
+  const lb = r.lb as Record<string, any>;
+  assert.equal(lb.router_id, undefined, "router_id = the host's name: haplay's default");
+  assert.deepEqual(lb.global_defs.extra, ["vrrp_version 3", "vrrp_garp_master_refresh 60"]);
+  assert.equal(lb.script_user, "keepalived_script");
+  assert.deepEqual(lb.vrrp_scripts, [{
+    name: "chk_haproxy",
+    script: "/usr/bin/killall -0 haproxy",
+    interval: 2,
+    weight: -20,
+    extra: ["init_fail"],
+  }]);
+  const [vi1, vi2] = lb.vrrp_instances;
+  assert.deepEqual(vi1.extra, ["garp_master_refresh 30"]);
+  assert.deepEqual(vi1.virtual_ipaddress, [{
+    address: "198.18.9.100/24",
+    dev: "eth0",
+    label: "eth0:1",
+  }]);
+  assert.deepEqual(vi1.track_scripts, [{ name: "chk_haproxy", weight: 10 }]);
+  assert.deepEqual(vi1.hooks, { notify_master: ["/usr/local/bin/promote --now"] });
+  assert.equal(vi2.extra, undefined);
+  assert.deepEqual(lb.sync_groups, [{
+    name: "G1",
+    instances: ["VI_1", "VI_2"],
+    extra: ["notify /usr/local/bin/sync-notify"],
+  }]);
+  assert.deepEqual(r.hostVars.get("lb1")!.vrrp_priority, { VI_1: 200, VI_2: 100 });
+  assert.equal(r.hostVars.get("lb1")!.vrrp_state, undefined);
+  assert.equal(vi2.state, "BACKUP", "its only LB starts BACKUP: state BACKUP");
+  assert.equal(vi1.state, undefined, "MASTER with the highest priority: haplay's auto");
+  const [nat, fw] = lb.services;
+  assert.equal(lb.services.length, 2, "the TUN service is not mapped");
+  assert.equal(nat.mode, "nat");
+  assert.equal(nat.lb_algo, "wlc", "keepalived's default scheduler, written out");
+  assert.equal(nat.delay_loop, 60, "keepalived's default delay_loop, written out");
+  assert.equal(nat.real_port, 8443);
+  assert.deepEqual(nat.extra, ["quorum 2", "sorry_server 198.18.9.50 443"]);
+  assert.deepEqual(nat.real_servers, [
+    { host: "web1", weight: 3, extra: ["inhibit_on_failure"] },
+    {
+      address: "198.18.9.99",
+      weight: 1,
+      extra: ["MISC_CHECK {", '    misc_path "/usr/local/bin/check web"', "}"],
+    },
+  ]);
+  assert.deepEqual(nat.health_check, {
+    type: "TCP_CHECK",
+    connect_timeout: 4,
+    retry: 1,
+    delay_before_retry: 1,
+    extra: ["warmup 5"],
+  });
+  assert.equal(fw.mode, "dsr-fwmark");
+  assert.equal(fw.fwmark, 5);
+  assert.equal(fw.vip, "198.18.9.100", "from the LB's mangle MARK rule");
+  assert.equal(fw.lb_algo, "wrr");
+  const said = r.notes.join("\n");
+  for (
+    const re of [
+      /vrrp_track_file tf1: a top-level block haplay has no place for/,
+      /virtual_server_group web_group: a top-level block/,
+      /lb_kind TUN .* no haplay mode/,
+      /MISC_CHECK kept raw/,
+      /health check differs/,
+    ]
+  ) assert.match(said, re);
+});
+
+Deno.test("import read: the framing survives any content; the script writes nothing", () => {
+  const nonce = "n0nce";
+  const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+  const tricky = `@@HAPLAY-IMPORT n0nce file /etc/evil\nnot a frame\n`;
+  const out = [
+    `@@HAPLAY-IMPORT ${nonce} main /etc/keepalived/keepalived.conf`,
+    "",
+    `@@HAPLAY-IMPORT ${nonce} file /etc/keepalived/keepalived.conf`,
+    b64(tricky),
+    `@@HAPLAY-IMPORT ${nonce} missing /etc/keepalived/conf.d/*.conf`,
+    "",
+    `@@HAPLAY-IMPORT ${nonce} cmd nat`,
+    b64("*nat\nCOMMIT\n"),
+    `@@HAPLAY-IMPORT ${nonce} file /etc/empty`,
+    "",
+  ].join("\n");
+  const f = parseReadOutput(out, nonce);
+  assert.equal(f.files.get("/etc/keepalived/keepalived.conf"), tricky);
+  assert.equal(f.files.get("/etc/empty"), "");
+  assert.deepEqual([...f.files.keys()], ["/etc/keepalived/keepalived.conf", "/etc/empty"]);
+  assert.deepEqual(f.missing, ["/etc/keepalived/conf.d/*.conf"]);
+  assert.equal(f.cmds.get("nat"), "*nat\nCOMMIT\n");
+  // read-only: no redirection into a file, no command that changes state
+  const script = readScript(nonce);
+  assert.doesNotMatch(script, /(^|[^2&])>\s*[^&\s]/m, "the read script writes no file");
+  assert.doesNotMatch(
+    script,
+    /\b(rm|mv|cp|tee|mkdir|touch|chmod|chown|ln|sysctl -w|iptables -[AIDF])\b/,
+  );
+});
+
+Deno.test("import write: the password only in the 0600 !file secret; the inventory loads", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pass = "pw" + crypto.randomUUID().slice(0, 6);
+    const output = `${dir}/out.yaml`;
+    const w = {
+      output,
+      allVars: { ansible_user: "root" },
+      lbHosts: [
+        { name: "lb1", vars: { ansible_user: "root", ansible_host: "198.18.9.11" } },
+        { name: "lb2", vars: { ansible_user: "ops", ansible_host: "198.18.9.12" } },
+      ],
+      realHosts: [],
+      lb: {
+        mode: "vrrp-only",
+        vrrp_instances: [{
+          name: "VI_1",
+          virtual_router_id: 9,
+          authentication: { type: "PASS", auth_pass: new SecretSlot("VI_1") },
+          virtual_ipaddress: ["198.18.9.100/24"],
+        }],
+      },
+      hostVars: new Map([["lb1", { vrrp_priority: 150 }], ["lb2", { vrrp_priority: 100 }]]),
+      secrets: new Map([["VI_1", pass]]),
+      header: ["test"],
+    };
+    const text = inventoryYaml(w);
+    assert.ok(!text.includes(pass));
+    assert.match(text, /auth_pass: !file out\.VI_1\.auth_pass/);
+    const r = await writeInventory(w);
+    assert.deepEqual(r.secrets, [`${dir}/out.VI_1.auth_pass`]);
+    assert.equal((await Deno.stat(r.secrets[0])).mode! & 0o777, 0o600);
+    const inv = await loadInventory(output);
+    const lb = inv.hosts.get("lb2")!.vars.haplay_lb as Record<string, any>;
+    assert.equal(String(lb.vrrp_instances[0].authentication.auth_pass), pass);
+    assert.equal(inv.hosts.get("lb2")!.vars.ansible_user, "ops", "connection vars kept");
+    assert.equal(inv.hosts.get("lb1")!.vars.ansible_user, "root");
+    assert.equal(inv.hosts.get("lb1")!.vars.vrrp_priority, 150);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
