@@ -65,8 +65,10 @@ async function adopt(s: HandSetup): Promise<string> {
     const run = async (name: string, ...args: string[]) => {
       const r = await denoTask(name, ...args);
       outputs.push(r);
+      console.log(`${s.id}: deno task ${name}: exit ${r.code} in ${r.ms} ms`);
       return r;
     };
+    console.log(`${s.id}: built by hand and proven in ${Math.round(performance.now() - t0)} ms`);
 
     // 1. import: read-only, one exec per host
     const hostsFile = `${lab.dir}/hosts.yaml`;
@@ -92,6 +94,7 @@ async function adopt(s: HandSetup): Promise<string> {
       );
     }
     const inventory = await Deno.readTextFile(invFile);
+    if (Deno.env.get("HAPLAY_ADOPT_SHOW")) console.log(inventory, imp.stdout, imp.stderr);
     if (s.password) {
       assert.ok(!inventory.includes(s.password), "the VRRP password is inline in the inventory");
       const ref = /!file\s+(\S+)/.exec(inventory);
@@ -101,6 +104,7 @@ async function adopt(s: HandSetup): Promise<string> {
       assert.ok((await Deno.readTextFile(secret)).includes(s.password), "secret file content");
     }
 
+    if (Deno.env.get("K3STOP")) return;
     // 2. plan: the semantic summary of each LB's keepalived.conf
     const plan = await run("plan", invFile);
     assert.ok(plan.code === 0 || plan.code === 2, shown(plan));

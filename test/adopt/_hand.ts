@@ -89,10 +89,13 @@ export const SETUPS: Record<string, HandSetup> = {
       { name: "web1", lab: "h3", group: "real" },
       { name: "web2", lab: "h4", group: "real" },
     ],
-    // real servers first, then the post's restart order: BACKUP, then MASTER
+    // the post's restart order: BACKUP, then MASTER (the real servers meanwhile)
     stages: [
-      [{ host: "web1", script: "real" }, { host: "web2", script: "real" }],
-      [{ host: "lb2", script: "lb", args: ["backup"] }],
+      [
+        { host: "lb2", script: "lb", args: ["backup"] },
+        { host: "web1", script: "real" },
+        { host: "web2", script: "real" },
+      ],
       [{ host: "lb1", script: "lb", args: ["master"] }],
     ],
     vips: { [`${P(166)}.100`]: "lb1" },
