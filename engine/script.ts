@@ -178,7 +178,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   out.push(`printf '@@${n}:started\\n' || HP_LOST=1; hp_boundary`);
   for (const { index, task, change } of items) {
     const id = String(index + (ctx.journalOffset ?? 0)).padStart(4, "0");
-    const notify = change.restoreNotify ?? task.notify ?? [];
+    const notify = change.restoreNotify ?? change.notify ?? task.notify ?? [];
     out.push(`J="$R/tasks/${id}"; mkdir -m 700 "$J"`);
     out.push(writeB64(`"$J/summary"`, `${task.name}: ${change.summary}\n`));
     out.push(writeB64(`"$J/resource"`, task.resource + "\n"));
@@ -189,7 +189,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     out.push(`( set -e\n${change.backup}\n) > "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} backup $_rc; return 1; fi`);
     out.push(`: > "$J/saved"`);
-    for (const h of task.notify ?? []) {
+    for (const h of change.notify ?? task.notify ?? []) {
       out.push(`cp "$R/handlers/${handlerKey(h)}" "$HP/pending/${handlerKey(h)}"`);
     }
     out.push(`( set -e; umask "$HP_UMASK"\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);

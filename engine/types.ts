@@ -39,6 +39,11 @@ export interface PlanChange {
   restore: string;
   /** Handlers to run after a rollback restored this resource (defaults to the task's notify). */
   restoreNotify?: string[];
+  /**
+   * Handlers this change notifies, instead of the task's `notify` (e.g. `[]` for a rewrite that
+   * changes nothing the daemon reads).
+   */
+  notify?: string[];
 }
 
 /** One idempotent operation on one resource of a host. */

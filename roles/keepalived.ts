@@ -17,7 +17,8 @@ import { enabledAtBootSh } from "../tasks/service.ts";
 import { requireLb } from "../lb/context.ts";
 import { daemonArgsTask } from "./_daemon_args.ts";
 import { CHECKER_SCRIPT } from "../lb/keepalived_check.ts";
-import { renderKeepalived } from "../lb/keepalived_conf.ts";
+import { renderKeepalived, virtualServerHead } from "../lb/keepalived_conf.ts";
+import { semanticConf } from "../lb/keepalived_conf_plan.ts";
 import { LbSection } from "../lb/schema.ts";
 import { CHECKER, KEEPALIVED_CONF } from "../lb/paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "../lb/alive_sh.ts";
@@ -43,6 +44,12 @@ export function keepalivedPackageTasks(_host: HostContext): Task[] {
 export function keepalivedTasks(host: HostContext): Task[] {
   const { cluster } = requireLb(host);
   const r = renderKeepalived(cluster, host.name);
+  const serviceNames = new Map(
+    cluster.services.filter((s) => s.mode !== "vrrp-only").map((s) => [
+      virtualServerHead(s),
+      s.cfg.name,
+    ]),
+  );
   return [
     daemonArgsTask(cluster.cfg.ipvs, [RESTART]),
     file({
@@ -52,18 +59,23 @@ export function keepalivedTasks(host: HostContext): Task[] {
       mode: "0755",
       tags: TAGS,
     }),
-    // the probe reads the host's keepalived version (installed, else apt's candidate)
+    // the probe reads the host's keepalived version (installed, else apt's candidate); the plan
+    // says in words what changes, and a formatting-only rewrite reloads nothing
     versionedConf(
-      file({
-        name: "keepalived.conf",
-        path: KEEPALIVED_CONF,
-        content: r.main,
-        mode: "0640",
-        validate: `${CHECKER} %s`,
-        sensitive: r.sensitive,
-        notify: [RELOAD],
-        tags: TAGS,
-      }),
+      semanticConf(
+        file({
+          name: "keepalived.conf",
+          path: KEEPALIVED_CONF,
+          content: r.main,
+          mode: "0640",
+          validate: `${CHECKER} %s`,
+          sensitive: r.sensitive,
+          notify: [RELOAD],
+          tags: TAGS,
+        }),
+        r.main,
+        { serviceNames },
+      ),
       r.main,
     ),
     service({ name: "keepalived", state: "started", enabled: true, tags: TAGS }),
