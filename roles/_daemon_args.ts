@@ -34,6 +34,39 @@ export function ipvsFact(facts: string): boolean | undefined {
   return m ? m[1] === "1" : undefined;
 }
 
+/** The value of the last `DAEMON_ARGS=` assignment of a defaults file (quotes removed). */
+export function daemonArgsValue(text: string): string | undefined {
+  let v: string | undefined;
+  for (const l of text.split("\n")) {
+    const m = /^\s*DAEMON_ARGS=(?:"([^"]*)"|'([^']*)'|(\S*))\s*(?:#.*)?$/.exec(l);
+    if (m) v = (m[1] ?? m[2] ?? m[3]).trim().split(/\s+/).filter(Boolean).join(" ");
+  }
+  return v;
+}
+
+/**
+ * Whether the probed file (root-owned, mode 0644, regular) already sets DAEMON_ARGS to what
+ * haplay would write, whatever its comments: then it is left as it is.
+ */
+function sameDaemonArgs(facts: string, ipvs: boolean): boolean {
+  const b64 = /^content_b64=(.*)$/m.exec(facts)?.[1];
+  if (
+    b64 === undefined || !/^type=file$/m.test(facts) || !/^owner=root$/m.test(facts) ||
+    !/^mode=0?644$/m.test(facts)
+  ) {
+    return false;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+    );
+  } catch {
+    return false;
+  }
+  return daemonArgsValue(text) === daemonArgsValue(daemonArgsFile(ipvs));
+}
+
 /**
  * The DAEMON_ARGS file task. `ipvs`: true/false decide statically; "auto" decides from the
  * host's kernel at plan time. Notifies `notify` (a restart: DAEMON_ARGS is read at start).
@@ -58,6 +91,11 @@ export function daemonArgsTask(ipvs: boolean | "auto", notify: string[]): Task {
         return refuse("cannot tell whether the kernel has IPVS (no ipvs= fact)");
       }
       const p = planFile(spec(have), facts);
+      if (p.kind === "change" && sameDaemonArgs(facts, have)) {
+        // a hand-written file (an adopted setup) already giving keepalived the same options:
+        // rewriting it would restart keepalived (DAEMON_ARGS is read at start) and move the VIP
+        return { kind: "ok", reason: `${KEEPALIVED_DEFAULTS}: DAEMON_ARGS already as wanted` };
+      }
       return p.kind === "ok"
         ? p
         : { ...p, summary: `${p.summary} (${have ? "IPVS" : "--vrrp: no IPVS"})` };

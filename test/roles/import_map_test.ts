@@ -18,6 +18,7 @@ import {
   writeInventory,
 } from "../../lb/import/mod.ts";
 import { loadInventory } from "../../engine/inventory.ts";
+import { daemonArgsTask, daemonArgsValue } from "../../roles/_daemon_args.ts";
 
 const SEEDS = fileURLToPath(new URL("./fixtures/seeds/", import.meta.url));
 
@@ -382,4 +383,24 @@ Deno.test("import write: the password only in the 0600 !file secret; the invento
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("takeover: a hand-written DAEMON_ARGS with the wanted value is kept (no restart)", () => {
+  const t = daemonArgsTask("auto", ["restart keepalived"]);
+  const existing = (text: string, mode = "644", owner = "root") =>
+    `ipvs=0\nexists=1\ntype=file\nsha256=${"0".repeat(64)}\nowner=${owner}\ngroup=root\n` +
+    `mode=${mode}\nuid=0\ngid=0\nsize=${text.length}\ncontent_b64=${btoa(text)}\nend=1\n`;
+  const hand = '# hand-built\nDAEMON_ARGS="--vrrp"\n';
+  assert.equal(t.plan(existing(hand)).kind, "ok", "same options, other comments: left alone");
+  assert.equal(t.plan(existing("DAEMON_ARGS='--vrrp'  # quoted\n")).kind, "ok");
+  for (
+    const [what, facts] of [
+      ["other options", existing('DAEMON_ARGS="--vrrp -D"\n')],
+      ["no options (IPVS wanted off)", existing('DAEMON_ARGS=""\n')],
+      ["commented out", existing('#DAEMON_ARGS="--vrrp"\n')],
+      ["mode 0600", existing(hand, "600")],
+      ["not root's", existing(hand, "644", "ops")],
+    ]
+  ) assert.equal(t.plan(facts).kind, "change", what);
+  assert.equal(daemonArgsValue('A=1\nDAEMON_ARGS="-D  --vrrp"\n'), "-D --vrrp");
 });
