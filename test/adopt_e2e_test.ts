@@ -119,6 +119,10 @@ async function adopt(s: HandSetup): Promise<string> {
     // 2. plan: the semantic summary of each LB's keepalived.conf
     const plan = await run("plan", invFile);
     assert.ok(plan.code === 0 || plan.code === 2, shown(plan));
+    const said = plan.stdout.split("\n").filter((l) =>
+      /keepalived\.conf|same configuration|→| added| removed/.test(l)
+    );
+    console.log(`${s.id}: plan says:\n  ${said.slice(0, 40).join("\n  ")}`);
     for (const re of PLAN_SAYS[s.id]) assert.match(plan.stdout, re, shown(plan));
 
     // 3. deploy while a client probes the VIP every 100 ms
@@ -165,8 +169,18 @@ async function adopt(s: HandSetup): Promise<string> {
           [],
           `${h.name}: hand-built statements missing after the takeover`,
         );
-        const t = await sh(lab, h.lab, `keepalived -t -f ${KA}/keepalived.conf 2>&1; echo "rc=$?"`);
-        assert.equal(t, "rc=0", `${h.name}: keepalived -t on the rendered config`);
+        // clean: no message at all; Debian's 2.2.7 kills its own test (143) when scripts run as
+        // a non-root script_user (fixed in 2.2.8), after every check that could print
+        const t = await sh(
+          lab,
+          h.lab,
+          `keepalived -t -f ${KA}/keepalived.conf 2>&1; echo "rc=$?"; keepalived --version 2>&1 | head -1`,
+        );
+        assert.match(
+          t,
+          /^rc=0\n|^rc=143\nKeepalived v2\.2\.7 /,
+          `${h.name}: keepalived -t on the rendered config`,
+        );
       }
     }
 
