@@ -19,7 +19,8 @@ import {
   stateOf,
   type Vip,
 } from "./cluster.ts";
-import type { HealthCheckConfig, VrrpInstanceConfig } from "./schema.ts";
+import { extraLines, type HealthCheckConfig, type VrrpInstanceConfig } from "./schema.ts";
+import { redactor } from "../engine/secrets.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
 import { notifyScript, vsActive, vsMaster } from "./paths.ts";
 
@@ -51,11 +52,17 @@ function block(head: string, body: string[]): string[] {
   return [`${head} {`, ...indent(body), "}"];
 }
 
+/** The raw `extra` lines of a block, as written (trailing blanks dropped). */
+export function raw(extra: readonly string[] | undefined): string[] {
+  return extraLines(extra).map((l) => l.trimEnd());
+}
+
 /** The global_defs block. */
 export function renderGlobalDefs(c: Cluster, host: string): string[] {
   const body = [`router_id ${c.cfg.router_id ?? host}`];
   if (c.cfg.script_security) body.push("enable_script_security");
   body.push(`script_user ${c.cfg.script_user}`);
+  body.push(...raw(c.cfg.global_defs?.extra));
   return block("global_defs", body);
 }
 
@@ -67,6 +74,7 @@ export function renderVrrpScript(s: Cluster["cfg"]["vrrp_scripts"][number]): str
   if (s.fall !== undefined) body.push(`fall ${s.fall}`);
   if (s.rise !== undefined) body.push(`rise ${s.rise}`);
   if (s.user !== undefined) body.push(`user ${s.user}`);
+  body.push(...raw(s.extra));
   return block(`vrrp_script ${s.name}`, body);
 }
 
@@ -157,12 +165,13 @@ export function renderInstance(c: Cluster, m: LbMember, inst: VrrpInstanceConfig
   for (const s of NOTIFY_STATES) {
     if (steps[s].length) body.push(`notify_${s} "${notifyScript(inst.name, s)}"`);
   }
+  body.push(...raw(inst.extra));
   return block(`vrrp_instance ${inst.name}`, body);
 }
 
 /** One vrrp_sync_group block. */
 export function renderSyncGroup(g: Cluster["cfg"]["sync_groups"][number]): string[] {
-  return block(`vrrp_sync_group ${g.name}`, block("group", g.instances));
+  return block(`vrrp_sync_group ${g.name}`, [...block("group", g.instances), ...raw(g.extra)]);
 }
 
 /** The checker block of a real server (empty for `none`). */
@@ -174,10 +183,11 @@ export function renderHealthCheck(h: HealthCheckConfig): string[] {
     `retry ${h.retry}`,
     `delay_before_retry ${h.delay_before_retry}`,
   ];
-  if (h.type === "TCP_CHECK") return block("TCP_CHECK", common);
+  if (h.type === "TCP_CHECK") return block("TCP_CHECK", [...common, ...raw(h.extra)]);
   return block(h.type, [
     ...block("url", [`path ${h.path}`, `status_code ${h.status_code}`]),
     ...common,
+    ...raw(h.extra),
   ]);
 }
 
@@ -188,6 +198,12 @@ export function virtualServerHead(s: ResolvedService): string {
     throw new Error(`service ${s.cfg.name}: needs a port (or a fwmark)`);
   }
   return `${s.cfg.vip} ${s.cfg.port}`;
+}
+
+/** The `extra` of the `real_servers` entry a real server came from (none for the default list). */
+function realServerExtra(s: ResolvedService, ref: number): string[] | undefined {
+  const entry = ref >= 0 ? s.cfg.real_servers?.[ref] : undefined;
+  return typeof entry === "object" ? entry.extra : undefined;
 }
 
 /** One virtual_server block (services in vrrp-only mode have none: returns []). */
@@ -203,6 +219,7 @@ export function renderVirtualServer(s: ResolvedService): string[] {
     body.push(`persistence_timeout ${s.cfg.persistence_timeout}`);
   }
   if (!fw) body.push(`protocol ${s.cfg.protocol}`);
+  body.push(...raw(s.cfg.extra));
   for (const r of s.realServers) {
     if (!r.address) {
       throw new Error(`service ${s.cfg.name}: real server ${r.host} has no IP address`);
@@ -214,7 +231,7 @@ export function renderVirtualServer(s: ResolvedService): string[] {
       : s.cfg.health_check;
     body.push(...block(
       `real_server ${r.address}${!fw && r.port !== undefined ? ` ${r.port}` : ""}`,
-      [`weight ${r.weight}`, ...renderHealthCheck(hc)],
+      [`weight ${r.weight}`, ...renderHealthCheck(hc), ...raw(realServerExtra(s, r.ref))],
     ));
   }
   return block(`virtual_server ${virtualServerHead(s)}`, body);
@@ -225,6 +242,7 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
   const m = c.members.find((x) => x.name === host);
   if (!m) throw new Error(`${host} is not a load balancer of group ${c.cfg.lb_group}`);
   const parts: string[][] = [renderGlobalDefs(c, host)];
+  if (c.cfg.extra?.length) parts.push(raw(c.cfg.extra));
   for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
   for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
   for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
@@ -255,7 +273,10 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
     ]);
   }
   const main = HEADER + parts.map((p) => p.join("\n") + "\n").join("\n");
-  return { main, includes, sensitive: c.cfg.vrrp_instances.some((i) => i.authentication) };
+  // a raw line may carry a secret too (`auth_pass !env X` in an extra): hide the diff then
+  const sensitive = c.cfg.vrrp_instances.some((i) => i.authentication) ||
+    redactor.redact(main) !== main;
+  return { main, includes, sensitive };
 }
 
 /** True when any VIP of the cluster's instances is IPv4 (helpers that use iptables need it). */

@@ -1,6 +1,6 @@
 /**
- * Lint of the load-balancer layer: schema errors and every rule of `lint_vrrp.ts` and
- * `lint_lvs.ts`, positioned at `file:line:col` of the value concerned. Pure apart from reading
+ * Lint of the load-balancer layer: schema errors and every rule of `lint_vrrp.ts`,
+ * `lint_lvs.ts` and `lint_extra.ts` (raw keepalived lines), positioned at `file:line:col` of the value concerned. Pure apart from reading
  * the loaded inventory. Severities: `error` (keepalived, or haplay's validator, refuses it),
  * `warning` starting with "will run but wrong:" (keepalived runs, not as meant), other warnings
  * (advice, notes, hints).
@@ -36,6 +36,7 @@ import {
   ruleVridUnique,
 } from "./lint_vrrp.ts";
 import { ruleScriptPathVersions } from "./lint_versions.ts";
+import { ruleExtras } from "./lint_extra.ts";
 
 export { WRONG } from "./lint_vrrp.ts";
 
@@ -61,6 +62,7 @@ const CLUSTER_RULES: Array<(c: Cluster, all: HostMap) => Finding[]> = [
   ruleDrPort,
   ruleSameBox,
   ruleLoFamily,
+  ruleExtras,
 ];
 
 /** Unpositioned findings of every rule (schema-valid hosts only). */

@@ -20,6 +20,7 @@
 import { z } from "zod";
 import { redactor } from "../engine/secrets.ts";
 import { isIp, parseIpPrefix } from "./_net.ts";
+import { parseKeepalivedConf } from "./keepalived_parse.ts";
 
 /** A name keepalived accepts as an instance/script/group name and haplay as a file name part. */
 const Ident = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, {
@@ -45,6 +46,41 @@ const Cidr = z.string().refine((s) => parseIpPrefix(s)?.prefix !== undefined, {
 /** Text keepalived reads inside double quotes: one line, no `"`. */
 const Quotable = z.string().min(1).refine((s) => !/["\n\r\0]/.test(s), {
   message: "must be one line without double quotes",
+});
+
+/**
+ * The lines of an `extra` list: each entry is one line, or several (a YAML block scalar `|`,
+ * its final newline dropped).
+ */
+export function extraLines(extra: readonly string[] | undefined): string[] {
+  return (extra ?? []).flatMap((e) => e.replace(/\n$/, "").split("\n"));
+}
+
+/**
+ * `extra`: raw keepalived lines for keywords haplay does not model, rendered as written at the
+ * end of their block (indented inside it). A line may open a sub-block that later lines close
+ * (`track_file chk {`, `  file /etc/x`, `}`), or one entry may hold the whole block as a YAML
+ * block scalar. Checked here: one line per line (no NUL/CR), quotes closed, braces balanced
+ * (by the keepalived parser); the keywords themselves are checked only by `keepalived -t` on the
+ * host before the file lands (lint lists each as "not checked by haplay").
+ */
+export const Extra = z.array(
+  z.string().refine((l) => !/[\0\r]/.test(l), { message: "must not contain NUL or CR" }),
+).superRefine((items, ctx) => {
+  const owner: { item: number; line: number }[] = [];
+  items.forEach((it, item) =>
+    extraLines([it]).forEach((_, line) => owner.push({ item, line: line + 1 }))
+  );
+  const r = parseKeepalivedConf(extraLines(items).join("\n"), { file: "extra" });
+  for (const e of r.errors) {
+    const at = owner[Math.min(e.line, owner.length) - 1] ?? { item: 0, line: 1 };
+    const multi = extraLines([items[at.item] ?? ""]).length > 1;
+    ctx.addIssue({
+      code: "custom",
+      path: [at.item],
+      message: `raw keepalived line${multi ? ` ${at.line} of this entry` : ""}: ${e.message}`,
+    });
+  }
 });
 
 /** Characters of one argument of a sudo hook (sudoers specials are escaped when written). */
@@ -233,6 +269,8 @@ export const VrrpInstance = z.strictObject({
   bypass_ipvs: z.boolean().default(false),
   /** State-change hooks (default: the section's `hooks`). */
   hooks: Hooks.optional(),
+  /** Raw keepalived lines at the end of the vrrp_instance block (see {@link Extra}). */
+  extra: Extra.optional(),
 });
 
 /** One `vrrp_script` (used by `track_scripts`). */
@@ -245,12 +283,16 @@ export const VrrpScript = z.strictObject({
   fall: z.number().int().min(1).optional(),
   rise: z.number().int().min(1).optional(),
   user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+  /** Raw keepalived lines at the end of the vrrp_script block (see {@link Extra}). */
+  extra: Extra.optional(),
 });
 
 /** One `vrrp_sync_group`. */
 export const SyncGroup = z.strictObject({
   name: Ident,
   instances: z.array(Ident).min(2),
+  /** Raw keepalived lines at the end of the vrrp_sync_group block (see {@link Extra}). */
+  extra: Extra.optional(),
 });
 
 /** How the LVS forwards a service, or no LVS at all. */
@@ -269,6 +311,8 @@ export const RealServerRef = z.union([
     address: IpAddress.optional(),
     port: Port.optional(),
     weight: z.number().int().min(0).max(65535).optional(),
+    /** Raw keepalived lines at the end of its real_server block(s) (see {@link Extra}). */
+    extra: Extra.optional(),
   }).refine((r) => [r.host, r.group, r.address].filter((x) => x !== undefined).length === 1, {
     message: "give exactly one of host, group or address",
   }),
@@ -287,6 +331,11 @@ export const HealthCheck = z.strictObject({
   /** Retries before the real server is removed (keepalived 2.x `retry`, formerly nb_get_retry). */
   retry: z.number().int().min(0).default(3),
   delay_before_retry: z.number().positive().default(2),
+  /** Raw keepalived lines at the end of the checker block (see {@link Extra}; not with `none`). */
+  extra: Extra.optional(),
+}).refine((h) => h.type !== "none" || !h.extra?.length, {
+  message: "extra needs a checker block: give a type other than none",
+  path: ["extra"],
 });
 
 /** One load-balanced service: a `virtual_server` (unless vrrp-only). */
@@ -326,6 +375,8 @@ export const Service = z.strictObject({
   health_check: HealthCheck.prefault({}),
   /** DR real servers: `lo` or `redirect` (default: the section's; dsr-fwmark: always redirect). */
   vip_method: VipMethod.optional(),
+  /** Raw keepalived lines of the virtual_server block, before its real servers (see {@link Extra}). */
+  extra: Extra.optional(),
 }).refine((s) => s.vip !== undefined || s.fwmark !== undefined, {
   message: "give vip, fwmark, or both",
 });
@@ -362,6 +413,13 @@ export const LbSection = z.strictObject({
   rp_filter_off: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/)).optional(),
   /** Hooks of every instance that has none of its own. */
   hooks: Hooks.optional(),
+  /** Raw keepalived lines at the end of global_defs (see {@link Extra}). */
+  global_defs: z.strictObject({ extra: Extra.optional() }).optional(),
+  /**
+   * Raw top-level keepalived blocks and lines haplay does not model (track_file,
+   * virtual_server_group, static_ipaddress, ...), rendered after global_defs (see {@link Extra}).
+   */
+  extra: Extra.optional(),
   vrrp_scripts: z.array(VrrpScript).default([]),
   vrrp_instances: z.array(VrrpInstance).min(1),
   sync_groups: z.array(SyncGroup).default([]),

@@ -9,16 +9,21 @@ import { fileURLToPath } from "node:url";
 import { lbClusterOf } from "../../lb/cluster.ts";
 import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
 import { renderKeepalived } from "../../lb/keepalived_conf.ts";
+import { type KaNode, parseKeepalivedConf } from "../../lb/keepalived_parse.ts";
 import { loadInventory } from "../../engine/inventory.ts";
 import { examplePath, loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
 import { have, requires } from "../_requires.ts";
 
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
+/** An inventory with `extra:` (raw keepalived lines) in every place that takes them. */
+const EXTRAS = fileURLToPath(new URL("./fixtures/extras.yaml", import.meta.url));
 const update = !!Deno.env.get("UPDATE_GOLDEN");
 
 async function renders(seed: string) {
   const inv = seed === "prod"
     ? await loadInventory(PROD, { env: TEST_ENV })
+    : seed === "extras"
+    ? await loadInventory(EXTRAS, { env: TEST_ENV })
     : await loadExample(seed);
   const out: { host: string; file: string; content: string }[] = [];
   for (const h of inv.hosts.values()) {
@@ -37,8 +42,8 @@ async function renders(seed: string) {
   return out;
 }
 
-for (const seed of SEEDS) {
-  Deno.test(`render: seed ${seed} matches its golden files`, async () => {
+for (const seed of [...SEEDS, "extras"]) {
+  Deno.test(`render: ${seed === "extras" ? "raw extra lines" : `seed ${seed}`} matches its golden files`, async () => {
     const files = await renders(seed);
     assert.ok(files.length >= 2, "at least two load balancers");
     for (const f of files) {
@@ -81,7 +86,7 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
     const dir = await Deno.makeTempDir({ prefix: "haplay-kt-" });
     try {
       await Deno.writeTextFile(`${dir}/check.sh`, CHECKER_SCRIPT);
-      for (const seed of [...SEEDS, "prod"]) {
+      for (const seed of [...SEEDS, "prod", "extras"]) {
         for (const f of await renders(seed)) {
           if (!f.file.endsWith(`${f.host}.conf`)) continue;
           // This machine has no keepalived_script user and no notify scripts: run scripts as
@@ -105,3 +110,44 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
     }
   },
 }));
+
+Deno.test("render: extra lines land inside their own block, indented, in the order written", async () => {
+  const [lb1] = await renders("extras");
+  const nodes = parseKeepalivedConf(lb1.content, { file: lb1.file });
+  assert.deepEqual(nodes.errors, []);
+  const block = (key: string, ...args: string[]) =>
+    nodes.nodes.find((n) => n.key === key && args.every((a, i) => n.args[i] === a))!;
+  const keys = (n: KaNode) => n.children!.map((c) => c.key);
+  assert.deepEqual(keys(block("global_defs")).slice(-2), [
+    "vrrp_garp_master_refresh",
+    "vrrp_version",
+  ]);
+  assert.deepEqual(nodes.nodes[1].key, "track_file", "top-level extra right after global_defs");
+  assert.deepEqual(keys(block("track_file", "chk_maint")), ["file", "weight"]);
+  assert.deepEqual(keys(block("vrrp_script", "chk_web")).at(-1), "init_fail");
+  const vi1 = block("vrrp_instance", "VI_1");
+  assert.deepEqual(keys(vi1).slice(-2), ["garp_master_refresh", "track_file"]);
+  assert.deepEqual(vi1.children!.at(-1)!.children!.map((c) => [c.key, ...c.args]), [
+    ["chk_maint", "weight", "0"],
+  ]);
+  assert.deepEqual(keys(block("vrrp_sync_group", "SG_1")).at(-1), "notify");
+  const vs = block("virtual_server", "198.18.1.100", "80");
+  assert.deepEqual(keys(vs), [
+    "delay_loop",
+    "lb_algo",
+    "lb_kind",
+    "protocol",
+    "sorry_server",
+    "alpha",
+    "real_server",
+    "real_server",
+  ]);
+  const [rs1, rs2] = vs.children!.filter((c) => c.key === "real_server");
+  assert.deepEqual(keys(rs1), ["weight", "HTTP_GET", "inhibit_on_failure"]);
+  assert.deepEqual(keys(rs2), ["weight", "HTTP_GET"], "web2 has no extra of its own");
+  for (const rs of [rs1, rs2]) {
+    assert.deepEqual(keys(rs.children!.find((c) => c.key === "HTTP_GET")!).at(-1), "virtualhost");
+  }
+  // an extra of a block is indented one level deeper than its block's statement
+  assert.match(lb1.content, /\n {8}chk_maint weight 0\n {4}\}\n\}/);
+});

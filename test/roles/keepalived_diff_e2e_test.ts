@@ -3,7 +3,8 @@
  * password, Debian's keepalived in a namespace lab): a priority change is said in words above
  * the (hidden) diff and reloads keepalived (same PID, a new "Reloading" in its log); a live
  * config reformatted by hand is "same configuration, canonical form only", rewritten, and not
- * reloaded (same PID, no new "Reloading").
+ * reloaded (same PID, no new "Reloading"). Raw `extra:` lines: an unknown keyword is refused by
+ * the host's config test before the file lands; a known one lands, said in words.
  *
  * Lab k1d on 198.19.150.0/24.
  */
@@ -32,7 +33,7 @@ const PASS = "Kd" + crypto.randomUUID().slice(0, 6);
 const CONF = "/etc/keepalived/keepalived.conf";
 
 e2e(
-  "keepalived.conf semantic diff: a priority change reloads, a reformatting does not (lab k1d)",
+  "keepalived.conf semantic diff: a priority change reloads, a reformatting does not; extra lines validated on the host (lab k1d)",
   async () => {
     await withLab(
       { name: "k1d", subnet: "198.19.150.0/24", hosts: 2, aptRepo: true },
@@ -97,6 +98,33 @@ e2e(
         await new Promise((r) => setTimeout(r, 1500));
         assert.equal(await pid(), pid0);
         assert.equal(await reloads(), r1, "no new 'Reloading' in keepalived's log");
+
+        // 3. raw extra lines: an unknown keyword is refused by keepalived -t on the host before
+        // the file lands; a known one lands, said in words, and reloads
+        const withExtra = (lines: string[]) =>
+          text.replace("vrrp_priority: 150", "vrrp_priority: 170").replace(
+            "          track_scripts: [chk_sshd]\n",
+            `          track_scripts: [chk_sshd]\n          extra: ${JSON.stringify(lines)}\n`,
+          );
+        const bogus = path.replace(/\.yaml$/, ".bogus.yaml");
+        await Deno.writeTextFile(bogus, withExtra(["bogus_keyword 1"]));
+        const live = await sh(`sha256sum < ${CONF}`);
+        lines.length = 0;
+        const refused = await runPlaybook(await loadInventory(bogus, { env }), plays, {
+          log,
+          limit: "ha1",
+        });
+        assert.equal(refused.ok, false);
+        assert.match(lines.join("\n"), /Unknown keyword 'bogus_keyword'/);
+        assert.equal(await sh(`sha256sum < ${CONF}`), live, "the refused config did not land");
+        assert.equal(await pid(), pid0);
+        const good = path.replace(/\.yaml$/, ".extra.yaml");
+        await Deno.writeTextFile(good, withExtra(["garp_master_refresh 30"]));
+        await run(good, true);
+        assert.match(lines.join("\n"), /\n {2}VI_1: garp_master_refresh 30 added\n/);
+        assert.deepEqual(ofHa1(await run(good)).handlers, ["reload keepalived"]);
+        assert.match(await sh(`cat ${CONF}`), /\n {4}garp_master_refresh 30\n\}/);
+        assert.equal(await pid(), pid0);
 
         assert.ok(!lines.join("\n").includes(PASS), "the VRRP password leaked into the output");
       },

@@ -453,3 +453,73 @@ Deno.test("lint: every LB deploys the same haplay_lb", async () => {
   });
   expectOne(diff.issues, "wrong", /lb2's haplay_lb differs from lb1's/);
 });
+
+Deno.test("lint: every raw extra statement is listed as not checked by haplay (warning)", async () => {
+  const { issues, yaml } = await lint((d) => {
+    lb(d).global_defs = { extra: ["vrrp_garp_master_refresh 60"] };
+    lb(d).extra = ["track_file chk_maint {", "    file /run/maint", "}"];
+    inst(d).extra = ["garp_master_refresh 30", "track_file {\n    chk_maint weight 0\n}\n"];
+    lb(d).services[0].extra = ["sorry_server 198.18.5.99 80"];
+    lb(d).services[0].real_servers = [{ host: "web1", extra: ["inhibit_on_failure"] }, "web2"];
+    lb(d).services[0].health_check = { type: "TCP_CHECK", extra: ["connect_ip 198.18.5.13"] };
+  });
+  const kws = [
+    "vrrp_garp_master_refresh",
+    "garp_master_refresh",
+    "sorry_server",
+    "inhibit_on_failure",
+    "connect_ip",
+  ];
+  for (const kw of kws) {
+    const i = expectOne(issues, "warning", new RegExp(`^not checked by haplay: ${kw}$`));
+    assert.equal(i.line, lineOf(yaml, `- ${kw}`), kw);
+  }
+  // a multi-line block is one statement: at the entry that opens it
+  const files = find(issues, "warning", /^not checked by haplay: track_file$/);
+  assert.deepEqual(
+    files.map((i) => i.line),
+    [
+      lineOf(yaml, "- track_file chk_maint {"),
+      lineOf(yaml, "- |-") || lineOf(yaml, "- |"),
+    ].sort((a, b) => a - b),
+  );
+  assert.deepEqual(find(issues, "error", /./).map((i) => i.message), []);
+  // no extra, no such warning
+  expectNone((await lint()).issues, /not checked by haplay/);
+});
+
+Deno.test("lint: extra with unbalanced braces is an error at its inventory line", async () => {
+  const open = await lint((d) => (inst(d).extra = ["track_file {", "    chk_maint weight 0"]));
+  const i = expectOne(open.issues, "error", /track_file is not closed \(missing '\}'\)/);
+  assert.equal(i.line, lineOf(open.yaml, "- track_file {"));
+  assert.match(i.path, /haplay_lb\.vrrp_instances\[0\]\.extra\[0\]/);
+  const stray = await lint((d) => (lb(d).services[0].extra = ["alpha", "}"]));
+  const j = expectOne(stray.issues, "error", /'\}' without a block to close/);
+  assert.equal(j.line, lineOf(stray.yaml, `- "}"`));
+  const quote = await lint((
+    d,
+  ) => (lb(d).global_defs = { extra: ['notification_email_from "a@b'] }));
+  expectOne(quote.issues, "error", /unterminated quote/);
+  const balanced = await lint((
+    d,
+  ) => (inst(d).extra = ["track_file {", "    chk_maint weight 0", "}"]));
+  assert.deepEqual(find(balanced.issues, "error", /./), []);
+});
+
+Deno.test("lint: extra repeating a statement haplay renders in that block is an error", async () => {
+  const bad = await lint((d) => (inst(d).extra = ["priority 200"]));
+  const i = expectOne(bad.issues, "error", /extra repeats priority, which haplay already renders/);
+  assert.equal(i.line, lineOf(bad.yaml, "- priority 200"));
+  const hc = await lint((d) => {
+    lb(d).services[0].health_check = { type: "TCP_CHECK", extra: ["connect_timeout 9"] };
+  });
+  expectOne(hc.issues, "error", /extra repeats connect_timeout/);
+  // a second url block in an HTTP_GET is keepalived's way to check several paths: allowed
+  const url = await lint((d) => {
+    lb(d).services[0].health_check = { type: "HTTP_GET", extra: ["url {", "    path /ready", "}"] };
+  });
+  assert.deepEqual(find(url.issues, "error", /./), []);
+  expectOne(url.issues, "warning", /^not checked by haplay: url$/);
+  const none = await lint((d) => (lb(d).services[0].health_check = { type: "none", extra: ["x"] }));
+  expectOne(none.issues, "error", /extra needs a checker block/);
+});
