@@ -46,7 +46,7 @@ export function daemonArgsValue(text: string): string | undefined {
 
 /**
  * Whether the probed file (root-owned, mode 0644, regular) already sets DAEMON_ARGS to what
- * haplay would write, whatever its comments: then it is left as it is.
+ * haplay would write, whatever its comments: then rewriting it notifies no restart.
  */
 function sameDaemonArgs(facts: string, ipvs: boolean): boolean {
   const b64 = /^content_b64=(.*)$/m.exec(facts)?.[1];
@@ -93,8 +93,13 @@ export function daemonArgsTask(ipvs: boolean | "auto", notify: string[]): Task {
       const p = planFile(spec(have), facts);
       if (p.kind === "change" && sameDaemonArgs(facts, have)) {
         // a hand-written file (an adopted setup) already giving keepalived the same options:
-        // rewriting it would restart keepalived (DAEMON_ARGS is read at start) and move the VIP
-        return { kind: "ok", reason: `${KEEPALIVED_DEFAULTS}: DAEMON_ARGS already as wanted` };
+        // rewritten in haplay's words, but a restart (DAEMON_ARGS is read at start) would only
+        // move the VIP away and back
+        return {
+          ...p,
+          summary: `${p.summary} (same DAEMON_ARGS: no restart)`,
+          notify: [],
+        };
       }
       return p.kind === "ok"
         ? p

@@ -143,6 +143,42 @@ mkdir -p /etc/iptables
 iptables-save > /etc/iptables/rules.v4
 `;
 
+/** Fetches `url` every `everyMs` until stopped: counts answers by body, and failures. */
+function probeLoop(url: string, everyMs = 100) {
+  let ok = 0;
+  let failed = 0;
+  const failures: string[] = [];
+  const answers = new Map<string, number>();
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+        const body = (await r.text()).trim();
+        if (r.ok) {
+          ok++;
+          answers.set(body, (answers.get(body) ?? 0) + 1);
+        } else {
+          failed++;
+          failures.push(`HTTP ${r.status}`);
+        }
+      } catch (e) {
+        failed++;
+        failures.push((e as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t))));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { ok, failed, failures, answers };
+    },
+  };
+}
+
 async function until(what: string, ms: number, pred: () => Promise<boolean>) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -176,6 +212,15 @@ e2e(
       await ssh(lab, "h2", lbProcedure("BACKUP", 50, pass));
       await ssh(lab, "h1", lbProcedure("MASTER", 100, pass));
       for (const h of ["h3", "h4"]) await ssh(lab, h, REAL_PROCEDURE);
+      // the service the VIP carries: each LB answers its own name on :8080 (a probe target)
+      for (const h of ["h1", "h2"]) {
+        await ssh(
+          lab,
+          h,
+          "mkdir -p /srv/vip && hostname > /srv/vip/index.html && " +
+            "{ busybox httpd -p 8080 -h /srv/vip </dev/null >/dev/null 2>&1 & }",
+        );
+      }
       await until(
         "the VIP on h1 only",
         20000,
@@ -266,6 +311,49 @@ e2e(
       assert.ok([0, 2].includes(plan.code), plan.stdout + plan.stderr);
       assert.ok(!(plan.stdout + plan.stderr).includes(pass), "the password appears in the plan");
       console.log(plan.stdout.split("\n").filter((l) => /keepalived/.test(l)).join("\n"));
+
+      // the takeover: deploy with a client probing a service on the VIP every 100 ms; rolling
+      // (BACKUP first), reloads only (same PIDs), the VIP never leaves the MASTER
+      const pids = await Promise.all(["h1", "h2"].map((h) => ssh(lab, h, "pidof keepalived")));
+      const probe = probeLoop(`http://${VIP}:8080/`);
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = performance.now();
+      const dep = await run(denoRun(`${ROOT}engine/cli.ts`, "deploy", output));
+      const deployMs = Math.round(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 1500));
+      const stats = await probe.stop();
+      assert.equal(dep.code, 0, dep.stdout + dep.stderr);
+      assert.ok(!(dep.stdout + dep.stderr).includes(pass), "the password appears in the deploy");
+      assert.match(dep.stdout, /order: .*lb2, lb1/, "BACKUP first, MASTER last");
+      assert.doesNotMatch(dep.stdout, /\[handler\] restart keepalived/, dep.stdout);
+      assert.match(dep.stdout, /lb1: \[handler\] reload keepalived/);
+      assert.deepEqual(
+        await Promise.all(["h1", "h2"].map((h) => ssh(lab, h, "pidof keepalived"))),
+        pids,
+        "reloaded, not restarted",
+      );
+      assert.equal(stats.failed, 0, `failed probes during the takeover: ${stats.failures}`);
+      assert.ok(stats.ok >= 20, `only ${stats.ok} probes`);
+      assert.deepEqual([...stats.answers.keys()], ["h1"], "the VIP stayed on the MASTER");
+      console.log(
+        `takeover deploy: ${deployMs} ms, ${stats.ok} probes, ${stats.failed} failed, ` +
+          `answers ${JSON.stringify(Object.fromEntries(stats.answers))}`,
+      );
+
+      // and back: rollback restores the hand-built hosts exactly
+      const rb = await run(denoRun(`${ROOT}engine/cli.ts`, "rollback", output));
+      assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+      await until(
+        "the VIP on h1 after the rollback",
+        20000,
+        async () =>
+          (await ssh(lab, "h1", "ip -o addr show dev eth0")).includes(` ${VIP}/`) &&
+          (await ssh(lab, "h2", "iptables-save -t nat")).includes(`-d ${VIP}/32`),
+      );
+      const back = await Promise.all(names.map((h) => snapshot(lab, h)));
+      names.forEach((h, i) =>
+        assert.equal(back[i], before[i], `${h} after rollback: ${snapshotDiff(before[i], back[i])}`)
+      );
     });
   },
 );

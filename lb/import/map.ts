@@ -10,6 +10,7 @@ import { arg, child, children, type KaNode, num, rawLines, signature, where } fr
 import type { HostFacts } from "./read.ts";
 import { isIp, parseIpPrefix } from "../_net.ts";
 import { sudoCommandProblem } from "../schema.ts";
+import { isHaplayNotify, readSteps } from "./_haplay_notify.ts";
 
 /** One host to import: its inventory name, merged vars, role, what the reader found. */
 export interface ImportHost {
@@ -137,19 +138,55 @@ function ident(s: string): string {
   return t || "x";
 }
 
-/** Maps the notify line of an instance: the seed 001 bypass helper, or a hook. */
+/** Maps the notify lines of an instance: haplay's own scripts, seed 001's bypass helper, hooks. */
 function mapNotify(
   inst: KaNode,
   o: Record<string, unknown>,
   rootScripts: boolean,
+  facts: HostFacts,
   notes: string[],
 ): void {
-  const hooks: Record<string, unknown[]> = {};
+  const hooks: Record<string, unknown> = {};
   let bypass = 0;
   for (const s of ["master", "backup", "fault", "stop"]) {
     const n = child(inst, `notify_${s}`);
     if (!n) continue;
     const line = n.args.join(" ");
+    const path = line.split(/\s+/)[0];
+    if (isHaplayNotify(path)) {
+      const text = facts.files.get(path);
+      if (text === undefined) {
+        notes.push(`${where(n)}: haplay's notify script ${path} is missing: its steps are lost`);
+        continue;
+      }
+      for (const st of readSteps(text)) {
+        if (st.helper === "bypass_ipvs") bypass++;
+        else if (st.helper === "vs_switch") continue; // same-box DR: from the real servers
+        else if (st.what === "cloud VIP move") {
+          hooks.cloud_vip = {
+            command: st.command,
+            ...(st.timeout !== undefined && st.timeout !== 60 ? { timeout: st.timeout } : {}),
+            ...(st.sudo ? { sudo: true } : {}),
+          };
+        } else {
+          const h = st.sudo || st.timeout !== undefined
+            ? {
+              command: st.command,
+              ...(st.sudo ? { sudo: true } : {}),
+              ...(st.timeout !== undefined ? { timeout: st.timeout } : {}),
+            }
+            : st.command;
+          ((hooks[`notify_${s}`] ??= []) as unknown[]).push(h);
+        }
+        if (st.env) {
+          notes.push(
+            `${where(n)}: a notify_${s} hook has an environment (haplay's env file, maybe ` +
+              `secrets): not read back; give its env again`,
+          );
+        }
+      }
+      continue;
+    }
     if (/\/bypass_ipvs(\.sh)?\s+(add|del)\s/.test(line)) {
       bypass++;
       continue;
@@ -169,10 +206,13 @@ function mapNotify(
   }
   if (bypass) {
     o.bypass_ipvs = true;
-    notes.push(
-      `${inst.args[0]}: notify_* bypass_ipvs.sh → bypass_ipvs: true (haplay's own root helper ` +
-        `adds/removes the same REDIRECT rule; the notify lines will name haplay's notify scripts)`,
-    );
+    if (!child(inst, "notify_master")?.args[0]?.startsWith("/etc/keepalived/haplay/")) {
+      notes.push(
+        `${inst.args[0]}: notify_* bypass_ipvs.sh → bypass_ipvs: true (haplay's own root ` +
+          `helper adds/removes the same REDIRECT rule; the notify lines will name haplay's ` +
+          `notify scripts)`,
+      );
+    }
   }
   if (Object.keys(hooks).length) o.hooks = hooks;
 }
@@ -272,7 +312,9 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     );
   }
   const su = arg(gd(ref), "script_user");
-  if (su && su !== "root") lb.script_user = su;
+  if (su === "keepalived_script") {
+    // haplay's default
+  } else if (su && su !== "root") lb.script_user = su;
   else if (su === "root") {
     notes.push(
       "global_defs script_user root: haplay never runs scripts as root (keepalived_script)",
@@ -362,7 +404,7 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     });
     if (ti.length) o.track_interfaces = ti;
     if (child(n, "unicast_peer")) o.unicast = true;
-    mapNotify(n, o, rootScripts, notes);
+    mapNotify(n, o, rootScripts, ref.h.facts, notes);
     setExtra(o, extras(n, INSTANCE_MAPPED));
     instances.push(o);
 

@@ -65,6 +65,15 @@ function globOver(facts: HostFacts): (pattern: string) => string[] {
   };
 }
 
+/**
+ * A same-box DR include link haplay installed points at the instance's virtual servers only
+ * while MASTER: read the MASTER content on every LB (its path), so all LBs map alike.
+ */
+function haplayActiveLink(path: string): string | undefined {
+  const m = /^(\/etc\/keepalived\/haplay\/vs-.+)\.active\.conf$/.exec(path);
+  return m ? `${m[1]}.master.conf` : undefined;
+}
+
 /** The default output path: `<dir>/<name>.imported.yaml`. */
 export function defaultOutput(inventory: string): string {
   return join(dirname(inventory), `${basename(inventory, extname(inventory))}.imported.yaml`);
@@ -105,7 +114,7 @@ export async function importInventory(opts: ImportOptions): Promise<ImportResult
       else {
         const r = parseKeepalivedConf(text, {
           file: f.mainConf,
-          read: (p) => f.files.get(p),
+          read: (p) => f.files.get(haplayActiveLink(p) ?? p) ?? f.files.get(p),
           glob: globOver(f),
         });
         for (const e of r.errors) notes.push(`${n}: ${e.file}:${e.line}: ${e.message}`);
@@ -126,11 +135,10 @@ export async function importInventory(opts: ImportOptions): Promise<ImportResult
     lb: m.lb,
     hostVars: m.hostVars,
     secrets: m.secrets,
+    // a fixed header: importing a setup haplay deployed gives back the same text
     header: [
-      `Imported by haplay (deno task import ${basename(opts.inventory)}) from the hosts' live`,
-      "keepalived configuration. Check it with: deno task plan " + basename(output),
-      ...(m.notes.length || notes.length ? ["", "Not mapped / changed by the first deploy:"] : []),
-      ...[...notes, ...m.notes].map((n) => `- ${redactor.redact(n)}`),
+      "Imported by haplay (deno task import) from the hosts' live keepalived configuration.",
+      "What it could not map is printed by the import. Check: deno task plan THIS_FILE",
     ],
   });
   return {

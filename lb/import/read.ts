@@ -66,6 +66,8 @@ printf '%s\\n' "$cfgs" | while read -r f; do file "$f"; done
 printf '%s\\n' "$cfgs" | while read -r f; do [ -f "$f" ] && sed -n \\
   's/^[[:space:]]*\\(script\\|notify[a-z_]*\\)[[:space:]][[:space:]]*"\\{0,1\\}\\(\\/[^" ]*\\).*/\\2/p' "$f"; done |
   awk '!s[$0]++' | while read -r s; do file "$s"; done
+# haplay's own same-box DR files: the virtual servers a BACKUP's active link does not point at
+files /etc/keepalived/haplay/vs-*.master.conf
 files /etc/sysctl.conf /etc/sysctl.d/*.conf /etc/netplan/*.yaml /etc/network/interfaces \\
   /etc/network/interfaces.d/* /etc/iptables/rules.v4 /etc/iptables/rules.v6
 net_sysctls() {
