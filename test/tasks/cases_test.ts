@@ -50,6 +50,12 @@ import {
   parseIpRoutes,
   planIpRouteFact,
 } from "../../tasks/ip_route.ts";
+import {
+  CommandArgs,
+  type CommandFact,
+  parseCommand,
+  planCommandFact,
+} from "../../tasks/command.ts";
 import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
@@ -108,6 +114,9 @@ export const PLANNERS: Record<string, Planner> = {
   ipRoute: planner<IpRouteFact>((a, f) =>
     planIpRouteFact(parseArgs("ipRoute", IpRouteArgs, a as never), f)
   ),
+  command: planner<CommandFact>((a, f) =>
+    planCommandFact(parseArgs("command", CommandArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -123,6 +132,7 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   iptables: parseIptables,
   ip_rules: parseIpRules,
   ip_routes: parseIpRoutes,
+  command: parseCommand,
 };
 
 interface TaskCase {

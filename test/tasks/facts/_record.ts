@@ -21,6 +21,7 @@ import { aptFact } from "../../../tasks/apt.ts";
 import { userFact } from "../../../tasks/user.ts";
 import { groupFact } from "../../../tasks/group.ts";
 import { ipRulesFact } from "../../../tasks/ip_rule.ts";
+import { CommandArgs, commandFact } from "../../../tasks/command.ts";
 import { ipRoutesFact } from "../../../tasks/ip_route.ts";
 import { iptablesFact, IptablesRuleArgs } from "../../../tasks/iptables_rule.ts";
 
@@ -42,6 +43,8 @@ const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
   ip_rules: () => ipRulesFact,
   /** A routing table number. */
   ip_routes: (table) => ipRoutesFact(Number(table)),
+  /** The command's arguments as JSON, e.g. `{"cmd":"x","creates":"/etc/x"}` (guards only run). */
+  command: (json) => commandFact(CommandArgs.parse(JSON.parse(json))),
 };
 
 const { positionals, values } = parseArgs({
