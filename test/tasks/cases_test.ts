@@ -60,6 +60,8 @@ import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/us
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 
+import { FACTS } from "./facts/_builders.ts";
+
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
 /** A planner as the runner calls it: the case's raw args and its facts (as typed by the fact). */
@@ -145,6 +147,9 @@ interface TaskCase {
 
 interface FactCase {
   path?: string;
+  arg?: string;
+  /** The snippet that printed `output` (recorded cases). */
+  sh?: string;
   output: string;
   fact?: unknown;
   error?: string;
@@ -194,6 +199,15 @@ Deno.test("fact cases: every recorded probe output parses to its fact", async ()
     const where = `facts/${group}/${name}`;
     const parse = PARSERS[group];
     assert.ok(parse, `${where}: no parser registered for ${group}`);
+    if (c.sh !== undefined) {
+      const arg = c.path ?? c.arg;
+      assert.ok(FACTS[group] && arg !== undefined, `${where}: no builder for its sh`);
+      assert.equal(
+        FACTS[group](arg).sh,
+        c.sh,
+        `${where}: the fact's snippet changed since this output was recorded: record it again`,
+      );
+    }
     if (c.error !== undefined) {
       assert.throws(() => parse(c.output), { message: c.error }, where);
     } else {
