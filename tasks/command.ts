@@ -9,11 +9,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Plan, Task } from "../engine/types.ts";
+import type { Fact, Plan, Task } from "../engine/types.ts";
 import { q } from "../engine/shell.ts";
 import { absPath, common, parseArgs, withCommon } from "./_args.ts";
 import { parseKv } from "./_facts.ts";
-import { guarded, need, ok } from "./_plan.ts";
+import { planFrom } from "./_fact_plan.ts";
+import { FactsError, need, ok } from "./_plan.ts";
 import { CLOSE_FDS, END } from "./_sh.ts";
 
 /** Arguments of {@link command}. */
@@ -67,14 +68,51 @@ export function commandProbe(a: z.output<typeof CommandArgs>): string {
   return lines.join("\n");
 }
 
-/** Pure planner of {@link command}. */
-export function planCommand(a: z.output<typeof CommandArgs>, facts: string): Plan {
-  const f = parseKv(facts);
+/** What the command probe found: one answer per guard the task has (absent: no such guard). */
+export interface CommandFact {
+  /** The `creates` path exists. */
+  createsExists?: boolean;
+  /** The `removes` path exists. */
+  removesExists?: boolean;
+  /** The `unless` check exited 0. */
+  unlessPassed?: boolean;
+  /** The `onlyIf` check exited 0. */
+  onlyIfPassed?: boolean;
+}
+
+/** Parse the command probe's output (throws on output it cannot read). */
+export function parseCommand(stdout: string): CommandFact {
+  const f = parseKv(stdout);
   need(f, "end");
-  if (a.creates && need(f, "creates") === "1") return ok(`${a.creates} exists`);
-  if (a.removes && need(f, "removes") === "0") return ok(`${a.removes} does not exist`);
-  if (a.unless && need(f, "unless") === "0") return ok("unless check succeeded");
-  if (a.onlyIf && need(f, "onlyif") !== "0") return ok("onlyIf check failed");
+  const fact: CommandFact = {};
+  if (f.creates !== undefined) fact.createsExists = f.creates === "1";
+  if (f.removes !== undefined) fact.removesExists = f.removes !== "0";
+  if (f.unless !== undefined) fact.unlessPassed = f.unless === "0";
+  if (f.onlyif !== undefined) fact.onlyIfPassed = f.onlyif === "0";
+  return fact;
+}
+
+/** The guards fact of a command. */
+export function commandFact(a: z.output<typeof CommandArgs>): Fact<CommandFact> {
+  return { sh: commandProbe(a), parse: parseCommand };
+}
+
+/** Pure planner of {@link command} from the probe's raw output (throws on unreadable output). */
+export function planCommand(a: z.output<typeof CommandArgs>, facts: string): Plan {
+  return planCommandFact(a, parseCommand(facts));
+}
+
+function guard<T>(v: T | undefined, key: string): T {
+  if (v === undefined) throw new FactsError(`missing ${key}=`);
+  return v;
+}
+
+/** Pure planner of {@link command} from its {@link CommandFact}. */
+export function planCommandFact(a: z.output<typeof CommandArgs>, f: CommandFact): Plan {
+  if (a.creates && guard(f.createsExists, "creates")) return ok(`${a.creates} exists`);
+  if (a.removes && !guard(f.removesExists, "removes")) return ok(`${a.removes} does not exist`);
+  if (a.unless && guard(f.unlessPassed, "unless")) return ok("unless check succeeded");
+  if (a.onlyIf && !guard(f.onlyIfPassed, "onlyif")) return ok("onlyIf check failed");
   const guards = [
     a.creates ? `[ ! -e ${q(a.creates)} ]` : "",
     a.removes ? `[ -e ${q(a.removes)} ]` : "",
@@ -102,7 +140,7 @@ export function command(args: CommandInput): Task {
     name: a.name ?? `command ${label}`,
     module: "command",
     resource: `command:${a.name ?? a.cmd}`,
-    probe: commandProbe(a),
-    plan: guarded(`command ${label}`, (facts) => planCommand(a, facts)),
+    probe: commandFact(a).sh,
+    plan: planFrom(`command ${label}`, commandFact(a), (f) => planCommandFact(a, f)),
   }, a);
 }

@@ -50,11 +50,19 @@ import {
   parseIpRoutes,
   planIpRouteFact,
 } from "../../tasks/ip_route.ts";
+import {
+  CommandArgs,
+  type CommandFact,
+  parseCommand,
+  planCommandFact,
+} from "../../tasks/command.ts";
 import { parseUser, planUserFact, UserArgs, type UserFact } from "../../tasks/user.ts";
 import { GroupArgs, type GroupFact, parseGroup, planGroupFact } from "../../tasks/group.ts";
 import { parseSysctl, planSysctlFact, SysctlArgs, type SysctlFact } from "../../tasks/sysctl.ts";
 import { NetplanArgs, type NetplanFacts, planNetplan } from "../../tasks/netplan.ts";
 import { LoVipArgs, type LoVipFacts, planLoVip } from "../../tasks/lo_vip.ts";
+
+import { FACTS } from "./facts/_builders.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
@@ -114,6 +122,9 @@ export const PLANNERS: Record<string, Planner> = {
     planNetplan(parseArgs("netplan", NetplanArgs, a as never), f)
   ),
   lo_vip: planner<LoVipFacts>((a, f) => planLoVip(parseArgs("loVip", LoVipArgs, a as never), f)),
+  command: planner<CommandFact>((a, f) =>
+    planCommandFact(parseArgs("command", CommandArgs, a as never), f)
+  ),
 };
 
 /** Parser of each fact with recorded outputs. */
@@ -129,6 +140,7 @@ export const PARSERS: Record<string, (stdout: string) => unknown> = {
   iptables: parseIptables,
   ip_rules: parseIpRules,
   ip_routes: parseIpRoutes,
+  command: parseCommand,
 };
 
 interface TaskCase {
@@ -141,6 +153,9 @@ interface TaskCase {
 
 interface FactCase {
   path?: string;
+  arg?: string;
+  /** The snippet that printed `output` (recorded cases). */
+  sh?: string;
   output: string;
   fact?: unknown;
   error?: string;
@@ -161,7 +176,8 @@ async function cases<T>(dir: string): Promise<Array<{ group: string; name: strin
 
 Deno.test("task cases: every planner case plans as recorded", async () => {
   const all = await cases<TaskCase>("cases");
-  assert.ok(all.length >= 7, `${all.length} cases`);
+  const without = Object.keys(PLANNERS).filter((p) => !all.some((c) => c.group === p));
+  assert.deepEqual(without, [], "every registered planner has cases");
   for (const { group, name, c } of all) {
     const where = `cases/${group}/${name}`;
     const plan = PLANNERS[group];
@@ -183,11 +199,21 @@ Deno.test("task cases: every planner case plans as recorded", async () => {
 
 Deno.test("fact cases: every recorded probe output parses to its fact", async () => {
   const all = await cases<FactCase>("facts");
-  assert.ok(all.length >= 6, `${all.length} cases`);
+  const without = Object.keys(PARSERS).filter((p) => !all.some((c) => c.group === p));
+  assert.deepEqual(without, [], "every registered parser has recorded outputs");
   for (const { group, name, c } of all) {
     const where = `facts/${group}/${name}`;
     const parse = PARSERS[group];
     assert.ok(parse, `${where}: no parser registered for ${group}`);
+    if (c.sh !== undefined) {
+      const arg = c.path ?? c.arg;
+      assert.ok(FACTS[group] && arg !== undefined, `${where}: no builder for its sh`);
+      assert.equal(
+        FACTS[group](arg).sh,
+        c.sh,
+        `${where}: the fact's snippet changed since this output was recorded: record it again`,
+      );
+    }
     if (c.error !== undefined) {
       assert.throws(() => parse(c.output), { message: c.error }, where);
     } else {

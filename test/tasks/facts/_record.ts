@@ -1,6 +1,6 @@
 /**
  * Record a fact case: run a fact's snippet (with the engine prelude) on this machine, or on a
- * lab host via `--lab NAME --host hN`, and write `{path | arg, output, fact}` as
+ * lab host via `--lab NAME --host hN`, and write `{path | arg, sh, output, fact}` as
  * `test/tasks/facts/<fact>/<case>.json`.
  *
  * ```sh
@@ -11,38 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { PRELUDE } from "../../../engine/prelude.ts";
-import type { Fact } from "../../../engine/types.ts";
-import { statFact } from "../../../tasks/_stat_fact.ts";
-import { fileFact } from "../../../tasks/file.ts";
-import { lineFileFact } from "../../../tasks/line_in_file.ts";
-import { sysctlFact } from "../../../tasks/sysctl.ts";
-import { serviceFact } from "../../../tasks/service.ts";
-import { aptFact } from "../../../tasks/apt.ts";
-import { userFact } from "../../../tasks/user.ts";
-import { groupFact } from "../../../tasks/group.ts";
-import { ipRulesFact } from "../../../tasks/ip_rule.ts";
-import { ipRoutesFact } from "../../../tasks/ip_route.ts";
-import { iptablesFact, IptablesRuleArgs } from "../../../tasks/iptables_rule.ts";
-
-/** Each recordable fact, from the one argument of the case (a path, a key, a unit, ...). */
-const FACTS: Record<string, (arg: string) => Fact<unknown>> = {
-  stat: statFact,
-  file: (path) => fileFact(path),
-  line: lineFileFact,
-  /** `KEY:FILE`, e.g. `net.ipv4.ip_forward:/etc/sysctl.d/60-haplay.conf`. */
-  sysctl: (arg) => sysctlFact(arg.slice(0, arg.indexOf(":")), arg.slice(arg.indexOf(":") + 1)),
-  service: (name) => serviceFact({ name }),
-  /** Package names, comma-separated (candidates asked for all of them). */
-  apt: (names) => aptFact(names.split(",")),
-  user: userFact,
-  group: groupFact,
-  /** The rule's arguments as JSON, e.g. `{"chain":"INPUT","rule":["-j","ACCEPT"]}`. */
-  iptables: (json) => iptablesFact(IptablesRuleArgs.parse(JSON.parse(json))),
-  /** The argument is ignored (give `all`): the fact is every IPv4 rule. */
-  ip_rules: () => ipRulesFact,
-  /** A routing table number. */
-  ip_routes: (table) => ipRoutesFact(Number(table)),
-};
+import { FACTS, PATH_FACTS } from "./_builders.ts";
 
 const { positionals, values } = parseArgs({
   args: Deno.args,
@@ -74,7 +43,8 @@ await Deno.writeTextFile(
   file,
   JSON.stringify(
     {
-      [kind === "stat" || kind === "file" || kind === "line" ? "path" : "arg"]: path,
+      [PATH_FACTS.includes(kind) ? "path" : "arg"]: path,
+      sh: fact.sh,
       output,
       fact: fact.parse(output),
     },
