@@ -137,6 +137,7 @@ e2e("lab reboot: a systemd host boots again from its disk, hard and graceful", a
       const keys = await hostKeys(lab, "h1");
       assert.match(keys, /ssh-ed25519/);
       const h2pid = lab.hosts[1].pid;
+      const mac = await inHost(lab, "h1", "cat /sys/class/net/eth0/address");
 
       // a power cut: nothing stops cleanly (the unit's ExecStop does not run)
       let old = await hostProcesses(lab, "h1");
@@ -150,6 +151,7 @@ e2e("lab reboot: a systemd host boots again from its disk, hard and graceful", a
       assert.equal(lab.hosts[1].pid, h2pid, "h2 was rebooted too");
       await assertRebooted(lab, 0);
       assert.equal(await hostKeys(lab, "h1"), keys);
+      assert.equal(await inHost(lab, "h1", "cat /sys/class/net/eth0/address"), mac, "NIC MAC");
       const ssh = await sh("ssh", ["-F", lab.sshConfig, "h1", "hostname"]);
       assert.equal(ssh.out, "h1", "strict host key checking with the lab's known_hosts");
 
