@@ -641,3 +641,26 @@ Deno.test("lab: NIC MACs are fixed per address (kept across reboots), unique per
   assertEquals(labMac("198.19.100.11", 1), "02:01:c6:13:64:0b");
   assertEquals(labMac("198.18.0.1", 2), "02:02:c6:12:00:01");
 });
+
+e2e(
+  "lab: systemd hosts with the apt repo boot clean (its packages: not installed, units not enabled)",
+  async () => {
+    await withLab(
+      { name: "s1ap", subnet: "198.19.103.0/24", hosts: 1, init: "systemd", aptRepo: true },
+      async (lab) => {
+        assertMatch(
+          (await inHost(lab, "h1", "systemctl is-system-running --wait")).trim(),
+          /^(running|degraded)$/,
+        );
+        assertEquals((await inHost(lab, "h1", "systemctl --failed --no-legend")).trim(), "");
+        // not installed in the host (the repo serves it), so not enabled by the lab
+        const dpkg = await labExec(lab, "h1", ["dpkg", "-s", "netfilter-persistent"]);
+        assertEquals(dpkg.code, 1);
+        assertEquals(
+          (await inHost(lab, "h1", "systemctl is-enabled systemd-networkd ssh")).trim().split("\n"),
+          ["enabled", "enabled"],
+        );
+      },
+    );
+  },
+);
