@@ -187,6 +187,16 @@ export async function waitHosts(
 export const INOTIFY_PER_SYSTEMD_HOST = 8;
 
 /**
+ * The `fs.inotify.max_user_instances` to set before starting `hosts` systemd hosts when `used`
+ * instances are taken and the limit is `current`: undefined when it suffices, else in-use +
+ * 8 per host + 64 rounded up to a multiple of 512 (never lowered).
+ */
+export function inotifyLimitFor(current: number, used: number, hosts: number): number | undefined {
+  const need = used + hosts * INOTIFY_PER_SYSTEMD_HOST + 64;
+  return current >= need ? undefined : Math.ceil(need / 512) * 512;
+}
+
+/**
  * Preflight of systemd hosts: enough inotify instances (a machine-wide per-user limit, shared
  * by every systemd on this machine: raised here when too low, saying so on stderr), a cgroup2
  * mount; returns the cgroup parent of the lab's hosts.
@@ -201,9 +211,8 @@ export async function checkSystemd(n: number): Promise<string> {
       "find /proc/[0-9]*/fd -lname 'anon_inode:inotify' 2>/dev/null | wc -l",
     ], { allowFail: true })).stdout.trim(),
   ) || 0;
-  const need = used + n * INOTIFY_PER_SYSTEMD_HOST + 64;
-  if (lim < need) {
-    const to = Math.ceil(need / 512) * 512;
+  const to = inotifyLimitFor(lim, used, n);
+  if (to !== undefined) {
     await run("sysctl", ["-q", "-w", `${key}=${to}`]);
     console.error(
       `lab: raised ${key} from ${lim} to ${to} (machine-wide; ${used} in use, ` +

@@ -62,12 +62,13 @@ async function shutdown(rec: LabRecord, pid: number): Promise<void> {
 /**
  * Reboot hosts `idx` of the lab recorded in `rec` (the caller holds the name's lock): all at
  * once, hard (SIGKILL to PID 1) or `graceful` (a clean shutdown first, bounded by
- * {@link GRACEFUL_TIMEOUT_MS}). Updates the PIDs in `rec` and in `lab.json`.
+ * `timeoutMs`, default {@link GRACEFUL_TIMEOUT_MS}). Updates the PIDs in `rec` and in `lab.json`.
  */
 export async function rebootHosts(
   rec: LabRecord,
   idx: number[],
   graceful: boolean,
+  timeoutMs = GRACEFUL_TIMEOUT_MS,
 ): Promise<RebootResult[]> {
   const t0 = performance.now();
   const offAt = new Map<number, number>();
@@ -83,7 +84,7 @@ export async function rebootHosts(
     const running = h.pid > 0 && (await isHostInit(h.pid, h.netns));
     if (running && graceful) {
       await shutdown(rec, h.pid);
-      if (await waitFor(async () => !(await pidAlive(h.pid)), GRACEFUL_TIMEOUT_MS, 20)) {
+      if (await waitFor(async () => !(await pidAlive(h.pid)), timeoutMs, 20)) {
         offAt.set(i, performance.now());
       } else forced.add(i);
     }

@@ -150,7 +150,8 @@ async function main(argv: string[]): Promise<number> {
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       const how = values.graceful ? "graceful" : "hard";
       for (const r of res) {
-        console.log(`${r.host}\tsshd up ${(r.sshUpMs / 1000).toFixed(1)}s after power-off`);
+        const cut = r.forced ? " (did not shut down in 30 s: power cut)" : "";
+        console.log(`${r.host}\tsshd up ${(r.sshUpMs / 1000).toFixed(1)}s after power-off${cut}`);
       }
       console.log(`lab ${name}: ${res.length} hosts rebooted (${how}) in ${secs}s`);
       return 0;

@@ -4,9 +4,11 @@
  * Each host has its own network namespace (veth `eth0` on the lab bridge `<name>br`, address
  * `P.(10+i)/24`, IPv6 off, no default route), its own mount/UTS/IPC/PID namespaces with an
  * overlay root (lower layers: a lab-wide base layer over this machine's own `/`; upper: a
- * per-host directory on a per-lab tmpfs), a real OpenSSH sshd with its own host keys and a
- * busybox syslogd. The lab writes an SSH client key, `known_hosts`, `ssh_config` and a haplay
- * inventory into its state directory.
+ * per-host directory on a per-lab tmpfs: the host's disk, kept across {@link labReboot}), a
+ * real OpenSSH sshd with its own host keys. PID 1 is systemd by default (systemd-networkd
+ * rendering the host's netplan files, journald, systemd-sysctl, netfilter-persistent, sshd as
+ * units) or, with `init: "lab"`, a tiny bash init with busybox syslogd. The lab writes an SSH
+ * client key, `known_hosts`, `ssh_config` and a haplay inventory into its state directory.
  *
  * Safety rules the code follows: every name it creates is derived from the lab name (netns
  * `<name>-hN`, links `<name>br` / `<name>hN`, mounts under the state directory); it only kills
@@ -406,6 +408,8 @@ export interface RebootOptions {
    * (SIGTERM to a `lab` init), wait for PID 1 to exit (at most 30 s, then the power is cut).
    */
   graceful?: boolean;
+  /** How long a graceful shutdown may take before the power is cut (default 30 000 ms). */
+  shutdownTimeoutMs?: number;
 }
 
 /**
@@ -417,13 +421,14 @@ export interface RebootOptions {
  * netplan files on the disk, enabled units, /etc/sysctl.d; `lab` hosts: boot.sh's address and
  * lab-init's enabled services). Updates the PIDs in `lab` and in `lab.json`, so `labExec` and
  * `labDown` keep working. Returns per host the time from power-off to its sshd accepting a
- * connection (measured by connecting).
+ * connection (measured by connecting), and `forced` when a graceful shutdown did not end in
+ * time and the power was cut.
  */
 export async function labReboot(
   lab: Lab,
   hosts: string[] | "all",
   opts: RebootOptions = {},
-): Promise<{ host: string; sshUpMs: number }[]> {
+): Promise<{ host: string; sshUpMs: number; forced?: boolean }[]> {
   checkName(lab.name);
   requireRoot();
   const want = hosts === "all" ? lab.hosts.map((h) => h.name) : hosts;
@@ -439,7 +444,7 @@ export async function labReboot(
         return k + 1;
       })),
     ];
-    const res = await rebootHosts(rec, idx, !!opts.graceful);
+    const res = await rebootHosts(rec, idx, !!opts.graceful, opts.shutdownTimeoutMs);
     for (const h of lab.hosts) {
       const r = rec.hosts.find((x) => x.name === h.name);
       if (r) h.pid = r.pid;

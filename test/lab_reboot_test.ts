@@ -137,6 +137,7 @@ e2e("lab reboot: a systemd host boots again from its disk, hard and graceful", a
       const keys = await hostKeys(lab, "h1");
       assert.match(keys, /ssh-ed25519/);
       const h2pid = lab.hosts[1].pid;
+      const mac = await inHost(lab, "h1", "cat /sys/class/net/eth0/address");
 
       // a power cut: nothing stops cleanly (the unit's ExecStop does not run)
       let old = await hostProcesses(lab, "h1");
@@ -150,6 +151,7 @@ e2e("lab reboot: a systemd host boots again from its disk, hard and graceful", a
       assert.equal(lab.hosts[1].pid, h2pid, "h2 was rebooted too");
       await assertRebooted(lab, 0);
       assert.equal(await hostKeys(lab, "h1"), keys);
+      assert.equal(await inHost(lab, "h1", "cat /sys/class/net/eth0/address"), mac, "NIC MAC");
       const ssh = await sh("ssh", ["-F", lab.sshConfig, "h1", "hostname"]);
       assert.equal(ssh.out, "h1", "strict host key checking with the lab's known_hosts");
 
@@ -253,5 +255,26 @@ e2e("lab reboot: a lab-init host re-runs its init and enabled services", async (
       const ssh = await sh("ssh", ["-F", lab.sshConfig, "h1", "hostname"]);
       assert.equal(ssh.out, "h1");
     }
+
+    // a shutdown that hangs (a service whose stop never returns): the power is cut after the
+    // bound, and the host still comes back
+    await labExec(
+      lab,
+      "h1",
+      ["sh", "-c", "cat > /etc/init.d/s1hang; chmod 755 /etc/init.d/s1hang"],
+      {
+        stdin: '#!/bin/sh\n[ "$1" = stop ] && exec sleep 1000\nexit 0\n',
+      },
+    );
+    await inHost(lab, "h1", "systemctl enable s1hang");
+    const old = await hostProcesses(lab, "h1");
+    const t0 = performance.now();
+    const [cut] = await labReboot(lab, ["h1"], { graceful: true, shutdownTimeoutMs: 1500 });
+    const took = performance.now() - t0;
+    assert.equal(cut.forced, true);
+    assert.ok(took >= 1500 && took < 20_000, `reboot took ${Math.round(took)} ms`);
+    await assertGone(old);
+    assert.equal(await inHost(lab, "h1", "cat /proc/1/comm"), "lab-init");
+    assert.equal(await inHost(lab, "h1", "systemctl is-active s1svc"), "active");
   });
 });

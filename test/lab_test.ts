@@ -16,6 +16,8 @@ import {
 } from "../lab/lab.ts";
 import { parse as parseYaml } from "yaml";
 import { denoRun } from "./_cli.ts";
+import { inotifyLimitFor } from "../lab/_host.ts";
+import { labMac } from "../lab/_net.ts";
 
 function assert(cond: unknown, msg?: string): asserts cond {
   nodeAssert.ok(cond, msg);
@@ -625,3 +627,40 @@ e2e("lab: one name at a time; withLab never takes over a lab another process use
   });
   assertEquals(await labLoad(name), undefined);
 });
+
+Deno.test("lab: inotify limit for systemd hosts is raised only when short, never lowered", () => {
+  assertEquals(inotifyLimitFor(128, 0, 3), undefined); // 88 needed
+  assertEquals(inotifyLimitFor(128, 10, 10), 512); // 154 needed
+  assertEquals(inotifyLimitFor(512, 10, 50), undefined); // 474 needed
+  assertEquals(inotifyLimitFor(512, 100, 50), 1024); // 564 needed
+  assertEquals(inotifyLimitFor(8192, 5000, 200), undefined);
+});
+
+Deno.test("lab: NIC MACs are fixed per address (kept across reboots), unique per kind", () => {
+  assertEquals(labMac("198.19.100.11", 0), "02:00:c6:13:64:0b");
+  assertEquals(labMac("198.19.100.11", 1), "02:01:c6:13:64:0b");
+  assertEquals(labMac("198.18.0.1", 2), "02:02:c6:12:00:01");
+});
+
+e2e(
+  "lab: systemd hosts with the apt repo boot clean (its packages: not installed, units not enabled)",
+  async () => {
+    await withLab(
+      { name: "s1ap", subnet: "198.19.103.0/24", hosts: 1, init: "systemd", aptRepo: true },
+      async (lab) => {
+        assertMatch(
+          (await inHost(lab, "h1", "systemctl is-system-running --wait")).trim(),
+          /^(running|degraded)$/,
+        );
+        assertEquals((await inHost(lab, "h1", "systemctl --failed --no-legend")).trim(), "");
+        // not installed in the host (the repo serves it), so not enabled by the lab
+        const dpkg = await labExec(lab, "h1", ["dpkg", "-s", "netfilter-persistent"]);
+        assertEquals(dpkg.code, 1);
+        assertEquals(
+          (await inHost(lab, "h1", "systemctl is-enabled systemd-networkd ssh")).trim().split("\n"),
+          ["enabled", "enabled"],
+        );
+      },
+    );
+  },
+);
