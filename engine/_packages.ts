@@ -22,4 +22,7 @@ export const PACKAGES: ReadonlyArray<{ pkg: string; needs: string[] }> = [
   { pkg: "util-linux", needs: ["unshare", "nsenter", "flock", "setsid", "pivot_root"] },
   { pkg: "attr", needs: ["setfattr"] },
   { pkg: "python3", needs: ["python3"] },
+  // the lab's default hosts boot systemd with networkd and D-Bus, like an Ubuntu server
+  { pkg: "systemd", needs: ["/lib/systemd/systemd", "networkctl"] },
+  { pkg: "dbus", needs: ["dbus-daemon"] },
 ];
