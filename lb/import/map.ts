@@ -272,12 +272,20 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     "virtual_server",
     "include",
   ]);
-  for (const v of lbs) {
-    for (const n of v.nodes.filter((n) => !KNOWN_TOP.has(n.key))) {
+  // top-level blocks haplay does not model stay raw at the top level (rendered after global_defs)
+  const topExtra = ref.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
+  for (const v of lbs.slice(1)) {
+    const mine = v.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
+    if (mine.join("\n") !== topExtra.join("\n")) {
       notes.push(
-        `${where(n)}: ${n.key} ${n.args.join(" ")}: a top-level block haplay has no place for ` +
-          `(not mapped; the rendered config would not have it)`,
+        `${v.h.name}: its top-level blocks outside haplay's model differ from ${ref.h.name}'s: ` +
+          `${ref.h.name}'s are kept (haplay_lb.extra)`,
       );
+    }
+  }
+  for (const v of lbs) {
+    for (const n of v.nodes.filter((n) => n.key === "include")) {
+      notes.push(`${v.h.name}: ${where(n)}: include ${n.args.join(" ")} matched no file`);
     }
   }
 
@@ -460,7 +468,8 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
   if (groups.length) lb.sync_groups = groups;
 
   finishHostVars(lb, lbs, hostVars, notes);
-  mapServices(lb, ref, lbs, reals, notes);
+  mapServices(lb, ref, lbs, reals, notes, topExtra);
+  setExtra(lb, topExtra);
   daemonArgs(lbs, notes);
   return { lb, hostVars, secrets, notes };
 }
@@ -596,6 +605,7 @@ function mapServices(
   lbs: LbView[],
   reals: ImportHost[],
   notes: string[],
+  topExtra: string[],
 ): void {
   const services: Record<string, unknown>[] = [];
   const used = new Set<string>();
@@ -613,10 +623,10 @@ function mapServices(
   for (const n of vss) {
     const o: Record<string, unknown> = {};
     if (n.args[0] === "group") {
+      topExtra.push(...rawLines(n));
       notes.push(
-        `${where(n)}: virtual_server group ${
-          n.args[1]
-        }: virtual_server_group is not modelled (not mapped)`,
+        `${where(n)}: virtual_server group ${n.args[1]}: kept raw under haplay_lb.extra ` +
+          `(haplay does not model virtual_server_group: it renders it as written, no lint)`,
       );
       continue;
     }
@@ -633,10 +643,10 @@ function mapServices(
     }
     const kind = (arg(n, "lb_kind") ?? "NAT").toUpperCase();
     if (kind === "TUN") {
+      topExtra.push(...rawLines(n));
       notes.push(
-        `${where(n)}: virtual_server ${
-          n.args.join(" ")
-        }: lb_kind TUN (IP tunnelling) has no haplay mode (not mapped)`,
+        `${where(n)}: virtual_server ${n.args.join(" ")}: lb_kind TUN (IP tunnelling) has no ` +
+          `haplay mode: kept raw under haplay_lb.extra (its real servers get nothing deployed)`,
       );
       continue;
     }
