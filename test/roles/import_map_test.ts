@@ -527,3 +527,28 @@ for (const seedName of ["001", "003", "004"]) {
     }
   });
 }
+
+Deno.test("import map: seed 000 (the LBs are the real servers): same-box-dr, include followed", () => {
+  const dir = "/etc/keepalived/";
+  const files: Record<string, string> = {
+    [`${dir}keepalived.conf`]: Deno.readTextFileSync(SEEDS + "000-keepalived.conf"),
+    [`${dir}virtualserver-backup.conf`]: Deno.readTextFileSync(
+      SEEDS + "000-virtualserver-master.conf",
+    ),
+  };
+  const r0 = parseKeepalivedConf(files[`${dir}keepalived.conf`], {
+    file: `${dir}keepalived.conf`,
+    read: (p) => files[p],
+  });
+  assert.deepEqual(r0.errors, []);
+  const r = mapSetup([
+    lbHost("app1", "10.0.0.12", r0.nodes),
+    lbHost("app2", "10.0.0.14", r0.nodes),
+  ]);
+  const lb = r.lb as Record<string, any>;
+  assert.equal(lb.mode, "same-box-dr");
+  assert.equal(lb.services[0].vip, "10.0.0.5");
+  assert.deepEqual(lb.services[0].real_servers, ["app1", "app2"]);
+  assert.equal(lb.services[0].health_check.connect_timeout, 10);
+  assert.equal(lb.services[0].health_check.retry, 1, "keepalived's default, written out");
+});
