@@ -18,6 +18,7 @@ import {
   writeInventory,
 } from "../../lb/import/mod.ts";
 import { loadInventory } from "../../engine/inventory.ts";
+import { importMain } from "../../lb/import_cli.ts";
 import { loadExample } from "./_fixtures.ts";
 import { allClusters } from "../../lb/cluster.ts";
 import { renderKeepalived } from "../../lb/keepalived_conf.ts";
@@ -551,4 +552,41 @@ Deno.test("import map: seed 000 (the LBs are the real servers): same-box-dr, inc
   assert.deepEqual(lb.services[0].real_servers, ["app1", "app2"]);
   assert.equal(lb.services[0].health_check.connect_timeout, 10);
   assert.equal(lb.services[0].health_check.retry, 1, "keepalived's default, written out");
+});
+
+Deno.test("import CLI: usage, a bad inventory, an unreachable host: one line each, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out: string[] = [];
+    const err: string[] = [];
+    const main = (argv: string[]) => importMain(argv, (s) => out.push(s), (s) => err.push(s));
+    assert.equal(await main([]), 4);
+    assert.match(err.pop()!, /^usage: deno task import <inventory>/);
+    assert.equal(await main(["a.yaml", "--timeout", "x"]), 4);
+    await Deno.writeTextFile(
+      `${dir}/bad.yaml`,
+      "all:\n  hosts:\n    lb1: { ansible_port: 99999 }\n",
+    );
+    assert.equal(await main([`${dir}/bad.yaml`]), 3);
+    assert.match(err.join("\n"), /bad\.yaml:3:\d+ .*ansible_port/);
+    err.length = 0;
+    // nothing listens on 127.0.0.1:1: refused at once
+    await Deno.writeTextFile(
+      `${dir}/hosts.yaml`,
+      "all:\n  children:\n    lb:\n      hosts:\n        lb1: { ansible_host: 127.0.0.1, ansible_port: 1 }\n",
+    );
+    assert.equal(await main([`${dir}/hosts.yaml`, "--timeout", "3"]), 1);
+    assert.match(err[0], /^import: lb1: cannot read: /);
+    assert.equal(err.at(-1), "import: nothing was written");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "bad.yaml",
+      "hosts.yaml",
+    ]);
+    err.length = 0;
+    assert.equal(await main([`${dir}/hosts.yaml`, "-o", `${dir}/hosts.yaml`]), 1);
+    assert.match(err[0], /would overwrite the input inventory/);
+    assert.equal(await main([`${dir}/hosts.yaml`, "--lb", "nosuch"]), 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
