@@ -187,6 +187,15 @@ function mapNotify(
       }
       continue;
     }
+    if (/\bsed\b.*\binclude\b.*keepalived\.conf/.test(facts.files.get(path) ?? "")) {
+      // seed 000: a notify script that swaps keepalived.conf's virtual_server include (and
+      // reloads): haplay's same-box DR switch does that job (the mode comes from the real servers)
+      notes.push(
+        `${where(n)}: notify_${s} ${path} swaps keepalived.conf's virtual_server include: ` +
+          `haplay's own same-box DR switch (haplay-vs-switch) does that (not a hook)`,
+      );
+      continue;
+    }
     if (/\/bypass_ipvs(\.sh)?\s+(add|del)\s/.test(line)) {
       bypass++;
       continue;
@@ -678,6 +687,7 @@ function mapServices(
     }
     // real servers
     const rss = children(n, "real_server");
+    let statusNoted = false;
     const refs: Record<string, unknown>[] = [];
     const weights: number[] = [];
     const ports: (number | undefined)[] = [];
@@ -707,6 +717,18 @@ function mapServices(
             otherChecks.map((c) => c.key).join(", ")
           } kept raw under the real server's extra`,
         );
+      }
+      if (
+        checker && /^(HTTP|SSL)_GET$/.test(checker.key) &&
+        !children(checker, "url").some((u) => child(u, "status_code"))
+      ) {
+        if (!statusNoted) {
+          notes.push(
+            `${where(checker)}: ${checker.key} without status_code: keepalived accepted any 2xx ` +
+              `answer; haplay checks for status_code 200 (set health_check.status_code otherwise)`,
+          );
+        }
+        statusNoted = true;
       }
       const mine = checker
         ? mapCheck(checker, fw && port !== undefined ? port : undefined)
@@ -775,7 +797,8 @@ function mapCheck(c: KaNode, fwPort: number | undefined): Record<string, unknown
     const path = arg(urls[0], "path");
     if (path) o.path = path;
     const sc = num(urls[0], "status_code");
-    if (sc !== undefined) o.status_code = sc;
+    // 200 is the schema's default, and haplay always renders it: omitting it keeps re-imports equal
+    if (sc !== undefined && sc !== 200) o.status_code = sc;
   }
   const cp = num(c, "connect_port");
   if (cp !== undefined && cp !== fwPort) o.connect_port = cp;

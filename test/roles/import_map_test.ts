@@ -123,6 +123,7 @@ Deno.test("import map: seed 001 (DR pair, REDIRECT real server, bypass_ipvs noti
   assert.ok(r.notes.some((n) => /lb2: global_defs differs.*keepalived@mailinblack\.org/.test(n)));
   assert.ok(r.notes.some((n) => /enable_script_security: haplay writes it/.test(n)));
   assert.ok(r.notes.some((n) => /REDIRECT rule for 198\.18\.1\.100 is .*--dport 80/.test(n)));
+  assert.equal(r.notes.filter((n) => /HTTP_GET without status_code: .*any 2xx/.test(n)).length, 1);
   assert.ok(!r.notes.some((n) => n.includes("hogehoge")), "no password in the notes");
 });
 
