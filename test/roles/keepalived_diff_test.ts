@@ -89,6 +89,13 @@ Deno.test("semantic diff: a changed value, an added or removed statement, block 
     semanticDiff(BASE, BASE + "\nvrrp_instance VI_2 {\n    priority 50\n}\n").lines,
     ["vrrp_instance VI_2 added"],
   );
+  const fw = "virtual_server fwmark 7 {\n    lb_algo rr\n}\n";
+  assert.deepEqual(
+    semanticDiff(fw, fw.replace("rr", "wrr"), {
+      serviceNames: new Map([["fwmark 7", "dsr"]]),
+    }).lines,
+    ["dsr fwmark 7: lb_algo rr → wrr"],
+  );
   // several at once, each said once
   assert.deepEqual(
     semanticDiff(BASE, edit("priority 100", "priority 150").replace("lb_algo rr", "lb_algo wrr"))
