@@ -323,7 +323,7 @@ export const RealServerRef = z.union([
 /** One accepted HTTP status: a code (200) or a range ("200-299"). */
 const StatusCode = z.union([
   z.number().int().min(100).max(599),
-  z.string().regex(/^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$/, {
+  z.string().refine((c) => /^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$/.test(c), {
     message: 'must be a status code (200) or a range like "200-299"',
   }),
 ]);
