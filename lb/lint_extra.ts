@@ -82,7 +82,11 @@ function sites(c: Cluster): ExtraSite[] {
     }
     s.cfg.real_servers?.forEach((r, j) => {
       if (typeof r === "object") {
-        add([...base, "real_servers", j], r.extra, () => ["weight"]);
+        const inhibit = r.inhibit_on_failure ?? s.cfg.inhibit_on_failure;
+        add([...base, "real_servers", j], r.extra, () => [
+          "weight",
+          ...(inhibit ? ["inhibit_on_failure"] : []),
+        ]);
       }
     });
   }

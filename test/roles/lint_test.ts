@@ -621,3 +621,20 @@ Deno.test("lint: a quorum above the real servers' weights can never be reached",
   const family = await lint((d) => (svc(d).sorry_server = { address: "2001:db8::9" }));
   expectOne(family.issues, "error", /sorry_server 2001:db8::9 is not of the VIP's address family/);
 });
+
+Deno.test("lint: a raw sorry_server or inhibit_on_failure beside haplay's own field is an error", async () => {
+  const bad = await lint((d) => {
+    Object.assign(svc(d), {
+      sorry_server: { address: "198.18.5.99" },
+      inhibit_on_failure: true,
+      extra: ["sorry_server 198.18.5.98 80"],
+      real_servers: [{ host: "web1", extra: ["inhibit_on_failure"] }, "web2"],
+    });
+  });
+  expectOne(bad.issues, "error", /extra repeats sorry_server/);
+  expectOne(bad.issues, "error", /extra repeats inhibit_on_failure/);
+  const raw = await lint((d) => {
+    svc(d).real_servers = [{ host: "web1", extra: ["inhibit_on_failure"] }, "web2"];
+  });
+  expectNone(raw.issues, /extra repeats/);
+});
