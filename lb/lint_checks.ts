@@ -8,6 +8,7 @@
 import { isIpv4 } from "./_net.ts";
 import type { Finding } from "./_locate.ts";
 import type { Cluster, ResolvedService } from "./cluster.ts";
+import { MERGED } from "./lint_versions.ts";
 import { checkersOf } from "./schema.ts";
 
 const svcPath = (s: ResolvedService, ...rest: (string | number)[]) => [
@@ -46,27 +47,60 @@ export function ruleUdpChecks(c: Cluster): Finding[] {
   return out;
 }
 
-/** MISC_CHECK paths and quorum hooks: absolute programs. */
-export function ruleCheckCommands(c: Cluster): Finding[] {
-  const out: Finding[] = [];
-  const err = (path: (string | number)[], what: string, problem: string | undefined) => {
-    if (problem) {
-      out.push({ host: c.owner, path, message: `${what}: ${problem}`, severity: "error" });
-    }
-  };
+/** The MISC_CHECK and quorum commands of a cluster, with their paths. */
+function commands(c: Cluster): { path: (string | number)[]; what: string; cmd: string }[] {
+  const out: { path: (string | number)[]; what: string; cmd: string }[] = [];
   for (const s of c.services) {
+    if (s.mode === "vrrp-only") continue;
     for (const { check, path } of checkersOf(s.cfg.health_check)) {
       if (check.type !== "MISC_CHECK" || check.misc_path === undefined) continue;
-      err(
-        svcPath(s, "health_check", ...path, "misc_path"),
-        "misc_path",
-        commandProblem(check.misc_path),
-      );
+      out.push({
+        path: svcPath(s, "health_check", ...path, "misc_path"),
+        what: "misc_path",
+        cmd: check.misc_path,
+      });
     }
     for (const k of ["quorum_up", "quorum_down"] as const) {
       const cmd = s.cfg[k];
-      if (cmd !== undefined) err(svcPath(s, k), k, commandProblem(cmd));
+      if (cmd !== undefined) out.push({ path: svcPath(s, k), what: k, cmd });
     }
+  }
+  return out;
+}
+
+/**
+ * MISC_CHECK paths and quorum hooks: absolute programs, not through a usr-merged `/bin`
+ * symlink (keepalived 2.3 refuses those as insecure), and script security on.
+ */
+export function ruleCheckCommands(c: Cluster): Finding[] {
+  const out: Finding[] = [];
+  const cmds = commands(c);
+  for (const { path, what, cmd } of cmds) {
+    const problem = commandProblem(cmd);
+    if (problem) {
+      out.push({ host: c.owner, path, message: `${what}: ${problem}`, severity: "error" });
+      continue;
+    }
+    const prog = cmd.trim().split(/\s+/)[0];
+    const m = MERGED.exec(prog);
+    if (m) {
+      out.push({
+        host: c.owner,
+        path,
+        message: `${what}: '${prog}' goes through the /${m[1]} symlink of a usr-merged system: ` +
+          `keepalived 2.3 and later refuse it as insecure; use '/usr${prog}'`,
+        severity: "warning",
+      });
+    }
+  }
+  if (cmds.length && !c.cfg.script_security) {
+    out.push({
+      host: c.owner,
+      path: ["haplay_lb", "script_security"],
+      message: `${cmds[0].what} runs a command without enable_script_security: keepalived ` +
+        `reports a SECURITY VIOLATION and its config test fails`,
+      severity: "error",
+    });
   }
   return out;
 }

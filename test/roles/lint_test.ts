@@ -574,6 +574,16 @@ Deno.test("lint: MISC_CHECK needs misc_path, an absolute program", async () => {
     svc(d).health_check = { type: "MISC_CHECK", misc_path: "/usr/local/bin/check-web --fast" };
   });
   assert.deepEqual(find(ok.issues, "error", /./), []);
+  expectNone(ok.issues, /symlink|SECURITY/);
+  const merged = await lint((d) => {
+    svc(d).health_check = { type: "MISC_CHECK", misc_path: "/bin/true" };
+  });
+  expectOne(merged.issues, "warning", /misc_path: '\/bin\/true' goes through the \/bin symlink/);
+  const insecure = await lint((d) => {
+    lb(d).script_security = false;
+    svc(d).health_check = { type: "MISC_CHECK", misc_path: "/usr/bin/true" };
+  });
+  expectOne(insecure.issues, "error", /misc_path runs a command without enable_script_security/);
 });
 
 Deno.test("lint: a UDP service with a TCP check is an error that names the UDP checkers", async () => {
