@@ -222,8 +222,9 @@ export function renderHealthCheck(h: HealthCheckConfig): string[] {
   ]);
 }
 
-/** The `virtual_server` head: `VIP PORT` or `fwmark N`. */
+/** The `virtual_server` head: `VIP PORT`, `fwmark N` or `group NAME`. */
 export function virtualServerHead(s: ResolvedService): string {
+  if (s.cfg.virtual_server_group !== undefined) return `group ${s.cfg.virtual_server_group}`;
   if (s.cfg.fwmark !== undefined) return `fwmark ${s.cfg.fwmark}`;
   if (s.cfg.port === undefined) {
     throw new Error(`service ${s.cfg.name}: needs a port (or a fwmark)`);
@@ -259,6 +260,8 @@ function degradation(s: ResolvedService): string[] {
 export function renderVirtualServer(s: ResolvedService): string[] {
   if (s.mode === "vrrp-only") return [];
   const fw = s.cfg.fwmark !== undefined;
+  // a DR group may span ports: keepalived wants its real servers without one (as for fwmark)
+  const portless = fw || (s.cfg.virtual_server_group !== undefined && s.mode !== "nat");
   const body = [
     `delay_loop ${s.cfg.delay_loop}`,
     `lb_algo ${s.cfg.lb_algo}`,
@@ -277,14 +280,14 @@ export function renderVirtualServer(s: ResolvedService): string[] {
     body.push("");
     // fwmark real servers have no port (keepalived clears it, warning): the checks get it instead
     const checks = checkersOf(s.cfg.health_check).map(({ check }) =>
-      fw && r.port !== undefined && check.type !== "MISC_CHECK"
+      portless && r.port !== undefined && check.type !== "MISC_CHECK"
         ? { ...check, connect_port: check.connect_port ?? r.port }
         : check
     );
     const entry = realServerEntry(s, r.ref);
     const inhibit = entry?.inhibit_on_failure ?? s.cfg.inhibit_on_failure;
     body.push(...block(
-      `real_server ${r.address}${!fw && r.port !== undefined ? ` ${r.port}` : ""}`,
+      `real_server ${r.address}${!portless && r.port !== undefined ? ` ${r.port}` : ""}`,
       [
         `weight ${r.weight}`,
         ...(inhibit ? ["inhibit_on_failure"] : []),
@@ -305,6 +308,9 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
   for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
   for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
   for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
+  for (const g of c.cfg.virtual_server_groups) {
+    parts.push(block(`virtual_server_group ${g.name}`, g.members.map((m) => `${m.vip} ${m.port}`)));
+  }
   const includes: RenderedKeepalived["includes"] = [];
   const swapped = new Map<string, string[][]>();
   for (const s of c.services) {

@@ -37,7 +37,12 @@ import {
 } from "./lint_vrrp.ts";
 import { ruleScriptPathVersions } from "./lint_versions.ts";
 import { ruleExtras } from "./lint_extra.ts";
-import { ruleCheckCommands, ruleDegradation, ruleUdpChecks } from "./lint_checks.ts";
+import {
+  ruleCheckCommands,
+  ruleDegradation,
+  ruleServerGroups,
+  ruleUdpChecks,
+} from "./lint_checks.ts";
 
 export { WRONG } from "./lint_vrrp.ts";
 
@@ -67,6 +72,7 @@ const CLUSTER_RULES: Array<(c: Cluster, all: HostMap) => Finding[]> = [
   ruleUdpChecks,
   ruleCheckCommands,
   ruleDegradation,
+  ruleServerGroups,
 ];
 
 /** Unpositioned findings of every rule (schema-valid hosts only). */

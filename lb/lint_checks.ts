@@ -7,7 +7,7 @@
  */
 import { isIpv4 } from "./_net.ts";
 import type { Finding } from "./_locate.ts";
-import type { Cluster, ResolvedService } from "./cluster.ts";
+import { type Cluster, instanceVips, type ResolvedService } from "./cluster.ts";
 import { MERGED } from "./lint_versions.ts";
 import { checkersOf } from "./schema.ts";
 
@@ -144,5 +144,72 @@ export function ruleDegradation(c: Cluster): Finding[] {
       });
     }
   }
+  return out;
+}
+
+/**
+ * virtual_server_groups: a service's group exists and holds the service's own vip:port, DR
+ * groups keep to the service's VIP (its real servers accept only that one), every member VIP is
+ * carried by a vrrp_instance, and no member is also another service's virtual server.
+ */
+export function ruleServerGroups(c: Cluster): Finding[] {
+  const out: Finding[] = [];
+  const err = (path: (string | number)[], message: string) =>
+    out.push({ host: c.owner, path, message, severity: "error" });
+  const groups = new Map(c.cfg.virtual_server_groups.map((g, i) => [g.name, { g, i }]));
+  const carried = new Set(
+    c.cfg.vrrp_instances.flatMap((i) => instanceVips(i).map((v) => v.address)),
+  );
+  const plain = new Map(
+    c.services.filter((s) => s.mode !== "vrrp-only" && !s.cfg.virtual_server_group).map((s) => [
+      `${s.cfg.vip} ${s.cfg.port}`,
+      s.cfg.name,
+    ]),
+  );
+  const used = new Set<string>();
+  for (const s of c.services) {
+    const name = s.cfg.virtual_server_group;
+    if (name === undefined || s.mode === "vrrp-only") continue;
+    const at = groups.get(name);
+    if (!at) {
+      err(svcPath(s, "virtual_server_group"), `no virtual_server_groups entry named ${name}`);
+      continue;
+    }
+    if (used.has(name)) {
+      err(svcPath(s, "virtual_server_group"), `group ${name} is served by another service too`);
+    }
+    used.add(name);
+    const { g, i } = at;
+    const gPath = ["haplay_lb", "virtual_server_groups", i, "members"];
+    if (!g.members.some((m) => m.vip === s.cfg.vip && m.port === s.cfg.port)) {
+      err(
+        svcPath(s, "virtual_server_group"),
+        `group ${name} does not hold the service's own ${s.cfg.vip} ${s.cfg.port}: add it as a member`,
+      );
+    }
+    g.members.forEach((m, j) => {
+      if (s.mode !== "nat" && m.vip !== s.cfg.vip) {
+        err(
+          [...gPath, j, "vip"],
+          `${s.mode} real servers accept only the service's vip ` +
+            `${s.cfg.vip}: a group with another VIP (${m.vip}) needs mode nat`,
+        );
+      } else if (!carried.has(m.vip)) {
+        err([...gPath, j, "vip"], `${m.vip} is in no vrrp_instance's virtual_ipaddress`);
+      }
+      const other = plain.get(`${m.vip} ${m.port}`);
+      if (other) err([...gPath, j], `${m.vip} ${m.port} is also service ${other}'s virtual server`);
+    });
+  }
+  c.cfg.virtual_server_groups.forEach((g, i) => {
+    if (!used.has(g.name)) {
+      out.push({
+        host: c.owner,
+        path: ["haplay_lb", "virtual_server_groups", i, "name"],
+        message: `group ${g.name} is not used by any service (it renders, and serves nothing)`,
+        severity: "warning",
+      });
+    }
+  });
   return out;
 }

@@ -423,6 +423,12 @@ export function checkersOf(
 /** Where traffic goes while no real server is up (`sorry_server ADDR [PORT]`). */
 export const SorryServer = z.strictObject({ address: IpAddress, port: Port.optional() });
 
+/** One `virtual_server_group`: several VIP:port pairs served by one virtual_server. */
+export const VirtualServerGroup = z.strictObject({
+  name: Ident,
+  members: z.array(z.strictObject({ vip: IpAddress, port: Port })).min(1),
+});
+
 /** One load-balanced service: a `virtual_server` (unless vrrp-only). */
 export const Service = z.strictObject({
   name: Ident,
@@ -470,6 +476,8 @@ export const Service = z.strictObject({
   quorum_up: HookLine.optional(),
   /** Command run (as script_user) when the quorum is lost. */
   quorum_down: HookLine.optional(),
+  /** Serve every member of this `virtual_server_groups` entry (`virtual_server group NAME`). */
+  virtual_server_group: Ident.optional(),
   /** DR real servers: `lo` or `redirect` (default: the section's; dsr-fwmark: always redirect). */
   vip_method: VipMethod.optional(),
   /** Raw keepalived lines of the virtual_server block, before its real servers (see {@link Extra}). */
@@ -520,6 +528,8 @@ export const LbSection = z.strictObject({
   vrrp_scripts: z.array(VrrpScript).default([]),
   vrrp_instances: z.array(VrrpInstance).min(1),
   sync_groups: z.array(SyncGroup).default([]),
+  /** Address groups a service serves at once (its `virtual_server_group`). */
+  virtual_server_groups: z.array(VirtualServerGroup).default([]),
   services: z.array(Service).default([]),
 });
 

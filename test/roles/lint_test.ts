@@ -648,3 +648,40 @@ Deno.test("lint: a raw sorry_server or inhibit_on_failure beside haplay's own fi
   });
   expectNone(raw.issues, /extra repeats/);
 });
+
+Deno.test("lint: virtual_server_group exists, holds the service's own address, DR keeps to its VIP", async () => {
+  const group = (members: { vip: string; port: number }[]) => (d: Doc) => {
+    lb(d).virtual_server_groups = [{ name: "web_ports", members }];
+    svc(d).virtual_server_group = "web_ports";
+  };
+  const own = { vip: "198.18.5.100", port: 80 };
+  const ok = await lint(group([own, { vip: "198.18.5.100", port: 8080 }]));
+  assert.deepEqual(find(ok.issues, "error", /./), []);
+  expectNone(ok.issues, /group/);
+  const unknown = await lint((d) => (svc(d).virtual_server_group = "nope"));
+  const i = expectOne(unknown.issues, "error", /no virtual_server_groups entry named nope/);
+  assert.equal(i.line, lineOf(unknown.yaml, "virtual_server_group: nope"));
+  const missing = await lint(group([{ vip: "198.18.5.100", port: 8080 }]));
+  expectOne(missing.issues, "error", /does not hold the service's own 198\.18\.5\.100 80/);
+  const otherVip = await lint((d) => {
+    group([own, { vip: "198.18.5.101", port: 80 }])(d);
+    inst(d).virtual_ipaddress.push("198.18.5.101/24");
+  });
+  expectOne(
+    otherVip.issues,
+    "error",
+    /dr real servers accept only the service's vip .* needs mode nat/,
+  );
+  const nat = await lint((d) => {
+    group([own, { vip: "198.18.5.102", port: 80 }])(d);
+    svc(d).mode = "nat";
+  });
+  expectOne(nat.issues, "error", /198\.18\.5\.102 is in no vrrp_instance's virtual_ipaddress/);
+  const clash = await lint((d) => {
+    group([own, { vip: "198.18.5.100", port: 443 }])(d);
+    lb(d).services.push({ name: "tls", vip: "198.18.5.100", port: 443 });
+  });
+  expectOne(clash.issues, "error", /198\.18\.5\.100 443 is also service tls's virtual server/);
+  const unused = await lint((d) => (lb(d).virtual_server_groups = [{ name: "g", members: [own] }]));
+  expectOne(unused.issues, "warning", /group g is not used by any service/);
+});
