@@ -189,7 +189,7 @@ Deno.test("verify: MISC, UDP and DNS checkers are reported as not probed; HTTP s
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
   const probes = ["13", "14"].map((h) =>
     `probe=198.18.1.${h}|80|0|HTTP/1.1 ${h === "13" ? 200 : 302} x\n` +
-    `probe=198.18.1.${h}|8080|0|\nprobe=198.18.1.${h}|443|0|\n`
+    `probe=198.18.1.${h}|8080|0|\nprobe=198.18.1.${h}|443|0|\nprobe=198.18.1.${h}|8000|0|\n`
   ).join("");
   const got = hostChecks(p, lbFacts([], probes)).filter((c) => c.check === "health-check target");
   assert.deepEqual(got.filter((c) => !c.ok), []);
