@@ -405,6 +405,10 @@ export const HealthCheck = z.strictObject({
  * right); read it through {@link checkersOf}.
  */
 export const HealthChecks = z.unknown().transform((v, ctx) => {
+  if (v === null || typeof v !== "object") {
+    ctx.addIssue({ code: "custom", message: "must be a checker mapping or a list of them" });
+    return z.NEVER;
+  }
   const r = (Array.isArray(v) ? z.array(HealthCheck).min(1) : HealthCheck).safeParse(v);
   if (r.success) return r.data as HealthCheckConfig | HealthCheckConfig[];
   for (const i of r.error.issues) ctx.addIssue(i as z.core.$ZodRawIssue);

@@ -685,3 +685,10 @@ Deno.test("lint: virtual_server_group exists, holds the service's own address, D
   const unused = await lint((d) => (lb(d).virtual_server_groups = [{ name: "g", members: [own] }]));
   expectOne(unused.issues, "warning", /group g is not used by any service/);
 });
+
+Deno.test("lint: health_check that is neither a checker nor a list says both forms", async () => {
+  const { issues, yaml } = await lint((d) => (svc(d).health_check = "TCP_CHECK"));
+  const i = expectOne(issues, "error", /^must be a checker mapping or a list of them$/);
+  assert.equal(i.line, lineOf(yaml, "health_check: TCP_CHECK"));
+  assert.match(i.path, /services\[0\]\.health_check$/);
+});
