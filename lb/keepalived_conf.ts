@@ -19,7 +19,12 @@ import {
   stateOf,
   type Vip,
 } from "./cluster.ts";
-import { extraLines, type HealthCheckConfig, type VrrpInstanceConfig } from "./schema.ts";
+import {
+  checkersOf,
+  extraLines,
+  type HealthCheckConfig,
+  type VrrpInstanceConfig,
+} from "./schema.ts";
 import { redactor } from "../engine/secrets.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
 import { notifyScript, vsActive, vsMaster } from "./paths.ts";
@@ -177,22 +182,49 @@ export function renderSyncGroup(g: Cluster["cfg"]["sync_groups"][number]): strin
 /** The checker block of a real server (empty for `none`). */
 export function renderHealthCheck(h: HealthCheckConfig): string[] {
   if (h.type === "none") return [];
+  const tries = [`retry ${h.retry}`, `delay_before_retry ${h.delay_before_retry}`];
+  if (h.type === "MISC_CHECK") {
+    // no connection options: the command runs as the global script_user
+    return block("MISC_CHECK", [
+      `misc_path "${h.misc_path}"`,
+      ...(h.misc_timeout !== undefined ? [`misc_timeout ${h.misc_timeout}`] : []),
+      ...(h.misc_dynamic ? ["misc_dynamic"] : []),
+      ...tries,
+      ...raw(h.extra),
+    ]);
+  }
   const common = [
     ...(h.connect_port !== undefined ? [`connect_port ${h.connect_port}`] : []),
     `connect_timeout ${h.connect_timeout}`,
-    `retry ${h.retry}`,
-    `delay_before_retry ${h.delay_before_retry}`,
+    ...tries,
   ];
-  if (h.type === "TCP_CHECK") return block("TCP_CHECK", [...common, ...raw(h.extra)]);
+  if (h.type === "TCP_CHECK" || h.type === "UDP_CHECK") {
+    return block(h.type, [...common, ...raw(h.extra)]);
+  }
+  if (h.type === "DNS_CHECK") {
+    return block("DNS_CHECK", [
+      ...common,
+      ...(h.dns_type !== undefined ? [`type ${h.dns_type}`] : []),
+      ...(h.dns_name !== undefined ? [`name ${h.dns_name}`] : []),
+      ...raw(h.extra),
+    ]);
+  }
+  const codes = [h.status_code].flat().join(" ");
   return block(h.type, [
-    ...block("url", [`path ${h.path}`, `status_code ${h.status_code}`]),
+    ...block("url", [
+      `path ${h.path}`,
+      `status_code ${codes}`,
+      ...(h.virtualhost !== undefined ? [`virtualhost ${h.virtualhost}`] : []),
+    ]),
     ...common,
+    ...(h.enable_sni ? ["enable_sni"] : []),
     ...raw(h.extra),
   ]);
 }
 
-/** The `virtual_server` head: `VIP PORT` or `fwmark N`. */
+/** The `virtual_server` head: `VIP PORT`, `fwmark N` or `group NAME`. */
 export function virtualServerHead(s: ResolvedService): string {
+  if (s.cfg.virtual_server_group !== undefined) return `group ${s.cfg.virtual_server_group}`;
   if (s.cfg.fwmark !== undefined) return `fwmark ${s.cfg.fwmark}`;
   if (s.cfg.port === undefined) {
     throw new Error(`service ${s.cfg.name}: needs a port (or a fwmark)`);
@@ -200,16 +232,36 @@ export function virtualServerHead(s: ResolvedService): string {
   return `${s.cfg.vip} ${s.cfg.port}`;
 }
 
-/** The `extra` of the `real_servers` entry a real server came from (none for the default list). */
-function realServerExtra(s: ResolvedService, ref: number): string[] | undefined {
+/** The `real_servers` mapping a real server came from (none for names and the default list). */
+function realServerEntry(s: ResolvedService, ref: number) {
   const entry = ref >= 0 ? s.cfg.real_servers?.[ref] : undefined;
-  return typeof entry === "object" ? entry.extra : undefined;
+  return typeof entry === "object" ? entry : undefined;
+}
+
+/** The degradation lines of a virtual_server: sorry server, quorum and its hooks. */
+function degradation(s: ResolvedService): string[] {
+  const c = s.cfg;
+  const out: string[] = [];
+  if (c.sorry_server) {
+    out.push(
+      `sorry_server ${c.sorry_server.address}${
+        c.sorry_server.port !== undefined ? ` ${c.sorry_server.port}` : ""
+      }`,
+    );
+  }
+  if (c.quorum !== undefined) out.push(`quorum ${c.quorum}`);
+  if (c.hysteresis !== undefined) out.push(`hysteresis ${c.hysteresis}`);
+  if (c.quorum_up !== undefined) out.push(`quorum_up "${c.quorum_up}"`);
+  if (c.quorum_down !== undefined) out.push(`quorum_down "${c.quorum_down}"`);
+  return out;
 }
 
 /** One virtual_server block (services in vrrp-only mode have none: returns []). */
 export function renderVirtualServer(s: ResolvedService): string[] {
   if (s.mode === "vrrp-only") return [];
   const fw = s.cfg.fwmark !== undefined;
+  // a DR group may span ports: keepalived wants its real servers without one (as for fwmark)
+  const portless = fw || (s.cfg.virtual_server_group !== undefined && s.mode !== "nat");
   const body = [
     `delay_loop ${s.cfg.delay_loop}`,
     `lb_algo ${s.cfg.lb_algo}`,
@@ -219,19 +271,29 @@ export function renderVirtualServer(s: ResolvedService): string[] {
     body.push(`persistence_timeout ${s.cfg.persistence_timeout}`);
   }
   if (!fw) body.push(`protocol ${s.cfg.protocol}`);
+  body.push(...degradation(s));
   body.push(...raw(s.cfg.extra));
   for (const r of s.realServers) {
     if (!r.address) {
       throw new Error(`service ${s.cfg.name}: real server ${r.host} has no IP address`);
     }
     body.push("");
-    // fwmark real servers have no port (keepalived clears it, warning): the check gets it instead
-    const hc = fw && r.port !== undefined
-      ? { ...s.cfg.health_check, connect_port: s.cfg.health_check.connect_port ?? r.port }
-      : s.cfg.health_check;
+    // fwmark real servers have no port (keepalived clears it, warning): the checks get it instead
+    const checks = checkersOf(s.cfg.health_check).map(({ check }) =>
+      portless && r.port !== undefined && check.type !== "MISC_CHECK"
+        ? { ...check, connect_port: check.connect_port ?? r.port }
+        : check
+    );
+    const entry = realServerEntry(s, r.ref);
+    const inhibit = entry?.inhibit_on_failure ?? s.cfg.inhibit_on_failure;
     body.push(...block(
-      `real_server ${r.address}${!fw && r.port !== undefined ? ` ${r.port}` : ""}`,
-      [`weight ${r.weight}`, ...renderHealthCheck(hc), ...raw(realServerExtra(s, r.ref))],
+      `real_server ${r.address}${!portless && r.port !== undefined ? ` ${r.port}` : ""}`,
+      [
+        `weight ${r.weight}`,
+        ...(inhibit ? ["inhibit_on_failure"] : []),
+        ...checks.flatMap(renderHealthCheck),
+        ...raw(entry?.extra),
+      ],
     ));
   }
   return block(`virtual_server ${virtualServerHead(s)}`, body);
@@ -246,6 +308,9 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
   for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
   for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
   for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
+  for (const g of c.cfg.virtual_server_groups) {
+    parts.push(block(`virtual_server_group ${g.name}`, g.members.map((m) => `${m.vip} ${m.port}`)));
+  }
   const includes: RenderedKeepalived["includes"] = [];
   const swapped = new Map<string, string[][]>();
   for (const s of c.services) {

@@ -1,6 +1,6 @@
 /**
  * Lint of the load-balancer layer: schema errors and every rule of `lint_vrrp.ts`,
- * `lint_lvs.ts` and `lint_extra.ts` (raw keepalived lines), positioned at `file:line:col` of the value concerned. Pure apart from reading
+ * `lint_lvs.ts`, `lint_checks.ts` (health checks, degradation) and `lint_extra.ts` (raw keepalived lines), positioned at `file:line:col` of the value concerned. Pure apart from reading
  * the loaded inventory. Severities: `error` (keepalived, or haplay's validator, refuses it),
  * `warning` starting with "will run but wrong:" (keepalived runs, not as meant), other warnings
  * (advice, notes, hints).
@@ -37,6 +37,12 @@ import {
 } from "./lint_vrrp.ts";
 import { ruleScriptPathVersions } from "./lint_versions.ts";
 import { ruleExtras } from "./lint_extra.ts";
+import {
+  ruleCheckCommands,
+  ruleDegradation,
+  ruleServerGroups,
+  ruleUdpChecks,
+} from "./lint_checks.ts";
 
 export { WRONG } from "./lint_vrrp.ts";
 
@@ -63,6 +69,10 @@ const CLUSTER_RULES: Array<(c: Cluster, all: HostMap) => Finding[]> = [
   ruleSameBox,
   ruleLoFamily,
   ruleExtras,
+  ruleUdpChecks,
+  ruleCheckCommands,
+  ruleDegradation,
+  ruleServerGroups,
 ];
 
 /** Unpositioned findings of every rule (schema-valid hosts only). */

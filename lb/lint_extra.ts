@@ -17,7 +17,7 @@ import {
   renderVrrpScript,
 } from "./keepalived_conf.ts";
 import { type KaNode, parseKeepalivedConf } from "./keepalived_parse.ts";
-import { extraLines } from "./schema.ts";
+import { checkersOf, extraLines } from "./schema.ts";
 
 /** One place that takes `extra`, with the block haplay renders there without it. */
 interface ExtraSite {
@@ -73,14 +73,20 @@ function sites(c: Cluster): ExtraSite[] {
     const base = ["services", s.index];
     const bare = { ...s, cfg: { ...s.cfg, extra: undefined }, realServers: [] };
     add(base, s.cfg.extra, leafKeys(() => renderVirtualServer(bare)));
-    add(
-      [...base, "health_check"],
-      s.cfg.health_check.extra,
-      leafKeys(() => renderHealthCheck({ ...s.cfg.health_check, extra: undefined })),
-    );
+    for (const { check, path } of checkersOf(s.cfg.health_check)) {
+      add(
+        [...base, "health_check", ...path],
+        check.extra,
+        leafKeys(() => renderHealthCheck({ ...check, extra: undefined })),
+      );
+    }
     s.cfg.real_servers?.forEach((r, j) => {
       if (typeof r === "object") {
-        add([...base, "real_servers", j], r.extra, () => ["weight"]);
+        const inhibit = r.inhibit_on_failure ?? s.cfg.inhibit_on_failure;
+        add([...base, "real_servers", j], r.extra, () => [
+          "weight",
+          ...(inhibit ? ["inhibit_on_failure"] : []),
+        ]);
       }
     });
   }

@@ -13,6 +13,7 @@ import {
   type ResolvedService,
 } from "./cluster.ts";
 import { WRONG } from "./lint_vrrp.ts";
+import { checkersOf } from "./schema.ts";
 
 const svcPath = (
   s: ResolvedService,
@@ -48,8 +49,10 @@ export function ruleServiceShape(c: Cluster): Finding[] {
       });
     }
     if (
-      LVS(s) && fwmark !== undefined && port === undefined && s.cfg.health_check.type !== "none" &&
-      s.cfg.health_check.connect_port === undefined && s.cfg.real_port === undefined
+      LVS(s) && fwmark !== undefined && port === undefined && s.cfg.real_port === undefined &&
+      checkersOf(s.cfg.health_check).some(({ check: h }) =>
+        h.type !== "none" && h.type !== "MISC_CHECK" && h.connect_port === undefined
+      )
     ) {
       err(s, ["health_check"], `a fwmark service without port needs health_check.connect_port`);
     }

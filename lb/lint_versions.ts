@@ -7,7 +7,7 @@ import type { Finding } from "./_locate.ts";
 import type { Cluster } from "./cluster.ts";
 
 /** Top-level directories that are symlinks into /usr on a usr-merged system. */
-const MERGED = /^\/(bin|sbin|lib|lib32|lib64|libx32)\//;
+export const MERGED = /^\/(bin|sbin|lib|lib32|lib64|libx32)\//;
 
 /**
  * A vrrp_script whose command is reached through `/bin`, `/sbin` or `/lib*`: on a usr-merged

@@ -311,6 +311,8 @@ export const RealServerRef = z.union([
     address: IpAddress.optional(),
     port: Port.optional(),
     weight: z.number().int().min(0).max(65535).optional(),
+    /** Overrides the service's inhibit_on_failure for this real server. */
+    inhibit_on_failure: z.boolean().optional(),
     /** Raw keepalived lines at the end of its real_server block(s) (see {@link Extra}). */
     extra: Extra.optional(),
   }).refine((r) => [r.host, r.group, r.address].filter((x) => x !== undefined).length === 1, {
@@ -318,24 +320,117 @@ export const RealServerRef = z.union([
   }),
 ]);
 
-/** The health check keepalived runs against every real server of a service. */
+/** One accepted HTTP status: a code (200) or a range ("200-299"). */
+const StatusCode = z.union([
+  z.number().int().min(100).max(599),
+  z.string().refine((c) => /^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$/.test(c), {
+    message: 'must be a status code (200) or a range like "200-299"',
+  }),
+]);
+
+/** The checker types haplay renders (`none`: no checker, the real server is always up). */
+export const CHECKER_TYPES = [
+  "HTTP_GET",
+  "SSL_GET",
+  "TCP_CHECK",
+  "MISC_CHECK",
+  "UDP_CHECK",
+  "DNS_CHECK",
+  "none",
+] as const;
+
+/** A health checker keepalived runs against every real server of a service. */
 export const HealthCheck = z.strictObject({
-  type: z.enum(["HTTP_GET", "SSL_GET", "TCP_CHECK", "none"]).default("TCP_CHECK"),
+  type: z.enum(CHECKER_TYPES).default("TCP_CHECK"),
   /** HTTP(S) path. */
   path: z.string().regex(/^\/[^\s"]*$/, { message: "must be a path like /health" }).default("/"),
-  /** Expected HTTP status. */
-  status_code: z.number().int().min(100).max(599).default(200),
+  /** Accepted HTTP status(es): a code, a range "200-299", or a list of them. */
+  status_code: z.union([StatusCode, z.array(StatusCode).min(1)]).default(200),
+  /** HTTP(S): the Host header (and, with enable_sni, the TLS server name). */
+  virtualhost: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/, { message: "must be a host name" })
+    .optional(),
+  /** SSL_GET: send virtualhost as TLS SNI. */
+  enable_sni: z.boolean().default(false),
   /** Port to check (default: the real server's port). */
   connect_port: Port.optional(),
   connect_timeout: z.number().positive().default(3),
   /** Retries before the real server is removed (keepalived 2.x `retry`, formerly nb_get_retry). */
   retry: z.number().int().min(0).default(3),
   delay_before_retry: z.number().positive().default(2),
+  /** MISC_CHECK: the command (absolute path + arguments), run as haplay_lb.script_user. */
+  misc_path: Quotable.optional(),
+  /** MISC_CHECK: seconds before the command is killed. */
+  misc_timeout: z.number().int().min(1).max(86400).optional(),
+  /** MISC_CHECK: exit status 2-255 sets the weight (exit - 2). */
+  misc_dynamic: z.boolean().default(false),
+  /** DNS_CHECK: the query type (keepalived's `type`, default SOA). */
+  dns_type: z.enum(["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"]).optional(),
+  /** DNS_CHECK: the name queried (keepalived's `name`, default "."). */
+  dns_name: z.string().regex(/^[A-Za-z0-9._-]{1,253}$/, { message: "must be a DNS name" })
+    .optional(),
   /** Raw keepalived lines at the end of the checker block (see {@link Extra}; not with `none`). */
   extra: Extra.optional(),
-}).refine((h) => h.type !== "none" || !h.extra?.length, {
-  message: "extra needs a checker block: give a type other than none",
-  path: ["extra"],
+}).superRefine((h, ctx) => {
+  const only = (field: keyof typeof h, types: string[], set: boolean) => {
+    if (set && !types.includes(h.type)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: `${field} is for ${types.join(" / ")} checkers, not ${h.type}`,
+      });
+    }
+  };
+  if (h.type === "none" && h.extra?.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["extra"],
+      message: "extra needs a checker block: give a type other than none",
+    });
+  }
+  only("virtualhost", ["HTTP_GET", "SSL_GET"], h.virtualhost !== undefined);
+  only("enable_sni", ["SSL_GET"], h.enable_sni);
+  only("misc_path", ["MISC_CHECK"], h.misc_path !== undefined);
+  only("misc_timeout", ["MISC_CHECK"], h.misc_timeout !== undefined);
+  only("misc_dynamic", ["MISC_CHECK"], h.misc_dynamic);
+  only("dns_type", ["DNS_CHECK"], h.dns_type !== undefined);
+  only("dns_name", ["DNS_CHECK"], h.dns_name !== undefined);
+  if (h.type === "MISC_CHECK" && h.misc_path === undefined) {
+    ctx.addIssue({ code: "custom", path: ["misc_path"], message: "MISC_CHECK needs misc_path" });
+  }
+});
+
+/**
+ * `health_check`: one checker, or a list of them (keepalived 2.x: a real server is up while
+ * every one of its checkers passes). The value keeps its written shape (so lint positions stay
+ * right); read it through {@link checkersOf}.
+ */
+export const HealthChecks = z.unknown().transform((v, ctx) => {
+  if (v === null || typeof v !== "object") {
+    ctx.addIssue({ code: "custom", message: "must be a checker mapping or a list of them" });
+    return z.NEVER;
+  }
+  const r = (Array.isArray(v) ? z.array(HealthCheck).min(1) : HealthCheck).safeParse(v);
+  if (r.success) return r.data as HealthCheckConfig | HealthCheckConfig[];
+  for (const i of r.error.issues) ctx.addIssue(i as z.core.$ZodRawIssue);
+  return z.NEVER;
+}).prefault({});
+
+/** The checkers of a `health_check` value, each with its path below `health_check`. */
+export function checkersOf(
+  hc: HealthCheckConfig | HealthCheckConfig[],
+): { check: HealthCheckConfig; path: number[] }[] {
+  return Array.isArray(hc)
+    ? hc.map((check, i) => ({ check, path: [i] }))
+    : [{ check: hc, path: [] }];
+}
+
+/** Where traffic goes while no real server is up (`sorry_server ADDR [PORT]`). */
+export const SorryServer = z.strictObject({ address: IpAddress, port: Port.optional() });
+
+/** One `virtual_server_group`: several VIP:port pairs served by one virtual_server. */
+export const VirtualServerGroup = z.strictObject({
+  name: Ident,
+  members: z.array(z.strictObject({ vip: IpAddress, port: Port })).min(1),
 });
 
 /** One load-balanced service: a `virtual_server` (unless vrrp-only). */
@@ -372,7 +467,21 @@ export const Service = z.strictObject({
   /** Real servers' port (default: `port`; DR modes cannot change it). */
   real_port: Port.optional(),
   weight: z.number().int().min(0).max(65535).default(1),
-  health_check: HealthCheck.prefault({}),
+  health_check: HealthChecks,
+  /** Where traffic goes while every real server is down. */
+  sorry_server: SorryServer.optional(),
+  /** A failed real server keeps its entry at weight 0 (default of every real server). */
+  inhibit_on_failure: z.boolean().default(false),
+  /** Sum of live real servers' weights below which the service is "down" (quorum_down runs). */
+  quorum: z.number().int().min(1).optional(),
+  /** Margin around quorum: up at quorum + hysteresis, down below quorum - hysteresis. */
+  hysteresis: z.number().int().min(0).optional(),
+  /** Command run (as script_user) when the quorum is gained: absolute path + arguments. */
+  quorum_up: HookLine.optional(),
+  /** Command run (as script_user) when the quorum is lost. */
+  quorum_down: HookLine.optional(),
+  /** Serve every member of this `virtual_server_groups` entry (`virtual_server group NAME`). */
+  virtual_server_group: Ident.optional(),
   /** DR real servers: `lo` or `redirect` (default: the section's; dsr-fwmark: always redirect). */
   vip_method: VipMethod.optional(),
   /** Raw keepalived lines of the virtual_server block, before its real servers (see {@link Extra}). */
@@ -423,6 +532,8 @@ export const LbSection = z.strictObject({
   vrrp_scripts: z.array(VrrpScript).default([]),
   vrrp_instances: z.array(VrrpInstance).min(1),
   sync_groups: z.array(SyncGroup).default([]),
+  /** Address groups a service serves at once (its `virtual_server_group`). */
+  virtual_server_groups: z.array(VirtualServerGroup).default([]),
   services: z.array(Service).default([]),
 });
 
@@ -456,6 +567,8 @@ export type VrrpInstanceConfig = z.output<typeof VrrpInstance>;
 export type ServiceConfig = z.output<typeof Service>;
 /** A parsed health check. */
 export type HealthCheckConfig = z.output<typeof HealthCheck>;
+/** A parsed `health_check`: one checker or a list (see {@link checkersOf}). */
+export type HealthChecksConfig = HealthCheckConfig | HealthCheckConfig[];
 /** A parsed hook set. */
 export type HooksConfig = z.output<typeof Hooks>;
 /** A hook command as written. */

@@ -32,6 +32,7 @@ import {
   vsMaster,
 } from "./paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
+import { checkersOf, type HealthCheckConfig } from "./schema.ts";
 import { absentChecks, liveExtraChecks, persistChecks, persistScript } from "./verify_persist.ts";
 
 /** One health-check target probed from a load balancer. */
@@ -39,7 +40,9 @@ export interface ProbeTarget {
   address: string;
   port: number;
   /** HTTP_GET probes send a request and read the status line; others only connect. */
-  http?: { path: string; status: number };
+  http?: { path: string; status: HealthCheckConfig["status_code"] };
+  /** Why this target is not probed from the LB (MISC/UDP/DNS checkers): reported, not failed. */
+  skip?: string;
   /** Service name, for messages. */
   service: string;
 }
@@ -61,31 +64,49 @@ export function settleSeconds(c: Cluster): number {
   return Math.min(15, Math.ceil(3 * adv + 2));
 }
 
+/** Checker types verify cannot probe with bash `/dev/tcp`, and why. */
+const NOT_PROBED: Record<string, string> = {
+  MISC_CHECK: "MISC_CHECK runs a command, not probed",
+  UDP_CHECK: "UDP, not probed",
+  DNS_CHECK: "DNS over UDP, not probed",
+};
+
+/** Whether an HTTP status matches a checker's status_code (codes, "a-b" ranges). */
+export function statusAccepted(code: number, want: HealthCheckConfig["status_code"]): boolean {
+  return [want].flat().some((w) => {
+    if (typeof w === "number") return code === w;
+    const [lo, hi] = w.split("-").map(Number);
+    return code >= lo && code <= hi;
+  });
+}
+
 /** The health-check targets of a cluster (TCP/HTTP; SSL_GET is probed as TCP). */
 export function probeTargets(c: Cluster): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   const seen = new Set<string>();
   for (const s of c.services) {
-    const hc = s.cfg.health_check;
     if (s.mode === "vrrp-only") {
       if (s.cfg.vip && s.cfg.port) {
         out.push({ address: s.cfg.vip, port: s.cfg.port, service: s.cfg.name });
       }
       continue;
     }
-    if (hc.type === "none") continue;
-    for (const r of s.realServers) {
-      const port = hc.connect_port ?? r.port;
-      if (!r.address || port === undefined) continue;
-      const key = `${r.address}|${port}|${hc.type}|${hc.path}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({
-        address: r.address,
-        port,
-        service: s.cfg.name,
-        http: hc.type === "HTTP_GET" ? { path: hc.path, status: hc.status_code } : undefined,
-      });
+    for (const { check: hc } of checkersOf(s.cfg.health_check)) {
+      if (hc.type === "none") continue;
+      for (const r of s.realServers) {
+        const port = hc.connect_port ?? r.port;
+        if (!r.address || (port === undefined && !NOT_PROBED[hc.type])) continue;
+        const key = `${r.address}|${port}|${hc.type}|${hc.path}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({
+          address: r.address,
+          port: port ?? 0,
+          service: s.cfg.name,
+          http: hc.type === "HTTP_GET" ? { path: hc.path, status: hc.status_code } : undefined,
+          ...(NOT_PROBED[hc.type] ? { skip: NOT_PROBED[hc.type] } : {}),
+        });
+      }
     }
   }
   return out;
@@ -150,7 +171,7 @@ export function verifyScript(p: HostVerifyPlan, mode: VerifyMode = {}): string {
         ? [`iptables -w -t nat -S PREROUTING 2>/dev/null | sed 's/^/lb_nat=/'`]
         : []),
       PROBE_FN,
-      ...p.targets.map((t) =>
+      ...p.targets.filter((t) => !t.skip).map((t) =>
         `hp_probe ${q(t.address)} ${t.port} ${t.http ? q(t.http.path) : "''"}`
       ),
     );
@@ -210,6 +231,10 @@ export function hostChecks(p: HostVerifyPlan, f: Facts): VerifyCheck[] {
     for (const t of p.targets) {
       const r = probes.find((x) => x[0] === t.address && x[1] === String(t.port));
       const what = `${t.service}: ${t.address}:${t.port}${t.http ? ` GET ${t.http.path}` : ""}`;
+      if (t.skip) {
+        check("health-check target", true, `${t.service}: ${t.address}: ${t.skip}`);
+        continue;
+      }
       if (!r) {
         check("health-check target", false, `${what}: not probed`);
         continue;
@@ -221,7 +246,7 @@ export function hostChecks(p: HostVerifyPlan, f: Facts): VerifyCheck[] {
         const code = /^HTTP\/\d(?:\.\d)?\s+(\d{3})/.exec(status)?.[1];
         check(
           "health-check target",
-          code === String(t.http.status),
+          code !== undefined && statusAccepted(Number(code), t.http.status),
           `${what}: ${status || "no status line"}`,
         );
       } else check("health-check target", true, `${what}: connected`);

@@ -17,13 +17,16 @@ import { have, requires } from "../_requires.ts";
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 /** An inventory with `extra:` (raw keepalived lines) in every place that takes them. */
 const EXTRAS = fileURLToPath(new URL("./fixtures/extras.yaml", import.meta.url));
+/** An inventory with every health checker type and the degradation fields. */
+const CHECKS = fileURLToPath(new URL("./fixtures/checks.yaml", import.meta.url));
 const update = !!Deno.env.get("UPDATE_GOLDEN");
+const FIXTURES: Record<string, string> = { extras: EXTRAS, checks: CHECKS };
 
 async function renders(seed: string) {
   const inv = seed === "prod"
     ? await loadInventory(PROD, { env: TEST_ENV })
-    : seed === "extras"
-    ? await loadInventory(EXTRAS, { env: TEST_ENV })
+    : FIXTURES[seed]
+    ? await loadInventory(FIXTURES[seed], { env: TEST_ENV })
     : await loadExample(seed);
   const out: { host: string; file: string; content: string }[] = [];
   for (const h of inv.hosts.values()) {
@@ -42,8 +45,9 @@ async function renders(seed: string) {
   return out;
 }
 
-for (const seed of [...SEEDS, "extras"]) {
-  Deno.test(`render: ${seed === "extras" ? "raw extra lines" : `seed ${seed}`} matches its golden files`, async () => {
+const TITLES: Record<string, string> = { extras: "raw extra lines", checks: "health checks" };
+for (const seed of [...SEEDS, "extras", "checks"]) {
+  Deno.test(`render: ${TITLES[seed] ?? `seed ${seed}`} matches its golden files`, async () => {
     const files = await renders(seed);
     assert.ok(files.length >= 2, "at least two load balancers");
     for (const f of files) {
@@ -86,14 +90,15 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
     const dir = await Deno.makeTempDir({ prefix: "haplay-kt-" });
     try {
       await Deno.writeTextFile(`${dir}/check.sh`, CHECKER_SCRIPT);
-      for (const seed of [...SEEDS, "prod", "extras"]) {
+      for (const seed of [...SEEDS, "prod", "extras", "checks"]) {
         for (const f of await renders(seed)) {
           if (!f.file.endsWith(`${f.host}.conf`)) continue;
           // This machine has no keepalived_script user and no notify scripts: run scripts as
           // root (root-owned /bin/true) and include the same-box file from the temp dir.
           let text = f.content.replace("script_user keepalived_script", "script_user root")
             .replace(/(notify_\w+) "[^"]+"/g, '$1 "/bin/true"')
-            .replace(/script "[^"]+"/g, 'script "/bin/true"'); // their commands may not exist here
+            .replace(/script "[^"]+"/g, 'script "/bin/true"') // their commands may not exist here
+            .replace(/(misc_path|quorum_up|quorum_down) "[^"]+"/g, '$1 "/bin/true"');
           for (const inc of (await renders(seed)).filter((x) => x.host === f.host && x !== f)) {
             const incPath = `${dir}/${inc.file}`;
             await Deno.writeTextFile(incPath, inc.content);
@@ -167,4 +172,20 @@ Deno.test("render: a secret inside an extra line makes the file sensitive (its d
   const r = renderKeepalived(lbClusterOf("lb2", b.hosts)!, "lb2");
   assert.match(r.main, /\n {4}garp_master_refresh 31\n/);
   assert.equal(r.sensitive, true);
+});
+
+Deno.test("render: one checker and a list of that one checker render the same file", async () => {
+  const text = await Deno.readTextFile(examplePath("001"));
+  const one = await inventoryFrom(text);
+  // the block mapping under health_check becomes the only item of a list
+  const asList = text.replace(
+    /( {10}health_check:\n)((?: {12}.*\n)+)/,
+    (_, head: string, body: string) =>
+      head + body.replace(/^ {12}/gm, "              ").replace(/^ {14}/, "            - "),
+  );
+  assert.match(asList, /health_check:\n {12}- type: HTTP_GET\n {14}path:/);
+  const list = await inventoryFrom(asList);
+  const main = (inv: typeof one) => renderKeepalived(lbClusterOf("lb1", inv.hosts)!, "lb1").main;
+  assert.equal(main(list), main(one));
+  assert.match(main(one), /HTTP_GET \{/);
 });

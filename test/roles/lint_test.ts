@@ -532,3 +532,163 @@ Deno.test("lint: a mistyped extra gets a suggestion", async () => {
   expectOne(issues, "error", /unknown key 'extr' \(did you mean 'extra'\?\)/);
   expectOne(issues, "error", /unknown key 'extras' \(did you mean 'extra'\?\)/);
 });
+
+const svc = (d: Doc) => lb(d).services[0];
+
+Deno.test("lint: health_check takes one checker or a list; field errors point into the list", async () => {
+  const list = await lint((d) => {
+    svc(d).health_check = [
+      { type: "HTTP_GET", status_code: [200, "301-302"], virtualhost: "www.example.test" },
+      { type: "TCP_CHECK", connect_port: 8080 },
+    ];
+  });
+  assert.deepEqual(find(list.issues, "error", /./), []);
+  const bad = await lint((d) => {
+    svc(d).health_check = [{ type: "HTTP_GET" }, { type: "HTTP_GET", status_code: "2xx" }];
+  });
+  const i = expectOne(bad.issues, "error", /status code \(200\) or a range like "200-299"/);
+  assert.equal(i.line, lineOf(bad.yaml, "status_code: 2xx"));
+  const typo = await lint((d) => (svc(d).health_check = [{ type: "SSL_GET", enable_snl: true }]));
+  expectOne(typo.issues, "error", /unknown key 'enable_snl' \(did you mean 'enable_sni'\?\)/);
+  const sni = await lint((d) => (svc(d).health_check = { type: "HTTP_GET", enable_sni: true }));
+  expectOne(sni.issues, "error", /enable_sni is for SSL_GET checkers, not HTTP_GET/);
+  const dns = await lint((d) => (svc(d).health_check = { type: "TCP_CHECK", dns_name: "a.test" }));
+  expectOne(dns.issues, "error", /dns_name is for DNS_CHECK checkers, not TCP_CHECK/);
+  const empty = await lint((d) => (svc(d).health_check = []));
+  expectOne(empty.issues, "error", /must not be empty/);
+});
+
+Deno.test("lint: MISC_CHECK needs misc_path, an absolute program", async () => {
+  const missing = await lint((d) => (svc(d).health_check = { type: "MISC_CHECK" }));
+  expectOne(missing.issues, "error", /MISC_CHECK needs misc_path/);
+  const relative = await lint((d) => {
+    svc(d).health_check = [{ type: "TCP_CHECK" }, {
+      type: "MISC_CHECK",
+      misc_path: "check-web --fast",
+    }];
+  });
+  const i = expectOne(relative.issues, "error", /^misc_path: the program must be an absolute path/);
+  assert.match(i.message, /got 'check-web'/);
+  assert.equal(i.line, lineOf(relative.yaml, "misc_path: check-web"));
+  const ok = await lint((d) => {
+    svc(d).health_check = { type: "MISC_CHECK", misc_path: "/usr/local/bin/check-web --fast" };
+  });
+  assert.deepEqual(find(ok.issues, "error", /./), []);
+  expectNone(ok.issues, /symlink|SECURITY/);
+  const merged = await lint((d) => {
+    svc(d).health_check = { type: "MISC_CHECK", misc_path: "/bin/true" };
+  });
+  expectOne(merged.issues, "warning", /misc_path: '\/bin\/true' goes through the \/bin symlink/);
+  const insecure = await lint((d) => {
+    lb(d).script_security = false;
+    svc(d).health_check = { type: "MISC_CHECK", misc_path: "/usr/bin/true" };
+  });
+  expectOne(insecure.issues, "error", /misc_path runs a command without enable_script_security/);
+});
+
+Deno.test("lint: a UDP service with a TCP check is an error that names the UDP checkers", async () => {
+  const bad = await lint((d) => {
+    Object.assign(svc(d), { port: 53, protocol: "UDP" }); // default checker: TCP_CHECK
+  });
+  const i = expectOne(bad.issues, "error", /a UDP service with a TCP check \(TCP_CHECK\)/);
+  assert.match(i.message, /UDP_CHECK, DNS_CHECK .* or MISC_CHECK/);
+  const http = await lint((d) => {
+    Object.assign(svc(d), { port: 53, protocol: "UDP" });
+    svc(d).health_check = [{ type: "DNS_CHECK" }, { type: "HTTP_GET" }];
+  });
+  const j = expectOne(http.issues, "error", /a UDP service with a TCP check \(HTTP_GET\)/);
+  assert.equal(j.line, lineOf(http.yaml, "type: HTTP_GET"));
+  const ok = await lint((d) => {
+    Object.assign(svc(d), { port: 53, protocol: "UDP" });
+    svc(d).health_check = [{ type: "DNS_CHECK", dns_type: "A", dns_name: "a.test" }, {
+      type: "UDP_CHECK",
+    }];
+  });
+  assert.deepEqual(find(ok.issues, "error", /./), []);
+});
+
+Deno.test("lint: a quorum above the real servers' weights can never be reached", async () => {
+  const bad = await lint((d) => Object.assign(svc(d), { quorum: 3 })); // two real servers, weight 1
+  const i = expectOne(bad.issues, "error", /quorum 3 can never be reached: .* add up to 2/);
+  assert.equal(i.line, lineOf(bad.yaml, "quorum: 3"));
+  const hyst = await lint((d) => Object.assign(svc(d), { quorum: 2, hysteresis: 1 }));
+  expectOne(hyst.issues, "error", /quorum 2 \+ hysteresis 1 can never be reached/);
+  const ok = await lint((d) => {
+    Object.assign(svc(d), {
+      quorum: 2,
+      quorum_up: "/usr/local/bin/q up",
+      quorum_down: "/usr/local/bin/q down",
+      sorry_server: { address: "198.18.5.99", port: 80 },
+      inhibit_on_failure: true,
+      real_servers: [{ host: "web1", inhibit_on_failure: false }, "web2"],
+    });
+  });
+  assert.deepEqual(find(ok.issues, "error", /./), []);
+  const hook = await lint((d) => Object.assign(svc(d), { quorum: 1, quorum_down: "notify down" }));
+  expectOne(hook.issues, "error", /^quorum_down: the program must be an absolute path/);
+  const noQuorum = await lint((d) => Object.assign(svc(d), { quorum_up: "/usr/local/bin/q up" }));
+  expectOne(noQuorum.issues, "warning", /no quorum set: keepalived uses quorum 1/);
+  const family = await lint((d) => (svc(d).sorry_server = { address: "2001:db8::9" }));
+  expectOne(family.issues, "error", /sorry_server 2001:db8::9 is not of the VIP's address family/);
+});
+
+Deno.test("lint: a raw sorry_server or inhibit_on_failure beside haplay's own field is an error", async () => {
+  const bad = await lint((d) => {
+    Object.assign(svc(d), {
+      sorry_server: { address: "198.18.5.99" },
+      inhibit_on_failure: true,
+      extra: ["sorry_server 198.18.5.98 80"],
+      real_servers: [{ host: "web1", extra: ["inhibit_on_failure"] }, "web2"],
+    });
+  });
+  expectOne(bad.issues, "error", /extra repeats sorry_server/);
+  expectOne(bad.issues, "error", /extra repeats inhibit_on_failure/);
+  const raw = await lint((d) => {
+    svc(d).real_servers = [{ host: "web1", extra: ["inhibit_on_failure"] }, "web2"];
+  });
+  expectNone(raw.issues, /extra repeats/);
+});
+
+Deno.test("lint: virtual_server_group exists, holds the service's own address, DR keeps to its VIP", async () => {
+  const group = (members: { vip: string; port: number }[]) => (d: Doc) => {
+    lb(d).virtual_server_groups = [{ name: "web_ports", members }];
+    svc(d).virtual_server_group = "web_ports";
+  };
+  const own = { vip: "198.18.5.100", port: 80 };
+  const ok = await lint(group([own, { vip: "198.18.5.100", port: 8080 }]));
+  assert.deepEqual(find(ok.issues, "error", /./), []);
+  expectNone(ok.issues, /group/);
+  const unknown = await lint((d) => (svc(d).virtual_server_group = "nope"));
+  const i = expectOne(unknown.issues, "error", /no virtual_server_groups entry named nope/);
+  assert.equal(i.line, lineOf(unknown.yaml, "virtual_server_group: nope"));
+  const missing = await lint(group([{ vip: "198.18.5.100", port: 8080 }]));
+  expectOne(missing.issues, "error", /does not hold the service's own 198\.18\.5\.100 80/);
+  const otherVip = await lint((d) => {
+    group([own, { vip: "198.18.5.101", port: 80 }])(d);
+    inst(d).virtual_ipaddress.push("198.18.5.101/24");
+  });
+  expectOne(
+    otherVip.issues,
+    "error",
+    /dr real servers accept only the service's vip .* needs mode nat/,
+  );
+  const nat = await lint((d) => {
+    group([own, { vip: "198.18.5.102", port: 80 }])(d);
+    svc(d).mode = "nat";
+  });
+  expectOne(nat.issues, "error", /198\.18\.5\.102 is in no vrrp_instance's virtual_ipaddress/);
+  const clash = await lint((d) => {
+    group([own, { vip: "198.18.5.100", port: 443 }])(d);
+    lb(d).services.push({ name: "tls", vip: "198.18.5.100", port: 443 });
+  });
+  expectOne(clash.issues, "error", /198\.18\.5\.100 443 is also service tls's virtual server/);
+  const unused = await lint((d) => (lb(d).virtual_server_groups = [{ name: "g", members: [own] }]));
+  expectOne(unused.issues, "warning", /group g is not used by any service/);
+});
+
+Deno.test("lint: health_check that is neither a checker nor a list says both forms", async () => {
+  const { issues, yaml } = await lint((d) => (svc(d).health_check = "TCP_CHECK"));
+  const i = expectOne(issues, "error", /^must be a checker mapping or a list of them$/);
+  assert.equal(i.line, lineOf(yaml, "health_check: TCP_CHECK"));
+  assert.match(i.path, /services\[0\]\.health_check$/);
+});

@@ -10,11 +10,13 @@ import {
   hostChecks,
   parseFacts,
   probeTargets,
+  statusAccepted,
   verifyPlans,
   verifyScript,
   vrrpChecks,
 } from "../../lb/verify_script.ts";
-import { loadExample } from "./_fixtures.ts";
+import { loadInventory } from "../../engine/inventory.ts";
+import { loadExample, TEST_ENV } from "./_fixtures.ts";
 
 Deno.test("verify: plans cover LBs and DR real servers; scripts are valid sh", async () => {
   const inv = await loadExample("004");
@@ -174,4 +176,34 @@ Deno.test("verify: real servers accept the VIP (REDIRECT rule, or lo + ARP)", as
   assert.deepEqual(lo.map((c) => [c.check, c.ok]), [["VIP on lo", true], ["ARP suppressed", true]]);
   const missing = hostChecks(db, parseFacts("lo=127.0.0.1/8\narp_ignore=0\nend=1\n"));
   assert.deepEqual(missing.map((c) => c.ok), [false, false]);
+});
+
+Deno.test("verify: MISC, UDP and DNS checkers are reported as not probed; HTTP status ranges", async () => {
+  const checks = new URL("./fixtures/checks.yaml", import.meta.url).pathname;
+  const inv = await loadInventory(checks, { env: TEST_ENV });
+  const [p] = verifyPlans(inv.hosts, ["lb1"]);
+  const script = verifyScript(p);
+  assert.doesNotMatch(script, /hp_probe '?198\.18\.1\.1[34]'? (0|53) /, "no probe of MISC/UDP/DNS");
+  assert.match(script, /hp_probe '?198\.18\.1\.13'? 8080 ''/);
+  const r = await new Deno.Command("/bin/sh", { args: ["-n", "-c", script] }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const probes = ["13", "14"].map((h) =>
+    `probe=198.18.1.${h}|80|0|HTTP/1.1 ${h === "13" ? 200 : 302} x\n` +
+    `probe=198.18.1.${h}|8080|0|\nprobe=198.18.1.${h}|443|0|\nprobe=198.18.1.${h}|8000|0|\n`
+  ).join("");
+  const got = hostChecks(p, lbFacts([], probes)).filter((c) => c.check === "health-check target");
+  assert.deepEqual(got.filter((c) => !c.ok), []);
+  assert.deepEqual(got.filter((c) => /not probed/.test(c.detail)).map((c) => c.detail), [
+    "web: 198.18.1.13: MISC_CHECK runs a command, not probed",
+    "web: 198.18.1.14: MISC_CHECK runs a command, not probed",
+    "dns: 198.18.1.13: DNS over UDP, not probed",
+    "dns: 198.18.1.14: DNS over UDP, not probed",
+    "dns: 198.18.1.13: UDP, not probed",
+    "dns: 198.18.1.14: UDP, not probed",
+  ]);
+  const wrong = hostChecks(p, lbFacts([], probes.replace("HTTP/1.1 302", "HTTP/1.1 303")));
+  assert.deepEqual(wrong.filter((c) => !c.ok).map((c) => c.detail), [
+    "web: 198.18.1.14:80 GET /health: HTTP/1.1 303 x",
+  ]);
+  assert.ok(statusAccepted(301, [200, "301-302"]) && !statusAccepted(204, 200));
 });
