@@ -173,9 +173,11 @@ function glob(pattern: string): RegExp {
 
 /** sysctl.d files in the order systemd-sysctl applies them (same name: first directory wins). */
 export function sysctlOrder(f: Facts): string[] {
+  const rank = (p: string) => SYSCTL_DIRS.indexOf(p.slice(0, p.lastIndexOf("/")));
   const chosen = new Map<string, string>();
   for (const path of f.get("sysfile") ?? []) {
-    if (!chosen.has(base(path))) chosen.set(base(path), path);
+    const had = chosen.get(base(path));
+    if (had === undefined || rank(path) < rank(had)) chosen.set(base(path), path);
   }
   return [...chosen.keys()].sort().map((b) => chosen.get(b)!);
 }
