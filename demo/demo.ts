@@ -1,7 +1,8 @@
 /**
  * `deno task demo`: the whole story on one machine, narrated, in about a minute.
  *
- * A lab of 2 load balancers + 2 real servers (with a local apt repository) gets the seed 001
+ * A lab of 2 load balancers + 2 real servers (systemd + networkd hosts like an Ubuntu server;
+ * `--init lab` for the bash init; with a local apt repository) gets the seed 001
  * setup (keepalived MASTER/BACKUP pair, LVS-DR, real servers accepting the VIP by iptables
  * REDIRECT); the VIP is shown on the MASTER; the MASTER's keepalived is stopped and the VIP
  * moves; it is started again and takes the VIP back; everything is rolled back and compared to
@@ -9,6 +10,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { type Lab, labDown, labExec, labUp } from "../lab/lab.ts";
 import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
@@ -55,7 +57,25 @@ async function waitFor(what: string, ms: number, pred: () => Promise<boolean>): 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const noInstall = argv.includes("--no-install") || !!Deno.env.get("HAPLAY_NO_INSTALL");
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: { "no-install": { type: "boolean" }, init: { type: "string", default: "systemd" } },
+    }).values;
+  } catch (e) {
+    console.error(
+      `demo: ${(e as Error).message} (usage: demo [--no-install] [--init systemd|lab])`,
+    );
+    return 1;
+  }
+  const noInstall = !!args["no-install"] || !!Deno.env.get("HAPLAY_NO_INSTALL");
+  // hosts like the users' (systemd + networkd) unless `--init lab` asks for the fast bash init
+  const init = args.init;
+  if (init !== "systemd" && init !== "lab") {
+    console.error(`demo: --init must be systemd or lab, got '${init}'`);
+    return 1;
+  }
   const ready = await preflight({ for: "demo", install: !noInstall });
   if (ready !== 0) return ready;
   if (Deno.uid() !== 0) {
@@ -65,9 +85,13 @@ async function main(argv: string[]): Promise<number> {
   if (!Deno.env.get("HAPLAY_VRRP_PASS")) {
     Deno.env.set("HAPLAY_VRRP_PASS", "demo" + crypto.randomUUID().slice(0, 4));
   }
-  say("Lab: 4 simulated Debian hosts (own netns, overlay root, real sshd) + a local apt repo");
+  say(
+    `Lab: 4 simulated Debian hosts (${
+      init === "systemd" ? "systemd + networkd" : "bash init"
+    }, own netns, overlay root, real sshd) + a local apt repo`,
+  );
   await labDown(NAME).catch(() => {});
-  const lab = await labUp({ name: NAME, hosts: 4, subnet: SUBNET, aptRepo: true });
+  const lab = await labUp({ name: NAME, hosts: 4, subnet: SUBNET, aptRepo: true, init });
   try {
     note(
       `h1 ${lab.hosts[0].ip} = lb1 (MASTER, priority 100), h2 ${lab.hosts[1].ip} = lb2 (BACKUP)`,
@@ -118,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     note((await sh(lab, "h3", "iptables -t nat -S PREROUTING | grep REDIRECT")).trim());
 
     say("Failover: stop keepalived on the MASTER");
-    await sh(lab, "h1", "/etc/init.d/keepalived stop >/dev/null 2>&1");
+    await sh(lab, "h1", "systemctl stop keepalived >/dev/null 2>&1");
     const moved = await waitFor("the VIP on lb2", 10000, async () => {
       const h = await vipHolders(lab, vip);
       return h.length === 1 && h[0] === "h2";
@@ -130,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
       async () =>
         (await sh(lab, "h1", "kill -0 $(cat /run/keepalived.pid) 2>/dev/null && echo up")) === "",
     );
-    await sh(lab, "h1", "/etc/init.d/keepalived start >/dev/null 2>&1");
+    await sh(lab, "h1", "systemctl start keepalived >/dev/null 2>&1");
     const back = await waitFor("the VIP back on lb1", 15000, async () => {
       const h = await vipHolders(lab, vip);
       return h.length === 1 && h[0] === "h1";

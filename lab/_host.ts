@@ -4,7 +4,7 @@
  * @module
  */
 
-import { DETACH_SH } from "./scripts.ts";
+import { BOOT_NETPLAN, bootNetplan, DETACH_SH } from "./scripts.ts";
 import { names, readPid } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
 import {
@@ -74,6 +74,15 @@ export async function prepareHost(rec: LabRecord, i: number): Promise<string[]> 
     `${up}/etc/machine-id`,
     [...id].map((b) => b.toString(16).padStart(2, "0")).join("") + "\n",
   );
+  if (rec.init === "systemd") {
+    // the boot address the way an installer gives it: a netplan file on the host's disk
+    await Deno.mkdir(`${up}/etc/netplan`, { mode: 0o755 });
+    await Deno.writeTextFile(
+      `${up}/etc/netplan/${BOOT_NETPLAN}`,
+      bootNetplan(rec.hosts[i - 1].ip),
+      { mode: 0o600 },
+    );
+  }
   const lines: string[] = [];
   for (const t of ["ed25519", "ecdsa"] as const) {
     const pub = await keygen(t, `${up}/etc/ssh/ssh_host_${t}_key`, `root@${h}`);
@@ -114,9 +123,18 @@ export async function startHost(rec: LabRecord, i: number) {
   await spawnDetached(`${rec.dir}/${h}.console`, cg, args);
 }
 
-/** Wait until every host's sshd listens (one probe of all pending hosts per round). */
-export async function waitHosts(rec: LabRecord, deadline: number) {
-  const pending = new Set(rec.hosts.map((_, k) => k + 1));
+/**
+ * Wait until the sshd of every host of `idx` (default: all) accepts a connection and sends its
+ * banner (one probe of all pending hosts per round). Records each host's PID 1 in `rec`;
+ * returns when each host's sshd answered (`performance.now()`), by index.
+ */
+export async function waitHosts(
+  rec: LabRecord,
+  deadline: number,
+  idx: Iterable<number> = rec.hosts.map((_, k) => k + 1),
+): Promise<Map<number, number>> {
+  const pending = new Set(idx);
+  const ready = new Map<number, number>();
   const started = Date.now();
   while (pending.size) {
     const pids = new Map<number, number>();
@@ -150,7 +168,10 @@ export async function waitHosts(rec: LabRecord, deadline: number) {
       if (p.pid1 && p.inNetns && p.comm !== "bash" && p.sshdReady) candidates.push(i);
     }
     await Promise.all(candidates.map(async (i) => {
-      if ((await tcpBanner(rec.hosts[i - 1].ip, 22, 2000)).startsWith("SSH-")) pending.delete(i);
+      if ((await tcpBanner(rec.hosts[i - 1].ip, 22, 2000)).startsWith("SSH-")) {
+        ready.set(i, performance.now());
+        pending.delete(i);
+      }
     }));
     if (!pending.size) break;
     if (Date.now() > deadline) {
@@ -159,14 +180,43 @@ export async function waitHosts(rec: LabRecord, deadline: number) {
     }
     await sleep(40);
   }
+  return ready;
 }
 
-/** Preflight of systemd hosts: enough inotify instances, a cgroup2 mount; the cgroup parent. */
+/** Inotify instances a systemd host takes (systemd, journald, networkd, logind, dbus ...). */
+export const INOTIFY_PER_SYSTEMD_HOST = 8;
+
+/**
+ * The `fs.inotify.max_user_instances` to set before starting `hosts` systemd hosts when `used`
+ * instances are taken and the limit is `current`: undefined when it suffices, else in-use +
+ * 8 per host + 64 rounded up to a multiple of 512 (never lowered).
+ */
+export function inotifyLimitFor(current: number, used: number, hosts: number): number | undefined {
+  const need = used + hosts * INOTIFY_PER_SYSTEMD_HOST + 64;
+  return current >= need ? undefined : Math.ceil(need / 512) * 512;
+}
+
+/**
+ * Preflight of systemd hosts: enough inotify instances (a machine-wide per-user limit, shared
+ * by every systemd on this machine: raised here when too low, saying so on stderr), a cgroup2
+ * mount; returns the cgroup parent of the lab's hosts.
+ */
 export async function checkSystemd(n: number): Promise<string> {
-  const lim = Number((await run("cat", ["/proc/sys/fs/inotify/max_user_instances"])).stdout);
-  if (lim < n * 8 + 64) {
-    throw new LabError(
-      `systemd hosts need fs.inotify.max_user_instances >= ${n * 8 + 64} (now ${lim})`,
+  const key = "fs.inotify.max_user_instances";
+  const lim = Number((await run("sysctl", ["-n", key])).stdout.trim());
+  // instances in use now (other labs' systemd hosts count against the same limit)
+  const used = Number(
+    (await run("/bin/sh", [
+      "-c",
+      "find /proc/[0-9]*/fd -lname 'anon_inode:inotify' 2>/dev/null | wc -l",
+    ], { allowFail: true })).stdout.trim(),
+  ) || 0;
+  const to = inotifyLimitFor(lim, used, n);
+  if (to !== undefined) {
+    await run("sysctl", ["-q", "-w", `${key}=${to}`]);
+    console.error(
+      `lab: raised ${key} from ${lim} to ${to} (machine-wide; ${used} in use, ` +
+        `systemd hosts need ${INOTIFY_PER_SYSTEMD_HOST} each)`,
     );
   }
   for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {

@@ -8,7 +8,14 @@ import { APT_REPO_PACKAGES } from "./apt_repo.ts";
 import { LAB_INIT, SYSTEMCTL_SHIM } from "./scripts.ts";
 import { LAB_USER } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
-import { inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
+import { exists, inChroot, LabError, putFile, readIf, removeIf, run } from "./util.ts";
+
+/** Units enabled in systemd hosts when installed (on top of what this machine's `/` enables). */
+export const SYSTEMD_ENABLED = [
+  "systemd-networkd.service",
+  "netfilter-persistent.service",
+  "ssh.service",
+];
 
 /** Mark `dir` as an overlayfs opaque directory (lower layers do not show through it). */
 export async function setOpaque(dir: string) {
@@ -136,6 +143,17 @@ export async function buildBase(rec: LabRecord, prefix: string) {
         `${M}/etc/systemd/system/ssh.service.d/haplay-lab.conf`,
         "[Service]\nExecStart=\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS -E /var/log/sshd.log\n",
       );
+      // like an Ubuntu server: networkd renders netplan (its generator runs at boot), the
+      // firewall is restored by netfilter-persistent, sshd is a unit; ifupdown has no say
+      // (with --apt-repo, netfilter-persistent is not installed yet: its package enables it)
+      const units: string[] = [];
+      for (const u of SYSTEMD_ENABLED) {
+        if (await exists(`${M}/lib/systemd/system/${u}`)) units.push(u);
+      }
+      await inChroot(M, ["systemctl", "enable", ...units]);
+      for await (const e of Deno.readDir(`${M}/etc/netplan`)) {
+        await Deno.remove(`${M}/etc/netplan/${e.name}`); // this machine's, not a host's
+      }
       // units of a VM image that make no sense in a lab host
       for (
         const u of [
@@ -152,6 +170,7 @@ export async function buildBase(rec: LabRecord, prefix: string) {
           "man-db.timer",
           "dpkg-db-backup.timer",
           "uml-utilities.service",
+          "networking.service",
         ]
       ) {
         await removeIf(`${M}/etc/systemd/system/${u}`);

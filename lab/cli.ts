@@ -2,9 +2,10 @@
  * `deno task lab up|down|status|ssh|exec|list`: command line of haplay's namespace lab.
  *
  * ```
- * lab up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+ * lab up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init systemd|lab]
  *            [--keepalived 2.0.19|2.2.4|2.2.8|2.3.4]   (upstream build in the apt repo)
  * lab down   [--name lab0]
+ * lab reboot [--name lab0] HOST...|--all [--graceful]
  * lab status [--name lab0]
  * lab ssh    [--name lab0] HOST [CMD...]
  * lab exec   [--name lab0] HOST -- CMD...
@@ -23,6 +24,7 @@ import {
   labExecArgv,
   labList,
   labLoad,
+  labReboot,
   labStatus,
   labUp,
 } from "./lab.ts";
@@ -30,9 +32,10 @@ import { SYSTEM_PATH } from "./util.ts";
 import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: lab <command> [options]
-  up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init lab|systemd]
+  up     [--name lab0] [--hosts 3] [--subnet 198.18.0.0/24] [--apt-repo] [--init systemd|lab]
          [--keepalived VERSION]   (serve keepalived VERSION built from upstream; implies --apt-repo)
   down   [--name lab0]
+  reboot [--name lab0] HOST...|--all [--graceful]   (power cycle: the hosts boot from their disk)
   status [--name lab0]
   ssh    [--name lab0] HOST [CMD...]      (system ssh -F <lab>/ssh_config)
   exec   [--name lab0] HOST -- CMD...     (nsenter into the host, no ssh)
@@ -80,9 +83,11 @@ async function main(argv: string[]): Promise<number> {
       hosts: { type: "string", short: "n", default: "3" },
       subnet: { type: "string", short: "s", default: "198.18.0.0/24" },
       "apt-repo": { type: "boolean", default: false },
-      init: { type: "string", default: "lab" },
+      init: { type: "string", default: "systemd" },
       keepalived: { type: "string" },
       "state-dir": { type: "string" },
+      all: { type: "boolean", default: false },
+      graceful: { type: "boolean", default: false },
     },
     allowPositionals: true,
   });
@@ -133,6 +138,23 @@ async function main(argv: string[]): Promise<number> {
       console.log(was ? `lab ${name} down in ${secs}s` : `lab ${name}: nothing left up`);
       return 0;
     }
+    case "reboot": {
+      const lab = await loaded(name, stateDir);
+      if (values.all === (positionals.length > 0)) {
+        throw new UsageError("reboot: give HOST... or --all (not both)");
+      }
+      const t0 = performance.now();
+      const res = await labReboot(lab, values.all ? "all" : positionals, {
+        graceful: values.graceful,
+      });
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      const how = values.graceful ? "graceful" : "hard";
+      for (const r of res) {
+        console.log(`${r.host}\tsshd up ${(r.sshUpMs / 1000).toFixed(1)}s after power-off`);
+      }
+      console.log(`lab ${name}: ${res.length} hosts rebooted (${how}) in ${secs}s`);
+      return 0;
+    }
     case "status": {
       const lab = await loaded(name, stateDir);
       const st = await labStatus(lab);
@@ -177,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
       return (await child.status).code;
     }
     default:
-      throw new UsageError(`unknown command '${cmd}' (up, down, status, ssh, exec, list)`);
+      throw new UsageError(`unknown command '${cmd}' (up, down, reboot, status, ssh, exec, list)`);
   }
 }
 

@@ -32,7 +32,7 @@ import {
 } from "./_host.ts";
 import { startHttpd, stopHttpd } from "./_httpd.ts";
 import { buildBase } from "./_image.ts";
-import { isMountPoint, linksNamed, netnsNamed, removeLinks } from "./_net.ts";
+import { isMountPoint, labMac, linksNamed, netnsNamed, plugHosts, removeLinks } from "./_net.ts";
 import {
   APT_PORT,
   checkName,
@@ -48,6 +48,7 @@ import {
   withNameLock,
   writeRecord,
 } from "./_state.ts";
+import { rebootHosts } from "./_reboot.ts";
 import { debug, fault } from "./_trace.ts";
 import type { Lab, LabHost, LabRecord } from "./types.ts";
 import {
@@ -92,7 +93,12 @@ export interface LabOptions {
    * Debian's 2.2.7 in the apt repository (implies `aptRepo`).
    */
   keepalived?: string;
-  /** PID 1 of the hosts: `lab` (tiny bash init, default) or `systemd` (real systemd). */
+  /**
+   * PID 1 of the hosts: `systemd` (default: real systemd with systemd-networkd rendering
+   * netplan, journald, systemd-sysctl, netfilter-persistent and sshd as units, like an Ubuntu
+   * server) or `lab` (a tiny bash init with a `systemctl` shim: faster, for tests that do not
+   * touch services).
+   */
   init?: "lab" | "systemd";
   /** Parent of the lab's state directory; default env `HAPLAY_LAB_DIR` or `/tmp/haplay-lab`. */
   stateDir?: string;
@@ -126,7 +132,7 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) {
     throw new LabError(`hosts must be 1..${MAX_HOSTS}, got ${n}`);
   }
-  const init = opts.init ?? "lab";
+  const init = opts.init ?? "systemd";
   if (init !== "lab" && init !== "systemd") throw new LabError(`unknown init '${init}'`);
   requireRoot();
   const dir = labDir(opts.name, opts.stateDir);
@@ -174,7 +180,10 @@ async function upLocked(
     ]
   ) await findTool(t);
   let cgroupDir: string | undefined;
-  if (init === "systemd") cgroupDir = await checkSystemd(n);
+  if (init === "systemd") {
+    for (const t of ["netplan", "networkctl", "systemctl"]) await findTool(t);
+    cgroupDir = await checkSystemd(n);
+  }
   if (opts.keepalived) checkVersion(opts.keepalived);
   const ka = opts.keepalived ? await ensureKeepalived(opts.keepalived) : undefined;
   const aptRepoDir = ka
@@ -230,7 +239,8 @@ async function upLocked(
     ]);
     // bridge: no uplink, no IPv6, hosts get no default route
     const br = names.bridge(name);
-    await run("ip", ["link", "add", br, "type", "bridge"]);
+    // a fixed bridge MAC: it would follow its lowest port's otherwise (changes on reboots)
+    await run("ip", ["link", "add", br, "address", labMac(bridgeIp, 2), "type", "bridge"]);
     await sysctlSet([`net.ipv6.conf.${br}.disable_ipv6=1`]);
     await run("ip", ["-b", "-"], {
       stdin: `addr add ${bridgeIp}/24 dev ${br}\nlink set ${br} up\n`,
@@ -249,15 +259,7 @@ async function upLocked(
     const known = await pool(idx, CONCURRENCY, (i) => prepareHost(rec, i));
     debug("host dirs + keys done");
     // network namespaces and veths, in batches of ip commands
-    const batch1 = idx.flatMap((i) => [
-      `netns add ${names.netns(name, i)}`,
-      `link add ${names.veth(name, i)} type veth peer name eth0 netns ${names.netns(name, i)}`,
-    ]);
-    await run("ip", ["-b", "-"], { stdin: batch1.join("\n") + "\n" });
-    await sysctlSet(idx.map((i) => `net.ipv6.conf.${names.veth(name, i)}.disable_ipv6=1`));
-    await run("ip", ["-b", "-"], {
-      stdin: idx.map((i) => `link set ${names.veth(name, i)} master ${br} up`).join("\n") + "\n",
-    });
+    await plugHosts(name, rec.hosts, idx);
     debug("network done");
     await pool(idx, CONCURRENCY, (i) => startHost(rec, i));
     debug("hosts started");
@@ -395,6 +397,55 @@ export async function labStatus(lab: Lab): Promise<Array<LabHost & { up: boolean
   return await Promise.all(
     lab.hosts.map(async (h) => ({ ...h, up: await isHostInit(h.pid, h.netns) })),
   );
+}
+
+/** Options of {@link labReboot}. */
+export interface RebootOptions {
+  /**
+   * Shut down cleanly first, like `systemctl reboot`: `systemctl poweroff` inside systemd hosts
+   * (SIGTERM to a `lab` init), wait for PID 1 to exit (at most 30 s, then the power is cut).
+   */
+  graceful?: boolean;
+}
+
+/**
+ * Power-cycle hosts of a running lab (all at once): PID 1 and every process of each host
+ * killed (its PID namespace), its network namespace, NIC and mounts torn down, then re-created
+ * from the same disk (the overlay's upper directory is kept: /etc, /var, host keys; the tmpfs
+ * /run and /tmp start empty). The lab only plugs the NIC back into the bridge (same MAC);
+ * everything else comes from the host's own boot (systemd hosts: networkd rendering the
+ * netplan files on the disk, enabled units, /etc/sysctl.d; `lab` hosts: boot.sh's address and
+ * lab-init's enabled services). Updates the PIDs in `lab` and in `lab.json`, so `labExec` and
+ * `labDown` keep working. Returns per host the time from power-off to its sshd accepting a
+ * connection (measured by connecting).
+ */
+export async function labReboot(
+  lab: Lab,
+  hosts: string[] | "all",
+  opts: RebootOptions = {},
+): Promise<{ host: string; sshUpMs: number }[]> {
+  checkName(lab.name);
+  requireRoot();
+  const want = hosts === "all" ? lab.hosts.map((h) => h.name) : hosts;
+  if (!want.length) throw new LabError("reboot: no host given");
+  const parent = await stateParent(lab.dir.slice(0, lab.dir.lastIndexOf("/")) || "/", false);
+  return await withNameLock(parent, lab.name, async () => {
+    const rec = await readRecord(lab.dir);
+    if (!rec?.complete) throw new LabError(`lab ${lab.name} is not up`);
+    const idx = [
+      ...new Set(want.map((w) => {
+        const k = rec.hosts.findIndex((h) => h.name === w || h.ip === w);
+        if (k < 0) throw new LabError(`lab ${lab.name} has no host '${w}'`);
+        return k + 1;
+      })),
+    ];
+    const res = await rebootHosts(rec, idx, !!opts.graceful);
+    for (const h of lab.hosts) {
+      const r = rec.hosts.find((x) => x.name === h.name);
+      if (r) h.pid = r.pid;
+    }
+    return res;
+  });
 }
 
 /** Names of the labs that have a state directory under `stateDir`. */

@@ -65,6 +65,29 @@ export const labLoad: typeof lab.labLoad = lab.labLoad;
 export const labExec: typeof lab.labExec = lab.labExec;
 
 /**
+ * Power-cycle lab hosts (`"all"` or names): every process killed, network namespace, NIC and
+ * mounts re-created, the host boots again from its own disk; `graceful` shuts down cleanly
+ * first. Returns per host the milliseconds from power-off to its sshd accepting a connection.
+ * @example
+ * ```ts
+ * import { type Lab, labReboot } from "./mod.ts";
+ * const powerCut = (lab: Lab) => labReboot(lab, ["h1"]);
+ * const rebootAll = (lab: Lab) => labReboot(lab, "all", { graceful: true });
+ * ```
+ */
+export const labReboot: typeof lab.labReboot = lab.labReboot;
+
+/**
+ * Options of {@link labReboot}.
+ * @example
+ * ```ts
+ * import type { RebootOptions } from "./mod.ts";
+ * const o: RebootOptions = { graceful: true };
+ * ```
+ */
+export type RebootOptions = lab.RebootOptions;
+
+/**
  * Each host of a lab with `up`: whether its init is still running.
  * @example
  * ```ts

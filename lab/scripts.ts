@@ -30,7 +30,13 @@ echo "$outer" > "$PIDF"
 echo "boot: $H pid $outer"
 # network: this process already lives in the host's netns
 for c in all default lo eth0; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done
-printf 'link set lo up\\naddr add %s dev eth0\\nlink set eth0 up\\n' "$ADDR" | ip -b -
+# the NIC is plugged in; lab init hosts get their address here, systemd hosts from their own
+# netplan file (the installer's) through networkd
+if [ "$INIT" = systemd ]; then
+  printf 'link set lo up\\nlink set eth0 up\\n' | ip -b -
+else
+  printf 'link set lo up\\naddr add %s dev eth0\\nlink set eth0 up\\n' "$ADDR" | ip -b -
+fi
 hostname "$H"
 mount --make-rprivate /
 mount -t overlay "haplay-$LAB-$H" -o "lowerdir=$FS/base:/,upperdir=$D/upper,workdir=$D/work" "$R"
@@ -159,3 +165,25 @@ esac
  */
 export const DETACH_SH =
   'c=$1; g=$2; shift 2; exec </dev/null >>"$c" 2>&1; if [ -n "$g" ]; then echo $$ > "$g/cgroup.procs" || exit 1; fi; exec "$@"';
+
+/** Name of the boot-address netplan file of systemd hosts (as Ubuntu's installer names it). */
+export const BOOT_NETPLAN = "00-installer-config.yaml";
+
+/**
+ * The installer's netplan file of a systemd host: `eth0` with its lab address, no gateway, no
+ * IPv6 (no link-local addresses, no router advertisements), like the lab's bash-init hosts.
+ */
+export function bootNetplan(ip: string): string {
+  return [
+    "# written by the haplay lab at create time, like an installer's netplan file",
+    "network:",
+    "  version: 2",
+    "  renderer: networkd",
+    "  ethernets:",
+    "    eth0:",
+    `      addresses: [${ip}/24]`,
+    "      link-local: []",
+    "      accept-ra: false",
+    "",
+  ].join("\n");
+}

@@ -36,7 +36,8 @@ export function e2e(name: string, fn: () => Promise<void>): void {
 }
 
 /**
- * Bring a lab up (default 3 hosts, lab init), run `fn` with it and ALWAYS tear it down after,
+ * Bring a lab up (default 3 hosts and, unlike `labUp`, the fast `lab` init: pass
+ * `init: "systemd"` for hosts like the users'), run `fn` with it and ALWAYS tear it down after,
  * whether `fn` passed or threw. A stale lab of the same name and state directory left by a
  * finished or killed run is torn down first; a lab of that name still owned by another running
  * process (e.g. a concurrent test run) is never touched: withLab fails instead.
@@ -53,7 +54,7 @@ export async function withLab(
     );
   }
   await labDown(opts.name, opts.stateDir); // stale lab of a finished/killed run
-  const lab = await labUp({ hosts: 3, ...opts });
+  const lab = await labUp({ hosts: 3, init: "lab", ...opts });
   let failure: unknown;
   try {
     await fn(lab);

@@ -16,6 +16,8 @@ import {
 } from "../lab/lab.ts";
 import { parse as parseYaml } from "yaml";
 import { denoRun } from "./_cli.ts";
+import { inotifyLimitFor } from "../lab/_host.ts";
+import { labMac } from "../lab/_net.ts";
 
 function assert(cond: unknown, msg?: string): asserts cond {
   nodeAssert.ok(cond, msg);
@@ -476,7 +478,7 @@ e2e("lab: CLI up/status/exec/ssh/down and one-line errors", async () => {
 e2e("lab: 50 hosts come up and go down fast", async () => {
   const before = await snapshot();
   const t0 = performance.now();
-  const lab = await labUp({ name: "lt9", hosts: 50, subnet: "198.19.209.0/24" });
+  const lab = await labUp({ name: "lt9", hosts: 50, subnet: "198.19.209.0/24", init: "lab" });
   const upMs = performance.now() - t0;
   let downMs = 0;
   try {
@@ -510,6 +512,44 @@ e2e("lab: --init systemd hosts run real systemd", async () => {
         const st = await labExec(lab, h.name, ["systemctl", "is-system-running", "--wait"]);
         assertMatch(st.stdout.trim(), /^(running|degraded)$/);
         assertEquals((await inHost(lab, h.name, "systemctl is-active ssh")).trim(), "active");
+        // like an Ubuntu server: networkd renders the installer's netplan file at boot (the
+        // netplan generator), the firewall, sysctls and journal are units
+        const units = [
+          "systemd-networkd",
+          "systemd-journald",
+          "systemd-sysctl",
+          "netfilter-persistent",
+          "ssh",
+        ];
+        assertEquals(
+          (await inHost(lab, h.name, `systemctl is-active ${units.join(" ")}`)).trim().split("\n"),
+          units.map(() => "active"),
+        );
+        assertEquals(
+          (await inHost(lab, h.name, "systemctl is-enabled systemd-networkd netfilter-persistent"))
+            .trim().split("\n"),
+          ["enabled", "enabled"],
+        );
+        assertMatch(
+          await inHost(lab, h.name, "networkctl --no-pager --no-legend list eth0"),
+          /eth0\s+ether\s+routable\s+configured/,
+        );
+        assertMatch(
+          await inHost(lab, h.name, "networkctl --no-pager status eth0"),
+          /Network File: \/run\/systemd\/network\/10-netplan-eth0\.network/,
+        );
+        assertMatch(
+          await inHost(lab, h.name, "cat /etc/netplan/00-installer-config.yaml"),
+          new RegExp(`addresses: \\[${h.ip.replaceAll(".", "\\.")}/24\\]`),
+        );
+        assertMatch(
+          await inHost(lab, h.name, "ip -4 -o addr show dev eth0"),
+          new RegExp(` ${h.ip}/24 `),
+        );
+        assertEquals(
+          (await inHost(lab, h.name, "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6")).trim(),
+          "1",
+        );
         const r = await sh("ssh", [
           "-F",
           lab.sshConfig,
@@ -537,8 +577,8 @@ e2e("lab: one name at a time; withLab never takes over a lab another process use
   await labDown(name);
   // two concurrent ups of one name: exactly one wins, the loser leaves the winner intact
   const res = await Promise.allSettled([
-    labUp({ name, hosts: 2, subnet }),
-    labUp({ name, hosts: 2, subnet: "198.19.203.0/24" }),
+    labUp({ name, hosts: 2, subnet, init: "lab" }),
+    labUp({ name, hosts: 2, subnet: "198.19.203.0/24", init: "lab" }),
   ]);
   try {
     assertEquals(res.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
@@ -587,3 +627,40 @@ e2e("lab: one name at a time; withLab never takes over a lab another process use
   });
   assertEquals(await labLoad(name), undefined);
 });
+
+Deno.test("lab: inotify limit for systemd hosts is raised only when short, never lowered", () => {
+  assertEquals(inotifyLimitFor(128, 0, 3), undefined); // 88 needed
+  assertEquals(inotifyLimitFor(128, 10, 10), 512); // 154 needed
+  assertEquals(inotifyLimitFor(512, 10, 50), undefined); // 474 needed
+  assertEquals(inotifyLimitFor(512, 100, 50), 1024); // 564 needed
+  assertEquals(inotifyLimitFor(8192, 5000, 200), undefined);
+});
+
+Deno.test("lab: NIC MACs are fixed per address (kept across reboots), unique per kind", () => {
+  assertEquals(labMac("198.19.100.11", 0), "02:00:c6:13:64:0b");
+  assertEquals(labMac("198.19.100.11", 1), "02:01:c6:13:64:0b");
+  assertEquals(labMac("198.18.0.1", 2), "02:02:c6:12:00:01");
+});
+
+e2e(
+  "lab: systemd hosts with the apt repo boot clean (its packages: not installed, units not enabled)",
+  async () => {
+    await withLab(
+      { name: "s1ap", subnet: "198.19.103.0/24", hosts: 1, init: "systemd", aptRepo: true },
+      async (lab) => {
+        assertMatch(
+          (await inHost(lab, "h1", "systemctl is-system-running --wait")).trim(),
+          /^(running|degraded)$/,
+        );
+        assertEquals((await inHost(lab, "h1", "systemctl --failed --no-legend")).trim(), "");
+        // not installed in the host (the repo serves it), so not enabled by the lab
+        const dpkg = await labExec(lab, "h1", ["dpkg", "-s", "netfilter-persistent"]);
+        assertEquals(dpkg.code, 1);
+        assertEquals(
+          (await inHost(lab, "h1", "systemctl is-enabled systemd-networkd ssh")).trim().split("\n"),
+          ["enabled", "enabled"],
+        );
+      },
+    );
+  },
+);
