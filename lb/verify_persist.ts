@@ -131,7 +131,7 @@ export function persistScript(p: PersistPlan): string {
       `ip -4 route show table ${table} 2>/dev/null | sed 's/^/iproute=/'`,
       `if [ -f ${PR_SCRIPT} ]; then sed 's/^/pr=/' ${PR_SCRIPT}; fi`,
       `if systemctl -q is-enabled haplay-policy-routing 2>/dev/null; then echo pr_enabled=1; else echo pr_enabled=0; fi`,
-      `if [ -x ${PR_IFUP} ]; then echo pr_ifup=1; else echo pr_ifup=0; fi`,
+      `if [ ! -d /etc/network/if-up.d ]; then echo pr_ifup=na; elif [ -x ${PR_IFUP} ]; then echo pr_ifup=1; else echo pr_ifup=0; fi`,
     );
   }
   if (p.cluster) {
@@ -347,8 +347,15 @@ export function persistChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
   if (fw.length) {
     const table = p.cluster!.cfg.fwmark_table;
     const pr = f.get("pr") ?? [];
-    const hook = systemd ? one(f, "pr_enabled") === "1" : one(f, "pr_ifup") === "1";
-    const hookName = systemd ? "haplay-policy-routing.service enabled" : `${PR_IFUP} present`;
+    // neither systemd nor ifupdown: nothing replays anything at boot (the deploy installs no
+    // hook there either), so only the script's lines are judged
+    const noBoot = !systemd && one(f, "pr_ifup") === "na";
+    const hook = systemd ? one(f, "pr_enabled") === "1" : noBoot || one(f, "pr_ifup") === "1";
+    const hookName = systemd
+      ? "haplay-policy-routing.service enabled"
+      : noBoot
+      ? "no systemd nor ifupdown: not replayed at boot on this host"
+      : `${PR_IFUP} present`;
     const hookFix = systemd ? "run `systemctl enable haplay-policy-routing`" : fix;
     const pieces = [
       ...fw.map((r) => ({

@@ -162,6 +162,7 @@ e2e(
         );
         await sh(lab, n3, "rm /etc/sysctl.d/99-zz-local.conf");
 
+        const t2 = Date.now();
         const rb = await rollbackHosts(inv, { log, purgePackages: true, runId: first.runId });
         assert.deepEqual(rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`), []);
         for (const n of names) {
@@ -176,12 +177,19 @@ e2e(
           assert.doesNotMatch(await sh(lab, h, "ls /run/systemd/network/"), /10-netplan-lo/);
           await sh(lab, h, "kill $(cat /srv/pid)");
         }
+        const t3 = Date.now();
         const absent = await verifyLb({ inventory: inv, log, absent: true });
         assert.deepEqual(failedOf(absent), [], lines.join("\n"));
         assert.ok(absent.some((c) => c.check === "VIP on lo absent"));
         // and nothing comes back at boot
+        const t4 = Date.now();
         await labReboot(lab, "all");
+        const t5 = Date.now();
         const gone = await verifyLb({ inventory: inv, log, absent: true });
+        console.log(
+          `rollback ${t3 - t2} ms, verify --absent ${t4 - t3} ms, reboot ${t5 - t4} ms, ` +
+            `verify --absent ${Date.now() - t5} ms`,
+        );
         assert.deepEqual(failedOf(gone), [], "after rollback and reboot");
         for (const n of names) assert.doesNotMatch(await loOf(n), new RegExp(vip));
         assert.ok(!lines.join("\n").includes(PASS), "the VRRP password leaked");
