@@ -329,13 +329,17 @@ export function persistChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
     const saved = (f.get(r.v6 ? "p6" : "p4") ?? []).some((l) =>
       l.startsWith(`${r.table}|`) && ruleMatches(l.slice(r.table.length + 1), r.want)
     );
-    const enabled = one(f, "nfp_enabled") === "1";
+    // without systemd, boot enablement is the init's business (rc links, or none): only the
+    // rules file is judged there, as the deploy does
+    const enabled = !systemd || one(f, "nfp_enabled") === "1";
     const ok = saved && enabled;
     check(
       `${r.what} persisted`,
       ok,
       ok
-        ? `${text}: in ${file}, netfilter-persistent enabled`
+        ? `${text}: in ${file}, ${
+          systemd ? "netfilter-persistent enabled" : "no systemd: boot enablement not checked"
+        }`
         : !saved
         ? `${text}: not in ${file}: the rule will be lost at reboot; run \`netfilter-persistent save\` (or ${fix})`
         : `${text}: in ${file} but netfilter-persistent is not enabled: no rule is restored at reboot; run \`systemctl enable netfilter-persistent\``,
