@@ -131,7 +131,7 @@ export function persistScript(p: PersistPlan): string {
       `ip -4 route show table ${table} 2>/dev/null | sed 's/^/iproute=/'`,
       `if [ -f ${PR_SCRIPT} ]; then sed 's/^/pr=/' ${PR_SCRIPT}; fi`,
       `if systemctl -q is-enabled haplay-policy-routing 2>/dev/null; then echo pr_enabled=1; else echo pr_enabled=0; fi`,
-      `if [ -x ${PR_IFUP} ]; then echo pr_ifup=1; else echo pr_ifup=0; fi`,
+      `if [ ! -d /etc/network/if-up.d ]; then echo pr_ifup=na; elif [ -x ${PR_IFUP} ]; then echo pr_ifup=1; else echo pr_ifup=0; fi`,
     );
   }
   if (p.cluster) {
@@ -173,9 +173,11 @@ function glob(pattern: string): RegExp {
 
 /** sysctl.d files in the order systemd-sysctl applies them (same name: first directory wins). */
 export function sysctlOrder(f: Facts): string[] {
+  const rank = (p: string) => SYSCTL_DIRS.indexOf(p.slice(0, p.lastIndexOf("/")));
   const chosen = new Map<string, string>();
   for (const path of f.get("sysfile") ?? []) {
-    if (!chosen.has(base(path))) chosen.set(base(path), path);
+    const had = chosen.get(base(path));
+    if (had === undefined || rank(path) < rank(had)) chosen.set(base(path), path);
   }
   return [...chosen.keys()].sort().map((b) => chosen.get(b)!);
 }
@@ -327,13 +329,17 @@ export function persistChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
     const saved = (f.get(r.v6 ? "p6" : "p4") ?? []).some((l) =>
       l.startsWith(`${r.table}|`) && ruleMatches(l.slice(r.table.length + 1), r.want)
     );
-    const enabled = one(f, "nfp_enabled") === "1";
+    // without systemd, boot enablement is the init's business (rc links, or none): only the
+    // rules file is judged there, as the deploy does
+    const enabled = !systemd || one(f, "nfp_enabled") === "1";
     const ok = saved && enabled;
     check(
       `${r.what} persisted`,
       ok,
       ok
-        ? `${text}: in ${file}, netfilter-persistent enabled`
+        ? `${text}: in ${file}, ${
+          systemd ? "netfilter-persistent enabled" : "no systemd: boot enablement not checked"
+        }`
         : !saved
         ? `${text}: not in ${file}: the rule will be lost at reboot; run \`netfilter-persistent save\` (or ${fix})`
         : `${text}: in ${file} but netfilter-persistent is not enabled: no rule is restored at reboot; run \`systemctl enable netfilter-persistent\``,
@@ -345,8 +351,15 @@ export function persistChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
   if (fw.length) {
     const table = p.cluster!.cfg.fwmark_table;
     const pr = f.get("pr") ?? [];
-    const hook = systemd ? one(f, "pr_enabled") === "1" : one(f, "pr_ifup") === "1";
-    const hookName = systemd ? "haplay-policy-routing.service enabled" : `${PR_IFUP} present`;
+    // neither systemd nor ifupdown: nothing replays anything at boot (the deploy installs no
+    // hook there either), so only the script's lines are judged
+    const noBoot = !systemd && one(f, "pr_ifup") === "na";
+    const hook = systemd ? one(f, "pr_enabled") === "1" : noBoot || one(f, "pr_ifup") === "1";
+    const hookName = systemd
+      ? "haplay-policy-routing.service enabled"
+      : noBoot
+      ? "no systemd nor ifupdown: not replayed at boot on this host"
+      : `${PR_IFUP} present`;
     const hookFix = systemd ? "run `systemctl enable haplay-policy-routing`" : fix;
     const pieces = [
       ...fw.map((r) => ({

@@ -82,6 +82,17 @@ export function netplanRenderSh(ids: string[]): string {
   // at its next reload or start, so a reload nobody answers warns instead of failing the run
   const reload = `_n=0; until networkctl reload; do _n=$((_n + 1)); if [ $_n -ge 3 ]; then ` +
     `echo "haplay: networkctl reload failed (systemd-networkd not on D-Bus?): the rendering in /run/systemd/network takes effect at networkd's next reload or start" >&2; break; fi; sleep 1; done`;
+  // networkd reconfigures the links asynchronously and, measured on Debian 12 (systemd 252),
+  // takes every address it did not configure off a link it (un)manages, ::1 and 127.0.0.1/8 of
+  // lo included: wait for the links to settle, then put lo's loopback addresses back
+  const settle =
+    ids.map((id) =>
+      `for _i in 1 2 3 4 5 6 7 8 9 10; do case $(networkctl list --no-legend ${
+        q(id)
+      } 2>/dev/null | awk '{ print $NF }') in configuring|pending|initialized) sleep 0.3 ;; *) break ;; esac; done`
+    ).join("; ") + (ids.includes("lo")
+      ? `; ip addr replace 127.0.0.1/8 dev lo scope host; if [ -e /proc/sys/net/ipv6/conf/lo ]; then ip -6 addr replace ::1/128 dev lo 2>/dev/null || :; fi`
+      : "");
   return [
     `if ${
       has("netplan")
@@ -96,10 +107,26 @@ export function netplanRenderSh(ids: string[]): string {
     `    elif [ -e "/run/systemd/network/$_f" ]; then rm -f "/run/systemd/network/$_f"; _chg=1; fi`,
     `  done`,
     `  rm -rf "$_T"`,
-    `  if [ $_chg = 1 ]; then ${reload}; fi`,
+    `  if [ $_chg = 1 ]; then`,
+    // networkd reloads every link whose .network file is newer than its last load; netplan's
+    // generator rewrites all of them at each `systemctl daemon-reload` (package installs do
+    // one), so after one a reload would reconfigure eth0 too: dropping its foreign addresses
+    // (the VRRP VIP) and, measured, stalling the SSH session for minutes. Then skip the reload.
+    `    _t=$(date -d "$(systemctl show -p ActiveEnterTimestamp --value systemd-networkd)" +%s 2>/dev/null || echo 0)`,
+    `    _s=$(stat -c %Y ${STAMP} 2>/dev/null || echo 0); [ "$_s" -gt "$_t" ] && _t=$_s`,
+    `    _newer=; for _f in /etc/systemd/network/*.network /run/systemd/network/*.network; do [ -f "$_f" ] || continue; case \${_f##*/} in ${
+      ids.map((id) => q(`10-netplan-${id}.network`)).join("|")
+    }) continue ;; esac; if [ "$(stat -c %Y "$_f")" -gt "$_t" ]; then _newer="$_newer \${_f##*/}"; fi; done`,
+    `    if [ -n "$_newer" ]; then echo "haplay: networkctl reload skipped: changed since networkd loaded them:$_newer (a reload would reconfigure those links too); the rendering takes effect at networkd's next reload or start" >&2`,
+    `    else ${reload}; : > ${STAMP}; fi`,
+    `    ${settle}`,
+    `  fi`,
     `fi`,
   ].join("\n");
 }
+
+/** Touched after each reload haplay makes (the last time networkd loaded its files, as far as we know). */
+const STAMP = "/run/haplay-networkd-reload.stamp";
 
 /** Probe lines: `init=`, `networkd=`, `netplan_bin=`. */
 export const NETPLAN_ENV_PROBE = [
