@@ -187,10 +187,17 @@ async function rebootSuite(seed: string, n: number, apps: Record<string, number[
        */
       const NETWORKD_LO =
         /^net\.ipv(4\.conf\.lo\.promote_secondaries|6\.conf\.lo\.addr_gen_mode) = /;
+      /**
+       * Same-box DR (seed 000): keepalived's notify scripts re-point the active include at each
+       * state change, so after a MASTER's reboot the symlink is new (same target, new mtime).
+       */
+      const ACTIVE_INCLUDE =
+        /^(\/etc\/keepalived\/haplay\/\S+\.active\.conf \S+ \S+ \d+ l \d+) \S+ (.*)$/;
       const snap = async () => {
         const all = await fullSnapshots(lab, hosts);
         for (const h of hosts) {
-          all[h] = all[h].split("\n").filter((l) => !NETWORKD_LO.test(l)).join("\n");
+          all[h] = all[h].split("\n").filter((l) => !NETWORKD_LO.test(l))
+            .map((l) => l.replace(ACTIVE_INCLUDE, "$1 (mtime) $2")).join("\n");
         }
         return all;
       };
