@@ -12,7 +12,7 @@
  * the one taken before the deploy after a reboot of the bare hosts: nothing haplay made comes
  * back at boot.
  *
- * Seeds 001 and 002 run in `deno task test`; `HAPLAY_REBOOT_SEEDS=all` (`deno task test:reboot`)
+ * Seed 001 runs in `deno task test` (about 3 min); `HAPLAY_REBOOT_SEEDS=all` (`deno task test:reboot`)
  * runs all five. Prints one line per reboot with the measured times (README "Reboots").
  * Labs s4r000 .. s4r004 on 198.19.130.0/24 .. 198.19.134.0/24.
  * @module
@@ -44,7 +44,7 @@ const SUBNET: Record<string, string> = {
 };
 
 const ALL = Deno.env.get("HAPLAY_REBOOT_SEEDS") === "all";
-const SEEDS = ALL ? Object.keys(SUBNET) : ["001", "002"];
+const SEEDS = ALL ? Object.keys(SUBNET) : ["001"];
 
 async function sh(lab: Lab, host: string, cmd: string): Promise<string> {
   return (await labExec(lab, host, ["sh", "-c", cmd])).stdout;
@@ -178,15 +178,38 @@ async function rebootSuite(seed: string, n: number, apps: Record<string, number[
         assert.fail(`${what}: not green after 60 s:\n${last.join("\n")}`);
       };
       await waitGreen("after the deploy");
-      const deployed = await fullSnapshots(lab, hosts);
 
+      /**
+       * A host's full snapshot without what systemd-networkd sets on every link it configures:
+       * at boot it brings up `lo` from haplay's netplan file (the lo VIP) and sets lo's
+       * promote_secondaries=1 and addr_gen_mode=1, which the live `ip addr add` of the deploy
+       * does not (found by this test on seeds 000 and 004; harmless for the data path).
+       */
+      const NETWORKD_LO =
+        /^net\.ipv(4\.conf\.lo\.promote_secondaries|6\.conf\.lo\.addr_gen_mode) = /;
+      /**
+       * Same-box DR (seed 000): keepalived's notify scripts re-point the active include at each
+       * state change, so after a MASTER's reboot the symlink is new (same target, new mtime).
+       */
+      const ACTIVE_INCLUDE =
+        /^(\/etc\/keepalived\/haplay\/\S+\.active\.conf \S+ \S+ \d+ l \d+) \S+ (.*)$/;
+      const snap = async () => {
+        const all = await fullSnapshots(lab, hosts);
+        for (const h of hosts) {
+          all[h] = all[h].split("\n").filter((l) => !NETWORKD_LO.test(l))
+            .map((l) => l.replace(ACTIVE_INCLUDE, "$1 (mtime) $2")).join("\n");
+        }
+        return all;
+      };
+      const deployedSnap = await snap();
       /** Every host back to its deployed state (VRRP may still move back to its MASTER). */
       const sameAsDeployed = async (what: string) => {
+        const deployed = deployedSnap;
         const end = Date.now() + 20000;
-        let now = await fullSnapshots(lab, hosts);
+        let now = await snap();
         while (Date.now() < end && hosts.some((h) => now[h] !== deployed[h])) {
           await new Promise((r) => setTimeout(r, 500));
-          now = await fullSnapshots(lab, hosts);
+          now = await snap();
         }
         for (const h of hosts) {
           assert.equal(now[h], deployed[h], `${what}: ${h}:\n${snapshotDiff(deployed[h], now[h])}`);
@@ -207,8 +230,18 @@ async function rebootSuite(seed: string, n: number, apps: Record<string, number[
 
       const measured: Reboot[] = [];
       const reboot = async (what: string, which: string[] | "all") => {
+        const rebooted = which === "all" ? hosts : which;
+        for (const h of rebooted) await sh(lab, h, "touch /run/s4-before-reboot");
         const up = await labReboot(lab, which);
         const t0 = performance.now();
+        for (const h of rebooted) {
+          // /run is a tmpfs of the host's boot: gone when it really rebooted
+          assert.equal(
+            await sh(lab, h, "ls /run/s4-before-reboot 2>/dev/null"),
+            "",
+            `${h} rebooted`,
+          );
+        }
         await waitGreen(what);
         const greenMs = Math.round(performance.now() - t0);
         measured.push({ what, sshUpMs: Math.max(...up.map((u) => u.sshUpMs)), greenMs });

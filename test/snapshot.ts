@@ -8,8 +8,7 @@
 import { type Lab, labExec } from "../lab/lab.ts";
 import { SNAPSHOT_SH } from "../lab/snapshot.ts";
 
-export { snapshot, snapshotDiff, snapshots, sshdSessions } from "../lab/snapshot.ts";
-export { SNAPSHOT_SH };
+export * from "../lab/snapshot.ts";
 
 /** What the tests add to the lab's snapshot: packages (name, version, dpkg state), units. */
 export const SNAPSHOT_EXTRA_SH = `
