@@ -187,6 +187,14 @@ function mapNotify(
       }
       continue;
     }
+    if (/\bsed\b.*\binclude\b.*keepalived\.conf/.test(facts.files.get(path) ?? "")) {
+      // seed 000: notify scripts that swap keepalived.conf's virtual_server include
+      notes.push(
+        `${where(n)}: notify_${s} ${path} swaps keepalived.conf's virtual_server include: ` +
+          `haplay's own same-box DR switch (haplay-vs-switch) does that (not a hook)`,
+      );
+      continue;
+    }
     if (/\/bypass_ipvs(\.sh)?\s+(add|del)\s/.test(line)) {
       bypass++;
       continue;
@@ -272,11 +280,14 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     "virtual_server",
     "include",
   ]);
-  for (const v of lbs) {
-    for (const n of v.nodes.filter((n) => !KNOWN_TOP.has(n.key))) {
+  const topRaw = (v: LbView) => v.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
+  const top = topRaw(ref);
+  if (top.length) lb.extra = top;
+  for (const v of lbs.slice(1)) {
+    if (topRaw(v).join("\n") !== top.join("\n")) {
       notes.push(
-        `${where(n)}: ${n.key} ${n.args.join(" ")}: a top-level block haplay has no place for ` +
-          `(not mapped; the rendered config would not have it)`,
+        `${v.h.name}: top-level blocks haplay does not model differ from ${ref.h.name}'s: ` +
+          `${ref.h.name}'s kept (extra)`,
       );
     }
   }
@@ -765,7 +776,8 @@ function mapCheck(c: KaNode, fwPort: number | undefined): Record<string, unknown
     const path = arg(urls[0], "path");
     if (path) o.path = path;
     const sc = num(urls[0], "status_code");
-    if (sc !== undefined) o.status_code = sc;
+    // 200 is the schema's default, and haplay always renders it: omitting it keeps re-imports equal
+    if (sc !== undefined && sc !== 200) o.status_code = sc;
   }
   const cp = num(c, "connect_port");
   if (cp !== undefined && cp !== fwPort) o.connect_port = cp;
