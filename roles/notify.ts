@@ -148,8 +148,16 @@ function bypassVips(c: Cluster): string[] {
  */
 export function withBypassCleanup(t: Task, vips: string[]): Task {
   if (!vips.length || t.module !== "file") return t;
-  const cleanup = vips.map((v) =>
-    `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} purge ${q(v)} || true; fi`
+  // a rule that was there before the run (a hand-built bypass_ipvs.sh added it: an adopted
+  // setup) is put back after the purge
+  const rule = (v: string, op: string) =>
+    `iptables -w -t nat ${op} PREROUTING -d ${q(`${v}/32`)} -p tcp -j REDIRECT`;
+  const saved = vips.map((v, i) =>
+    `if ${rule(v, "-C")} 2>/dev/null; then : > "$J/bypass-had.${i}"; fi`
+  ).join("\n");
+  const cleanup = vips.map((v, i) =>
+    `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} purge ${q(v)} || true; fi\n` +
+    `if [ -e "$J/bypass-had.${i}" ]; then ${rule(v, "-C")} 2>/dev/null || ${rule(v, "-A")}; fi`
   )
     .join("\n");
   return {
@@ -157,7 +165,9 @@ export function withBypassCleanup(t: Task, vips: string[]): Task {
     plan: (facts) => {
       const p = t.plan(facts);
       const created = /^exists=0$/m.test(facts);
-      return p.kind === "change" && created ? { ...p, restore: `${cleanup}\n${p.restore}` } : p;
+      return p.kind === "change" && created
+        ? { ...p, backup: `${p.backup}\n${saved}`, restore: `${cleanup}\n${p.restore}` }
+        : p;
     },
   };
 }
