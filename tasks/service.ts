@@ -68,7 +68,9 @@ export function aliveFn(s: Alive): string {
 /** sh running one init action (start/stop/restart/reload) on either init system. */
 function initAction(name: string, action: string): string {
   const N = q(name);
-  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
+  // PID 1 is not systemd, so an init script must not redirect to systemctl even where
+  // /run/systemd/system exists (`netplan generate` creates it)
+  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else _SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
 }
 
 /** sh performing `action` with the alive checks; needs {@link aliveFn}. */

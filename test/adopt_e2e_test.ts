@@ -25,6 +25,7 @@ import {
   SETUPS,
   sh,
   stopApps,
+  until,
 } from "./adopt/_hand.ts";
 import {
   denoTask,
@@ -191,7 +192,7 @@ async function adopt(s: HandSetup): Promise<string> {
         assert.match(
           t,
           /^rc=0\n|^rc=143\nKeepalived v2\.2\.7 /,
-          `${h.name}: keepalived -t on the rendered config`,
+          `${h.name}: keepalived -t on the rendered config:\n${t}`,
         );
       }
     }
@@ -216,6 +217,14 @@ async function adopt(s: HandSetup): Promise<string> {
     const rb = await run("rollback", invFile);
     check(rb.code === 0, `rollback: ${shown(rb)}`);
     await stopApps(lab, s);
+    // a restarted keepalived holds its VIPs again once VRRP settled (addresses are in snapshots)
+    for (const [vip, want] of Object.entries(s.vips)) {
+      const back = await until(`${vip} back on ${want}`, 15000, async () => {
+        const h = await holders(lab, s, vip);
+        return h.length === 1 && h[0] === want;
+      }).then(() => true, () => false);
+      check(back, `${vip} not back on ${want} only after the rollback`);
+    }
     const after = await snapshots(lab, labHosts);
     let identical = 0;
     for (const h of labHosts) {
