@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { runMain } from "../engine/_cli_errors.ts";
 import { formatIssue, InventoryError } from "../engine/inventory.ts";
 import { redactor } from "../engine/secrets.ts";
-import { importInventory } from "./import/mod.ts";
+import { ImportError, importInventory } from "./import/mod.ts";
 
 const USAGE =
   "usage: deno task import <inventory> [-o FILE] [--lb PATTERN] [--real PATTERN] [--timeout SECONDS] [-v]";
@@ -69,6 +69,10 @@ export async function importMain(
     print(`next: deno task plan ${r.output}`);
     return 0;
   } catch (e) {
+    if (e instanceof ImportError) {
+      for (const l of e.message.split("\n")) printErr(`import: ${l}`);
+      return 1;
+    }
     if (!(e instanceof InventoryError)) throw e;
     for (const i of e.issues) printErr(formatIssue(i));
     return 3;

@@ -144,29 +144,31 @@ function bypassVips(c: Cluster): string[] {
 /**
  * The REDIRECT rules bypass_ipvs adds at runtime are no task's resource: when a rollback removes
  * the helper (the run created it) it first removes them too (the helper's restore runs after
- * keepalived stopped, as rollback goes backwards).
+ * keepalived stopped, as rollback goes backwards). Rules that were there before the run (an
+ * adopted hand-built setup whose own bypass script had added them) are counted in the journal
+ * first and put back after the purge.
  */
 export function withBypassCleanup(t: Task, vips: string[]): Task {
   if (!vips.length || t.module !== "file") return t;
-  // a rule that was there before the run (a hand-built bypass_ipvs.sh added it: an adopted
-  // setup) is put back after the purge
   const rule = (v: string, op: string) =>
     `iptables -w -t nat ${op} PREROUTING -d ${q(`${v}/32`)} -p tcp -j REDIRECT`;
-  const saved = vips.map((v, i) =>
-    `if ${rule(v, "-C")} 2>/dev/null; then : > "$J/bypass-had.${i}"; fi`
+  const save = vips.map((v, i) =>
+    `{ iptables-save -t nat 2>/dev/null || true; } | ` +
+    `grep -c -x -e ${q(`-A PREROUTING -d ${v}/32 -p tcp -j REDIRECT`)} ` +
+    `> "$J/bypass-before-${i}" || true`
   ).join("\n");
   const cleanup = vips.map((v, i) =>
     `if [ -x ${BYPASS_IPVS} ]; then ${BYPASS_IPVS} purge ${q(v)} || true; fi\n` +
-    `if [ -e "$J/bypass-had.${i}" ]; then ${rule(v, "-C")} 2>/dev/null || ${rule(v, "-A")}; fi`
-  )
-    .join("\n");
+    `_n=$(cat "$J/bypass-before-${i}" 2>/dev/null || echo 0); _i=0\n` +
+    `while [ "$_i" -lt "$_n" ]; do ${rule(v, "-A")}; _i=$((_i + 1)); done`
+  ).join("\n");
   return {
     ...t,
     plan: (facts) => {
       const p = t.plan(facts);
       const created = /^exists=0$/m.test(facts);
       return p.kind === "change" && created
-        ? { ...p, backup: `${p.backup}\n${saved}`, restore: `${cleanup}\n${p.restore}` }
+        ? { ...p, backup: `${p.backup}\n${save}`, restore: `${cleanup}\n${p.restore}` }
         : p;
     },
   };

@@ -138,6 +138,9 @@ sysctl -w net.ipv4.ip_forward=1 >/dev/null
 }
 
 export const REAL_PROCEDURE = `set -e
+# the seed's web server (nginx there; busybox httpd here), serving /index.html on :80
+mkdir -p /var/www && echo hello > /var/www/index.html
+{ busybox httpd -p 80 -h /var/www </dev/null >/dev/null 2>&1 & }
 iptables -A PREROUTING -t nat -d ${VIP} -p tcp -j REDIRECT
 mkdir -p /etc/iptables
 iptables-save > /etc/iptables/rules.v4
@@ -310,7 +313,22 @@ e2e(
       const plan = await run(denoRun(`${ROOT}engine/cli.ts`, "plan", output));
       assert.ok([0, 2].includes(plan.code), plan.stdout + plan.stderr);
       assert.ok(!(plan.stdout + plan.stderr).includes(pass), "the password appears in the plan");
-      console.log(plan.stdout.split("\n").filter((l) => /keepalived/.test(l)).join("\n"));
+      // the semantic summary: only what haplay itself adds or renames, every hand-built option kept
+      const words = plan.stdout.split("\n").filter((l) => l.startsWith("  ")).join("\n");
+      assert.match(
+        plan.stdout,
+        /lb1: \[would-change\] keepalived\.conf: .*\nkeepalived\.conf in words:/,
+      );
+      assert.match(words, /global_defs: enable_script_security added/);
+      assert.match(
+        words,
+        /VI_1: notify_master .*bypass_ipvs\.sh del .* → \/etc\/keepalived\/haplay\/notify-VI_1-master\.sh/,
+      );
+      assert.doesNotMatch(
+        words,
+        /notification_email|smtp_server|priority|virtual_router_id|persistence_timeout|real server .* removed/,
+      );
+      console.log(words);
 
       // the takeover: deploy with a client probing a service on the VIP every 100 ms; rolling
       // (BACKUP first), reloads only (same PIDs), the VIP never leaves the MASTER

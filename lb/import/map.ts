@@ -188,7 +188,8 @@ function mapNotify(
       continue;
     }
     if (/\bsed\b.*\binclude\b.*keepalived\.conf/.test(facts.files.get(path) ?? "")) {
-      // seed 000: notify scripts that swap keepalived.conf's virtual_server include
+      // seed 000: a notify script that swaps keepalived.conf's virtual_server include (and
+      // reloads): haplay's same-box DR switch does that job (the mode comes from the real servers)
       notes.push(
         `${where(n)}: notify_${s} ${path} swaps keepalived.conf's virtual_server include: ` +
           `haplay's own same-box DR switch (haplay-vs-switch) does that (not a hook)`,
@@ -280,15 +281,20 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
     "virtual_server",
     "include",
   ]);
-  const topRaw = (v: LbView) => v.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
-  const top = topRaw(ref);
-  if (top.length) lb.extra = top;
+  // top-level blocks haplay does not model stay raw at the top level (rendered after global_defs)
+  const topExtra = ref.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
   for (const v of lbs.slice(1)) {
-    if (topRaw(v).join("\n") !== top.join("\n")) {
+    const mine = v.nodes.filter((n) => !KNOWN_TOP.has(n.key)).flatMap(rawLines);
+    if (mine.join("\n") !== topExtra.join("\n")) {
       notes.push(
-        `${v.h.name}: top-level blocks haplay does not model differ from ${ref.h.name}'s: ` +
-          `${ref.h.name}'s kept (extra)`,
+        `${v.h.name}: its top-level blocks outside haplay's model differ from ${ref.h.name}'s: ` +
+          `${ref.h.name}'s are kept (haplay_lb.extra)`,
       );
+    }
+  }
+  for (const v of lbs) {
+    for (const n of v.nodes.filter((n) => n.key === "include")) {
+      notes.push(`${v.h.name}: ${where(n)}: include ${n.args.join(" ")} matched no file`);
     }
   }
 
@@ -471,7 +477,8 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
   if (groups.length) lb.sync_groups = groups;
 
   finishHostVars(lb, lbs, hostVars, notes);
-  mapServices(lb, ref, lbs, reals, notes);
+  mapServices(lb, ref, lbs, reals, notes, topExtra);
+  setExtra(lb, topExtra);
   daemonArgs(lbs, notes);
   return { lb, hostVars, secrets, notes };
 }
@@ -607,6 +614,7 @@ function mapServices(
   lbs: LbView[],
   reals: ImportHost[],
   notes: string[],
+  topExtra: string[],
 ): void {
   const services: Record<string, unknown>[] = [];
   const used = new Set<string>();
@@ -624,10 +632,10 @@ function mapServices(
   for (const n of vss) {
     const o: Record<string, unknown> = {};
     if (n.args[0] === "group") {
+      topExtra.push(...rawLines(n));
       notes.push(
-        `${where(n)}: virtual_server group ${
-          n.args[1]
-        }: virtual_server_group is not modelled (not mapped)`,
+        `${where(n)}: virtual_server group ${n.args[1]}: kept raw under haplay_lb.extra ` +
+          `(haplay does not model virtual_server_group: it renders it as written, no lint)`,
       );
       continue;
     }
@@ -644,10 +652,10 @@ function mapServices(
     }
     const kind = (arg(n, "lb_kind") ?? "NAT").toUpperCase();
     if (kind === "TUN") {
+      topExtra.push(...rawLines(n));
       notes.push(
-        `${where(n)}: virtual_server ${
-          n.args.join(" ")
-        }: lb_kind TUN (IP tunnelling) has no haplay mode (not mapped)`,
+        `${where(n)}: virtual_server ${n.args.join(" ")}: lb_kind TUN (IP tunnelling) has no ` +
+          `haplay mode: kept raw under haplay_lb.extra (its real servers get nothing deployed)`,
       );
       continue;
     }
@@ -679,6 +687,7 @@ function mapServices(
     }
     // real servers
     const rss = children(n, "real_server");
+    let statusNoted = false;
     const refs: Record<string, unknown>[] = [];
     const weights: number[] = [];
     const ports: (number | undefined)[] = [];
@@ -708,6 +717,18 @@ function mapServices(
             otherChecks.map((c) => c.key).join(", ")
           } kept raw under the real server's extra`,
         );
+      }
+      if (
+        checker && /^(HTTP|SSL)_GET$/.test(checker.key) &&
+        !children(checker, "url").some((u) => child(u, "status_code"))
+      ) {
+        if (!statusNoted) {
+          notes.push(
+            `${where(checker)}: ${checker.key} without status_code: keepalived accepted any 2xx ` +
+              `answer; haplay checks for status_code 200 (set health_check.status_code otherwise)`,
+          );
+        }
+        statusNoted = true;
       }
       const mine = checker
         ? mapCheck(checker, fw && port !== undefined ? port : undefined)

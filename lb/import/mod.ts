@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import type { ConnectorFactory } from "../../engine/connector.ts";
 import { type InventoryHost, loadInventory, shownVars } from "../../engine/inventory.ts";
 import { selectHosts } from "../../engine/patterns.ts";
@@ -23,6 +23,11 @@ import { writeInventory } from "./write.ts";
 export { type HostFacts, parseReadOutput, readHost, readScript } from "./read.ts";
 export { type ImportHost, type MapResult, mapSetup, SecretSlot } from "./map.ts";
 export { inventoryYaml, secretPath, writeInventory } from "./write.ts";
+
+/** A host that could not be read, or an output that cannot be written: one line each. */
+export class ImportError extends Error {
+  override name = "ImportError";
+}
 
 /** Options of {@link importInventory}. */
 export interface ImportOptions {
@@ -81,8 +86,8 @@ export function defaultOutput(inventory: string): string {
 
 /**
  * Imports hand-built load balancers: reads every LB and real host once, maps, writes the
- * inventory and its secrets. Throws an `InventoryError` for a bad input inventory and an Error
- * naming the host when one cannot be read; writes nothing then.
+ * inventory and its secrets. Throws an `InventoryError` for a bad input inventory and an
+ * {@link ImportError} naming each host that cannot be read; writes nothing then.
  */
 export async function importInventory(opts: ImportOptions): Promise<ImportResult> {
   const inv = await loadInventory(opts.inventory);
@@ -90,7 +95,7 @@ export async function importInventory(opts: ImportOptions): Promise<ImportResult
     pattern ? selectHosts(inv, pattern) : inv.groups.has(group) ? inv.groups.get(group)!.hosts : [];
   const lbNames = pick(opts.lb, "lb");
   if (!lbNames.length) {
-    throw new Error(
+    throw new ImportError(
       `${opts.inventory}: no load balancer to import: put them in group 'lb' or give --lb PATTERN`,
     );
   }
@@ -98,7 +103,22 @@ export async function importInventory(opts: ImportOptions): Promise<ImportResult
   const connect = opts.connect ?? sshConnector({ timeoutMs: opts.timeoutMs });
   const host = (n: string) => inv.hosts.get(n)!;
   const names = [...lbNames, ...realNames];
-  const facts = await Promise.all(names.map((n) => readHost(host(n), connect)));
+  const output = opts.output ?? defaultOutput(opts.inventory);
+  if (resolve(output) === resolve(opts.inventory)) {
+    throw new ImportError(
+      `${output}: the output would overwrite the input inventory: give -o FILE`,
+    );
+  }
+  const read = await Promise.allSettled(names.map((n) => readHost(host(n), connect)));
+  const failed = read.flatMap((r, i) =>
+    r.status === "rejected"
+      ? [`${names[i]}: cannot read: ${(r.reason as Error)?.message ?? String(r.reason)}`]
+      : []
+  );
+  if (failed.length) {
+    throw new ImportError(`${failed.join("\n")}\nnothing was written`);
+  }
+  const facts = read.map((r) => (r as PromiseFulfilledResult<HostFacts>).value);
   const notes: string[] = [];
   const hosts: ImportHost[] = names.map((n, i) => {
     const f = facts[i];
@@ -125,7 +145,6 @@ export async function importInventory(opts: ImportOptions): Promise<ImportResult
   });
   const m = mapSetup(hosts);
   for (const s of m.secrets.values()) redactor.register(s);
-  const output = opts.output ?? defaultOutput(opts.inventory);
   const shown = (h: InventoryHost) => ({ name: h.name, vars: shownVars(h) });
   const w = await writeInventory({
     output,

@@ -18,6 +18,7 @@ import {
   writeInventory,
 } from "../../lb/import/mod.ts";
 import { loadInventory } from "../../engine/inventory.ts";
+import { importMain } from "../../lb/import_cli.ts";
 import { loadExample } from "./_fixtures.ts";
 import { allClusters } from "../../lb/cluster.ts";
 import { renderKeepalived } from "../../lb/keepalived_conf.ts";
@@ -25,6 +26,7 @@ import { NOTIFY_STATES, notifySteps } from "../../lb/notify_plan.ts";
 import { notifyScriptText } from "../../lb/notify_scripts.ts";
 import { notifyScript } from "../../lb/paths.ts";
 import { LbSection } from "../../lb/schema.ts";
+import { semanticDiff } from "../../lb/keepalived_diff.ts";
 import { daemonArgsTask, daemonArgsValue } from "../../roles/_daemon_args.ts";
 
 const SEEDS = fileURLToPath(new URL("./fixtures/seeds/", import.meta.url));
@@ -122,6 +124,7 @@ Deno.test("import map: seed 001 (DR pair, REDIRECT real server, bypass_ipvs noti
   assert.ok(r.notes.some((n) => /lb2: global_defs differs.*keepalived@mailinblack\.org/.test(n)));
   assert.ok(r.notes.some((n) => /enable_script_security: haplay writes it/.test(n)));
   assert.ok(r.notes.some((n) => /REDIRECT rule for 198\.18\.1\.100 is .*--dport 80/.test(n)));
+  assert.equal(r.notes.filter((n) => /HTTP_GET without status_code: .*any 2xx/.test(n)).length, 1);
   assert.ok(!r.notes.some((n) => n.includes("hogehoge")), "no password in the notes");
 });
 
@@ -306,13 +309,28 @@ Deno.test("import map: keywords haplay does not model go under extra, in their b
   assert.equal(fw.fwmark, 5);
   assert.equal(fw.vip, "198.18.9.100", "from the LB's mangle MARK rule");
   assert.equal(fw.lb_algo, "wrr");
-  // top-level blocks haplay does not model: raw, under haplay_lb.extra
-  assert.ok(lb.extra.includes("vrrp_track_file tf1 {"), lb.extra.join("\n"));
-  assert.ok(lb.extra.includes("virtual_server_group web_group {"), lb.extra.join("\n"));
+  // top-level blocks outside the model, and the virtual server haplay has no mode for: raw
+  assert.deepEqual(lb.extra, [
+    "vrrp_track_file tf1 {",
+    "    file /run/lb-down",
+    "}",
+    "virtual_server_group web_group {",
+    "    198.18.9.100 80",
+    "}",
+    "virtual_server 198.18.9.100 25 {",
+    "    lb_kind TUN",
+    "    real_server 198.18.9.21 25 {",
+    "    }",
+    "}",
+  ]);
+  // and the whole section is valid haplay_lb
+  const withPass = JSON.parse(JSON.stringify(r.lb, (_k, v) => v instanceof SecretSlot ? "x" : v));
+  const parsed = LbSection.safeParse(withPass);
+  assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
   const said = r.notes.join("\n");
   for (
     const re of [
-      /lb_kind TUN .* no haplay mode/,
+      /lb_kind TUN .* no haplay mode: kept raw under haplay_lb\.extra/,
       /MISC_CHECK kept raw/,
       /health check differs/,
     ]
@@ -504,6 +522,34 @@ for (const seedName of ["001", "003", "004"]) {
     );
     const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
     assert.deepEqual(plain(got), plain(want), r.notes.join("\n"));
+    // and what haplay renders from the imported inventory is the same configuration: a deploy
+    // after the re-import reloads nothing
+    const dir = await Deno.makeTempDir();
+    try {
+      const output = `${dir}/imported.yaml`;
+      const given = (n: string) => ({
+        name: n,
+        vars: { ansible_host: inv.hosts.get(n)!.vars.ansible_host },
+      });
+      await writeInventory({
+        output,
+        allVars: {},
+        lbHosts: hosts.filter((h) => h.role === "lb").map((h) => given(h.name)),
+        realHosts: hosts.filter((h) => h.role === "real").map((h) => given(h.name)),
+        lb: r.lb,
+        hostVars: r.hostVars,
+        secrets: r.secrets,
+        header: [],
+      });
+      const back = await loadInventory(output);
+      const [c2] = allClusters(back.hosts);
+      for (const m of c.members) {
+        const d = semanticDiff(renderKeepalived(c, m.name).main, renderKeepalived(c2, m.name).main);
+        assert.ok(d.same, `${m.name}: ${d.lines.join("; ")}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
     for (const m of c.members) {
       const hv = r.hostVars.get(m.name)!;
       const v = inv.hosts.get(m.name)!.vars;
@@ -512,3 +558,65 @@ for (const seedName of ["001", "003", "004"]) {
     }
   });
 }
+
+Deno.test("import map: seed 000 (the LBs are the real servers): same-box-dr, include followed", () => {
+  const dir = "/etc/keepalived/";
+  const files: Record<string, string> = {
+    [`${dir}keepalived.conf`]: Deno.readTextFileSync(SEEDS + "000-keepalived.conf"),
+    [`${dir}virtualserver-backup.conf`]: Deno.readTextFileSync(
+      SEEDS + "000-virtualserver-master.conf",
+    ),
+  };
+  const r0 = parseKeepalivedConf(files[`${dir}keepalived.conf`], {
+    file: `${dir}keepalived.conf`,
+    read: (p) => files[p],
+  });
+  assert.deepEqual(r0.errors, []);
+  const r = mapSetup([
+    lbHost("app1", "10.0.0.12", r0.nodes),
+    lbHost("app2", "10.0.0.14", r0.nodes),
+  ]);
+  const lb = r.lb as Record<string, any>;
+  assert.equal(lb.mode, "same-box-dr");
+  assert.equal(lb.services[0].vip, "10.0.0.5");
+  assert.deepEqual(lb.services[0].real_servers, ["app1", "app2"]);
+  assert.equal(lb.services[0].health_check.connect_timeout, 10);
+  assert.equal(lb.services[0].health_check.retry, 1, "keepalived's default, written out");
+});
+
+Deno.test("import CLI: usage, a bad inventory, an unreachable host: one line each, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out: string[] = [];
+    const err: string[] = [];
+    const main = (argv: string[]) => importMain(argv, (s) => out.push(s), (s) => err.push(s));
+    assert.equal(await main([]), 4);
+    assert.match(err.pop()!, /^usage: deno task import <inventory>/);
+    assert.equal(await main(["a.yaml", "--timeout", "x"]), 4);
+    await Deno.writeTextFile(
+      `${dir}/bad.yaml`,
+      "all:\n  hosts:\n    lb1: { ansible_port: 99999 }\n",
+    );
+    assert.equal(await main([`${dir}/bad.yaml`]), 3);
+    assert.match(err.join("\n"), /bad\.yaml:3:\d+ .*ansible_port/);
+    err.length = 0;
+    // nothing listens on 127.0.0.1:1: refused at once
+    await Deno.writeTextFile(
+      `${dir}/hosts.yaml`,
+      "all:\n  children:\n    lb:\n      hosts:\n        lb1: { ansible_host: 127.0.0.1, ansible_port: 1 }\n",
+    );
+    assert.equal(await main([`${dir}/hosts.yaml`, "--timeout", "3"]), 1);
+    assert.match(err[0], /^import: lb1: cannot read: /);
+    assert.equal(err.at(-1), "import: nothing was written");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "bad.yaml",
+      "hosts.yaml",
+    ]);
+    err.length = 0;
+    assert.equal(await main([`${dir}/hosts.yaml`, "-o", `${dir}/hosts.yaml`]), 1);
+    assert.match(err[0], /would overwrite the input inventory/);
+    assert.equal(await main([`${dir}/hosts.yaml`, "--lb", "nosuch"]), 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
