@@ -70,7 +70,7 @@ function initAction(name: string, action: string): string {
   const N = q(name);
   // PID 1 is not systemd, so an init script must not redirect to systemctl even where
   // /run/systemd/system exists (`netplan generate` creates it)
-  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else _SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
+  return `if ${IS_SYSTEMD}; then systemctl ${action} ${N}; else SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} ${action}; fi >&2 ${CLOSE_FDS}`;
 }
 
 /** sh performing `action` with the alive checks; needs {@link aliveFn}. */
@@ -97,7 +97,7 @@ export function actionSh(s: Alive, action: "start" | "stop" | "restart" | "reloa
     case "stop":
       return [
         `if hpt_alive; then`,
-        `  if ${IS_SYSTEMD}; then systemctl stop ${N}; else /etc/init.d/${N} stop; fi >&2`,
+        `  if ${IS_SYSTEMD}; then systemctl stop ${N}; else SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} stop; fi >&2`,
         `  _i=0; while hpt_alive && [ $_i -lt 20 ]; do sleep 0.5; _i=$((_i + 1)); done`,
         `  if hpt_alive; then hp_fail ${q(`${s.name} still running after stop`)}; fi`,
         `fi`,
