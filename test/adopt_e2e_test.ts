@@ -37,14 +37,23 @@ import {
   type TaskRun,
 } from "./adopt/_steps.ts";
 
-/** What the plan must say about each setup's keepalived.conf (k1's semantic diff). */
+/** Words the plan must say about each setup's keepalived.conf (the semantic diff), as measured. */
 const PLAN_SAYS: Record<string, RegExp[]> = {
-  "000": [/same configuration, canonical form only|→/],
-  "001": [/same configuration, canonical form only|→/],
-  "002": [/same configuration, canonical form only|→/],
-  "003": [/same configuration, canonical form only|→/],
-  "004": [/same configuration, canonical form only|→/],
-  unseen: [/same configuration, canonical form only|→/],
+  "000": [
+    /include virtualserver-(backup|master)\.conf → \/etc\/keepalived\/haplay\/vs-LVS_SETTINGS\.active\.conf/,
+    /LVS_SETTINGS: notify_master \/etc\/keepalived\/notify_master\.sh → \/etc\/keepalived\/haplay\/notify-LVS_SETTINGS-master\.sh/,
+  ],
+  "001": [
+    /VI_1: notify_backup "\/etc\/keepalived\/bypass_ipvs\.sh add 198\.19\.166\.100" → \/etc\/keepalived\/haplay\/notify-VI_1-backup\.sh/,
+    /real server 198\.19\.166\.13:80: HTTP_GET: nb_get_retry 3 removed/,
+  ],
+  "002": [/keepalived\.conf in words:/, /fwmark_1 fwmark:1: real server 198\.19\.167\.13/],
+  "003": [
+    /global_defs: enable_script_security added/,
+    /VI_1: notify_master \/etc\/keepalived\/hoge\.sh → \/etc\/keepalived\/haplay\/notify-VI_1-master\.sh/,
+  ],
+  "004": [/vs_80 198\.19\.169\.199:80: real server 198\.19\.169\.13:80: HTTP_GET: retry 1 added/],
+  unseen: [/global_defs: script_user root → keepalived_script/],
 };
 
 const KA = "/etc/keepalived";
