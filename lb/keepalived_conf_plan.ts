@@ -1,7 +1,9 @@
 /**
  * The keepalived.conf task's plan in words: the live file (its auth_pass values redacted on the
  * host: no secret travels) and the new content are compared with {@link semanticDiff}, and the
- * words go above the text diff. A rewrite that changes only the form (same parsed tree, same
+ * words go above the text diff. Whether the passwords changed is decided on the host: the probe
+ * carries a salted hash of the new values and prints only whether the live ones hash the same
+ * (no hash of a password comes back, where an 8-character one could be searched for). A rewrite that changes only the form (same parsed tree, same
  * secrets) still writes the file but notifies no handler: keepalived is not reloaded.
  * @module
  */
@@ -27,17 +29,25 @@ function sha256(text: string): string {
   return createHash("sha256").update(new TextEncoder().encode(text)).digest("hex");
 }
 
+/** sha256 hex of the salt followed by the auth_pass values of a text (as the probe computes it). */
+export function secretsHash(salt: string, text: string): string {
+  return sha256(salt + secretValues(text));
+}
+
 /**
- * Probe lines `ka_live_b64=` (the redacted live file) and `ka_secrets=` (sha256 of its auth_pass
- * values), only when the file is a regular file whose sha256 differs from `sha` (the file probe
- * before it leaves the live hash in `_hp_h`).
+ * Probe lines `ka_live_b64=` (the redacted live file) and `ka_secrets_same=1|0` (whether the live
+ * auth_pass values hash to `secrets` with `salt`), only when the file is a regular file whose
+ * sha256 differs from `sha` (the file probe before it leaves the live hash in `_hp_h`).
  */
-function liveProbe(path: string, sha: string): string {
+export function liveProbe(path: string, sha: string, salt: string, secrets: string): string {
   const P = q(path);
   return [
     `if [ -f ${P} ] && [ ! -L ${P} ] && [ "\${_hp_h%% *}" != ${sha} ] && [ "$(stat -c %s -- ${P})" -le ${CONTENT_LIMIT} ]; then`,
     `  printf ka_live_b64=; sed -E ${q(REDACT_SED)} ${P} | base64 -w0; echo`,
-    `  printf ka_secrets=; sed -nE ${q(SECRETS_SED)} ${P} | sha256sum | cut -d' ' -f1`,
+    `  _ks=$( { printf %s ${q(salt)}; sed -nE ${
+      q(SECRETS_SED)
+    } ${P}; } | sha256sum | cut -d' ' -f1)`,
+    `  if [ "$_ks" = ${secrets} ]; then echo ka_secrets_same=1; else echo ka_secrets_same=0; fi`,
     `fi`,
     `echo ka_end=1`,
   ].join("\n");
@@ -46,13 +56,12 @@ function liveProbe(path: string, sha: string): string {
 /** The words for a live text against new content; `same` when nothing keepalived reads changes. */
 export function confWords(
   liveRedacted: string,
-  liveSecretsSha: string,
+  secretsSame: boolean,
   content: string,
   opts: SemanticDiffOptions = {},
 ): { same: boolean; lines: string[] } {
   const d = semanticDiff(liveRedacted, redactSecrets(content), opts);
-  const secretsChanged = liveSecretsSha !== sha256(secretValues(content));
-  if (!secretsChanged) return d;
+  if (secretsSame) return d;
   const lines = d.lines.filter((l) => l !== CANONICAL_ONLY);
   return { same: false, lines: [...lines, "auth_pass changed (hidden)"] };
 }
@@ -64,10 +73,10 @@ export function confWords(
  */
 export function semanticConf(task: Task, content: string, opts: SemanticDiffOptions = {}): Task {
   const path = task.resource.replace(/^file:/, "");
-  const sha = createHash("sha256").update(new TextEncoder().encode(content)).digest("hex");
+  const salt = crypto.randomUUID();
   return {
     ...task,
-    probe: `${task.probe}\n${liveProbe(path, sha)}`,
+    probe: `${task.probe}\n${liveProbe(path, sha256(content), salt, secretsHash(salt, content))}`,
     plan: (facts: string): Plan => {
       const p = task.plan(facts);
       if (p.kind !== "change") return p;
@@ -75,12 +84,12 @@ export function semanticConf(task: Task, content: string, opts: SemanticDiffOpti
       let live: string;
       try {
         f = parseKv(facts);
-        if (f.ka_live_b64 === undefined || f.ka_secrets === undefined) return p;
+        if (f.ka_live_b64 === undefined || f.ka_secrets_same === undefined) return p;
         live = b64Text(f.ka_live_b64);
       } catch {
         return p;
       }
-      const w = confWords(live, f.ka_secrets, content, opts);
+      const w = confWords(live, f.ka_secrets_same === "1", content, opts);
       if (!w.lines.length) return p;
       const words = [WORDS_HEADING, ...w.lines.map((l) => `  ${l}`)].join("\n") + "\n";
       const diff = words + (p.diff ?? "");

@@ -39,7 +39,7 @@ const SECRET_KEYS = new Set(["auth_pass"]);
 
 /** `addr port` → `addr:port` (IPv6 in brackets); other heads unchanged. */
 function hostPort(args: string[]): string {
-  if (args.length === 2 && /^\d+$/.test(args[1])) {
+  if (args.length === 2 && /^\d+$/.test(args[1]) && !["fwmark", "group"].includes(args[0])) {
     return args[0].includes(":") ? `[${args[0]}]:${args[1]}` : `${args[0]}:${args[1]}`;
   }
   return args.map(quoteWord).join(" ");

@@ -8,9 +8,11 @@
  *   `vrrp_instance VI_1 { state MASTER }` is three statements, and a `{` alone on the next line
  *   opens the block of the statement before it;
  * - a double-quoted string is one argument, without its quotes;
- * - `include PATTERN` (anywhere, also inside a block) splices in every file the glob matches, in
- *   sorted order; a relative pattern is resolved against the directory of the including file
- *   (keepalived changes into that directory while it reads the file).
+ * - `include PATTERN` (a line of its own, anywhere, also inside a block; also the variants
+ *   `includer`, `includem`, `includew`, `includeb`) splices in every file the glob matches, in
+ *   sorted order; the pattern is the rest of the line, so csh brace expressions
+ *   (`{web,db}.conf`) are part of it; a relative pattern is resolved against the directory of the
+ *   including file (keepalived changes into that directory while it reads the file).
  * keepalived has no generic line continuation (a trailing `\` only continues `$NAME=` definitions,
  * which this parser keeps as ordinary statements); `@id` conditional lines and `~SEQ` are kept
  * as ordinary statements too.
@@ -59,7 +61,22 @@ const MAX_INCLUDE_DEPTH = 32;
 
 /** Whether a pattern has glob characters. */
 function isGlob(p: string): boolean {
-  return /[*?[]/.test(p);
+  return /[*?[{]/.test(p);
+}
+
+/** `include` and its variants (`includer`, `includem`, `includew`, `includeb`, `includea`). */
+const INCLUDE_LINE = /^[ \t]*(include[rmwba]?)[ \t]+(.*)$/;
+
+/**
+ * An include line as keepalived reads it: the whole rest of the line (comment removed) is the
+ * pattern, braces included (`include conf.d/{web,db}.conf` is a csh brace expression, not a block).
+ */
+function includeToken(raw: string, file: string, line: number): Token | undefined {
+  const m = INCLUDE_LINE.exec(raw);
+  if (!m) return undefined;
+  const pattern = m[2].replace(/[#!].*$/, "").trim();
+  if (!pattern) return undefined;
+  return { kind: "word", words: [m[1], pattern], file, line };
 }
 
 function dirname(path: string): string {
@@ -67,9 +84,17 @@ function dirname(path: string): string {
   return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
 }
 
+/** `path` against `dir`, with `.` and `..` segments folded (`/etc/k/../x` → `/etc/x`). */
 function resolve(dir: string, path: string): string {
-  if (path.startsWith("/")) return path;
-  return dir === "." ? path : `${dir.replace(/\/$/, "")}/${path}`;
+  const joined = path.startsWith("/") || dir === "." ? path : `${dir.replace(/\/$/, "")}/${path}`;
+  const abs = joined.startsWith("/");
+  const out: string[] = [];
+  for (const seg of joined.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === ".." && out.length && out[out.length - 1] !== "..") out.pop();
+    else if (seg !== ".." || !abs) out.push(seg);
+  }
+  return (abs ? "/" : "") + out.join("/");
 }
 
 /** Splits one physical line into statements and braces (an unterminated quote is an error). */
@@ -131,11 +156,11 @@ function lexFile(
   const out: Token[] = [];
   const lines = text.split("\n");
   for (let n = 0; n < lines.length; n++) {
-    for (const t of lexLine(lines[n], file, n + 1, errors)) {
-      if (t.kind === "word" && t.words[0] === "include" && opts.read) {
-        out.push(...lexInclude(t, opts, errors, stack));
-      } else out.push(t);
-    }
+    const inc = includeToken(lines[n], file, n + 1);
+    if (inc && opts.read) {
+      out.push(...lexInclude(inc as Extract<Token, { kind: "word" }>, opts, errors, stack));
+    } else if (inc) out.push(inc);
+    else out.push(...lexLine(lines[n], file, n + 1, errors));
   }
   return out;
 }
@@ -147,10 +172,6 @@ function lexInclude(
   stack: string[],
 ): Token[] {
   const at = { file: t.file, line: t.line };
-  if (t.words.length !== 2) {
-    errors.push({ ...at, message: `include needs exactly one path, got ${t.words.length - 1}` });
-    return [];
-  }
   const pattern = resolve(dirname(t.file), t.words[1]);
   const glob = isGlob(pattern);
   const paths = glob ? [...(opts.glob?.(pattern) ?? [])].sort() : [pattern];
@@ -246,6 +267,8 @@ export function quoteWord(w: string): string {
 
 /** The statement of a node as one line (`key args...`, without its block). */
 export function nodeHead(n: KaNode): string {
+  // an include's pattern is the rest of its line, as written (keepalived does not unquote it)
+  if (/^include[rmwba]?$/.test(n.key) && !n.children) return [n.key, ...n.args].join(" ");
   return [n.key, ...n.args].map(quoteWord).join(" ");
 }
 

@@ -106,6 +106,8 @@ const KNOWN: Record<string, string[]> = {
     "vrrp_instances",
     "sync_groups",
     "services",
+    "global_defs",
+    "extra",
   ],
   vrrp_instances: [
     "name",
@@ -124,6 +126,7 @@ const KNOWN: Record<string, string[]> = {
     "track_interfaces",
     "bypass_ipvs",
     "hooks",
+    "extra",
   ],
   services: [
     "name",
@@ -140,6 +143,7 @@ const KNOWN: Record<string, string[]> = {
     "weight",
     "health_check",
     "vip_method",
+    "extra",
   ],
   health_check: [
     "type",
@@ -149,12 +153,24 @@ const KNOWN: Record<string, string[]> = {
     "connect_timeout",
     "retry",
     "delay_before_retry",
+    "extra",
   ],
   authentication: ["type", "auth_pass"],
   hooks: ["notify_master", "notify_backup", "notify_fault", "cloud_vip"],
-  vrrp_scripts: ["name", "script", "interval", "timeout", "weight", "fall", "rise", "user"],
-  sync_groups: ["name", "instances"],
-  real_servers: ["host", "group", "address", "port", "weight"],
+  vrrp_scripts: [
+    "name",
+    "script",
+    "interval",
+    "timeout",
+    "weight",
+    "fall",
+    "rise",
+    "user",
+    "extra",
+  ],
+  sync_groups: ["name", "instances", "extra"],
+  real_servers: ["host", "group", "address", "port", "weight", "extra"],
+  global_defs: ["extra"],
   cloud_vip: ["command", "timeout", "sudo"],
 };
 

@@ -11,7 +11,7 @@ import { CHECKER_SCRIPT } from "../../lb/keepalived_check.ts";
 import { renderKeepalived } from "../../lb/keepalived_conf.ts";
 import { type KaNode, parseKeepalivedConf } from "../../lb/keepalived_parse.ts";
 import { loadInventory } from "../../engine/inventory.ts";
-import { examplePath, loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
+import { examplePath, inventoryFrom, loadExample, PROD, SEEDS, TEST_ENV } from "./_fixtures.ts";
 import { have, requires } from "../_requires.ts";
 
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
@@ -150,4 +150,21 @@ Deno.test("render: extra lines land inside their own block, indented, in the ord
   }
   // an extra of a block is indented one level deeper than its block's statement
   assert.match(lb1.content, /\n {8}chk_maint weight 0\n {4}\}\n\}/);
+});
+
+Deno.test("render: a secret inside an extra line makes the file sensitive (its diff is hidden)", async () => {
+  const text = await Deno.readTextFile(EXTRAS);
+  const plain = await inventoryFrom(text);
+  assert.equal(renderKeepalived(lbClusterOf("lb2", plain.hosts)!, "lb2").sensitive, true);
+  // without authentication, no secret: not sensitive; with a secret raw line: sensitive
+  const noAuth = text.replace(/ {10}authentication: .*\n/, "");
+  const a = await inventoryFrom(noAuth);
+  assert.equal(renderKeepalived(lbClusterOf("lb2", a.hosts)!, "lb2").sensitive, false);
+  const b = await inventoryFrom(
+    noAuth.replace("- garp_master_refresh 30", "- !env K1_RAW_LINE"),
+    { ...TEST_ENV, K1_RAW_LINE: "garp_master_refresh 31" },
+  );
+  const r = renderKeepalived(lbClusterOf("lb2", b.hosts)!, "lb2");
+  assert.match(r.main, /\n {4}garp_master_refresh 31\n/);
+  assert.equal(r.sensitive, true);
 });

@@ -7,7 +7,13 @@ import {
   secretValues,
   semanticDiff,
 } from "../../lb/keepalived_diff.ts";
-import { confWords, semanticConf, WORDS_HEADING } from "../../lb/keepalived_conf_plan.ts";
+import {
+  confWords,
+  liveProbe,
+  secretsHash,
+  semanticConf,
+  WORDS_HEADING,
+} from "../../lb/keepalived_conf_plan.ts";
 import { parseKeepalivedConf, printKeepalivedConf } from "../../lb/keepalived_parse.ts";
 import { file } from "../../tasks/mod.ts";
 
@@ -89,6 +95,13 @@ Deno.test("semantic diff: a changed value, an added or removed statement, block 
     semanticDiff(BASE, BASE + "\nvrrp_instance VI_2 {\n    priority 50\n}\n").lines,
     ["vrrp_instance VI_2 added"],
   );
+  const fw = "virtual_server fwmark 7 {\n    lb_algo rr\n}\n";
+  assert.deepEqual(
+    semanticDiff(fw, fw.replace("rr", "wrr"), {
+      serviceNames: new Map([["fwmark 7", "dsr"]]),
+    }).lines,
+    ["dsr fwmark 7: lb_algo rr → wrr"],
+  );
   // several at once, each said once
   assert.deepEqual(
     semanticDiff(BASE, edit("priority 100", "priority 150").replace("lb_algo rr", "lb_algo wrr"))
@@ -155,6 +168,41 @@ Deno.test("semantic diff: auth_pass never shows; a config that does not parse sa
 
 const sha = (t: string) => createHash("sha256").update(new TextEncoder().encode(t)).digest("hex");
 
+/** What the host prints for the live text: the probe's own sh run on a temp file. */
+function hostLines(live: string, content: string): string {
+  const path = Deno.makeTempFileSync({ prefix: "haplay-ka-" });
+  try {
+    Deno.writeTextFileSync(path, live);
+    const probe = liveProbe(path, sha(content), "salt", secretsHash("salt", content));
+    const r = new Deno.Command("sh", { args: ["-c", `_hp_h="${sha(live)} x"\n${probe}`] })
+      .outputSync();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    return new TextDecoder().decode(r.stdout);
+  } finally {
+    Deno.removeSync(path);
+  }
+}
+
+Deno.test("semantic conf plan: the host redacts auth_pass as the planner does, says only same or not", () => {
+  const live = 'x {\n  auth_pass s3cret }\n  auth_pass "a b" # c\n}\n';
+  const out = hostLines(live, live.replace("s3cret", "n3w"));
+  const kv = Object.fromEntries(out.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  assert.equal(atob(kv.ka_live_b64), redactSecrets(live));
+  assert.equal(kv.ka_secrets_same, "0");
+  assert.ok(!out.includes("s3cret") && !out.includes(sha(secretValues(live))));
+  assert.equal(
+    Object.fromEntries(
+      hostLines(live, live + "\n").trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    ).ka_secrets_same,
+    "1",
+  );
+  // the file already as wanted: nothing read
+  const same = new Deno.Command("sh", {
+    args: ["-c", `_hp_h="${sha(live)} x"\n${liveProbe("/nonexistent", sha(live), "s", "h")}`],
+  }).outputSync();
+  assert.equal(new TextDecoder().decode(same.stdout), "ka_end=1\n");
+});
+
 Deno.test("semantic conf plan: words above the diff; formatting only notifies no handler", () => {
   const content = Deno.readTextFileSync(`${GOLDEN}001-lb1.conf`);
   const task = semanticConf(
@@ -166,7 +214,6 @@ Deno.test("semantic conf plan: words above the diff; formatting only notifies no
     }),
     content,
   );
-  const b64 = (t: string) => btoa(t);
   const facts = (live: string) =>
     [
       "exists=1",
@@ -178,10 +225,7 @@ Deno.test("semantic conf plan: words above the diff; formatting only notifies no
       "uid=0",
       "gid=0",
       "end=1",
-      `ka_live_b64=${b64(redactSecrets(live))}`,
-      `ka_secrets=${sha(secretValues(live))}`,
-      "ka_end=1",
-    ].join("\n") + "\n";
+    ].join("\n") + "\n" + hostLines(live, content);
   // the live file is the golden file reindented by hand
   const hand = content.replace(/^ {4}/gm, "  ");
   const p = task.plan(facts(hand));
@@ -207,5 +251,9 @@ Deno.test("semantic conf plan: words above the diff; formatting only notifies no
     r.kind === "change" && r.notify === undefined && /auth_pass changed \(hidden\)/.test(r.diff!),
   );
   assert.ok(!r.diff!.includes("zzzzzz"));
-  assert.deepEqual(confWords(redactSecrets(hand), sha(secretValues(hand)), content).same, true);
+  assert.deepEqual(confWords(redactSecrets(hand), true, content).same, true);
+  assert.deepEqual(confWords(redactSecrets(hand), false, content), {
+    same: false,
+    lines: ["auth_pass changed (hidden)"],
+  });
 });

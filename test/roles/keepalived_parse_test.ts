@@ -286,3 +286,50 @@ Deno.test("keepalived parse: tree equality ignores formatting, not content", () 
     "vrrp_instance VI_1 {\n    state MASTER\n    notify_master /x.sh\n}\n",
   );
 });
+
+Deno.test("keepalived parse: an include line is its pattern to the end (braces, variants, comments)", () => {
+  const files: Record<string, string> = {
+    "/k/conf.d/web.conf": "virtual_server 198.18.1.10 80 {\n}\n",
+    "/k/conf.d/db.conf": "virtual_server 198.18.1.10 3306 {\n}\n",
+    "/k/extra.conf": "vrrp_script s {\n}\n",
+  };
+  const seen: string[] = [];
+  const text = [
+    "include conf.d/{web,db}.conf # both",
+    "vrrp_instance VI_1 {",
+    "    includer ../k/extra.conf",
+    "}",
+  ].join("\n");
+  const r = parseKeepalivedConf(text, {
+    file: "/k/keepalived.conf",
+    read: (p) => files[p],
+    glob: (p) => {
+      seen.push(p);
+      return ["/k/conf.d/web.conf", "/k/conf.d/db.conf"];
+    },
+  });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(seen, ["/k/conf.d/{web,db}.conf"], "a brace expression goes to glob whole");
+  assert.deepEqual(r.nodes.map((n) => nodeHeadOf(n)), [
+    "virtual_server 198.18.1.10 3306",
+    "virtual_server 198.18.1.10 80",
+    "vrrp_instance VI_1",
+  ]);
+  assert.deepEqual(r.nodes[2].children!.map((n) => n.key), ["vrrp_script"]);
+  assert.equal(r.nodes[2].children![0].file, "/k/extra.conf", "../ folded");
+  // not followed: the include stays a node and prints back as written
+  const bare = parseKeepalivedConf(text, { file: "/k/keepalived.conf" });
+  assert.deepEqual(bare.nodes[0], {
+    key: "include",
+    args: ["conf.d/{web,db}.conf"],
+    file: "/k/keepalived.conf",
+    line: 1,
+  });
+  assert.deepEqual(bare.nodes[1].children![0].key, "includer");
+  assertFixpoint(bare.nodes, "include lines");
+  assert.match(printKeepalivedConf(bare.nodes), /^include conf\.d\/\{web,db\}\.conf\n/);
+});
+
+function nodeHeadOf(n: KaNode): string {
+  return [n.key, ...n.args].join(" ");
+}

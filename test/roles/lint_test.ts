@@ -523,3 +523,12 @@ Deno.test("lint: extra repeating a statement haplay renders in that block is an 
   const none = await lint((d) => (lb(d).services[0].health_check = { type: "none", extra: ["x"] }));
   expectOne(none.issues, "error", /extra needs a checker block/);
 });
+
+Deno.test("lint: a mistyped extra gets a suggestion", async () => {
+  const { issues } = await lint((d) => {
+    inst(d).extr = ["garp_master_refresh 30"];
+    lb(d).global_defs = { extras: ["vrrp_version 2"] };
+  });
+  expectOne(issues, "error", /unknown key 'extr' \(did you mean 'extra'\?\)/);
+  expectOne(issues, "error", /unknown key 'extras' \(did you mean 'extra'\?\)/);
+});
