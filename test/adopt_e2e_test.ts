@@ -47,7 +47,7 @@ const PLAN_SAYS: Record<string, RegExp[]> = {
     /VI_1: notify_backup "\/etc\/keepalived\/bypass_ipvs\.sh add 198\.19\.166\.100" → \/etc\/keepalived\/haplay\/notify-VI_1-backup\.sh/,
     /real server 198\.19\.166\.13:80: HTTP_GET: nb_get_retry 3 removed/,
   ],
-  "002": [/keepalived\.conf in words:/, /fwmark_1 fwmark:1: real server 198\.19\.167\.13/],
+  "002": [/keepalived\.conf in words:/, /fwmark_1 fwmark[: ]1: real server 198\.19\.167\.13/],
   "003": [
     /global_defs: enable_script_security added/,
     /VI_1: notify_master \/etc\/keepalived\/hoge\.sh → \/etc\/keepalived\/haplay\/notify-VI_1-master\.sh/,
