@@ -81,9 +81,13 @@ function systemdWhySh(name: string): string {
 /** sh running one init action (start/stop/restart/reload) on either init system. */
 function initAction(name: string, action: string): string {
   const N = q(name);
+  // PID 1 is not systemd, so an init script must not redirect to systemctl even where
+  // /run/systemd/system exists (`netplan generate` creates it)
   return `if ${IS_SYSTEMD}; then systemctl ${action} ${N} >&2 ${CLOSE_FDS} || hp_fail ${
     q(`systemctl ${action} ${name} failed.`)
-  } ${systemdWhySh(name)}; else /etc/init.d/${N} ${action} >&2 ${CLOSE_FDS}; fi`;
+  } ${
+    systemdWhySh(name)
+  }; else SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} ${action} >&2 ${CLOSE_FDS}; fi`;
 }
 
 /**
@@ -121,7 +125,7 @@ export function actionSh(s: Alive, action: "start" | "stop" | "restart" | "reloa
     case "stop":
       return [
         `if hpt_alive; then`,
-        `  if ${IS_SYSTEMD}; then systemctl stop ${N}; else /etc/init.d/${N} stop; fi >&2`,
+        `  if ${IS_SYSTEMD}; then systemctl stop ${N}; else SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/${N} stop; fi >&2`,
         `  _i=0; while hpt_alive && [ $_i -lt 20 ]; do sleep 0.5; _i=$((_i + 1)); done`,
         `  if hpt_alive; then hp_fail ${q(`${s.name} still running after stop`)}; fi`,
         `fi`,
