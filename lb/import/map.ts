@@ -761,6 +761,15 @@ function mapServices(
       o.real_port = [...portsSet][0];
       for (const r of refs) delete r.port;
     }
+    if (
+      fw && hc && o.real_port === undefined && ports.every((p) => p === undefined) &&
+      typeof hc.connect_port === "number"
+    ) {
+      // keepalived clears a fwmark service's real-server ports, so haplay renders its real_port
+      // as the checks' connect_port: map that form back to real_port (re-imports stay equal)
+      o.real_port = hc.connect_port;
+      delete hc.connect_port;
+    }
     const realNames = reals.map((h) => h.name);
     const plain = refs.every((r) => Object.keys(r).length === 1 && r.host);
     if (plain && mode !== "same-box-dr" && refs.map((r) => r.host).join() === realNames.join()) {
