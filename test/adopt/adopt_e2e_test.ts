@@ -14,8 +14,8 @@
  * subset.
  */
 import assert from "node:assert/strict";
-import { e2e, withLab } from "./lab_fixture.ts";
-import { snapshotDiff, snapshots, sshdSessions } from "./snapshot.ts";
+import { e2e, withLab } from "../lab_fixture.ts";
+import { snapshotDiff, snapshots, sshdSessions } from "../snapshot.ts";
 import {
   handBuild,
   type HandSetup,
@@ -26,7 +26,7 @@ import {
   sh,
   stopApps,
   until,
-} from "./adopt/_hand.ts";
+} from "./_hand.ts";
 import {
   denoTask,
   flatten,
@@ -35,7 +35,7 @@ import {
   readTree,
   shown,
   type TaskRun,
-} from "./adopt/_steps.ts";
+} from "./_steps.ts";
 
 /** Words the plan must say about each setup's keepalived.conf (the semantic diff), as measured. */
 const PLAN_SAYS: Record<string, RegExp[]> = {

@@ -18,17 +18,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadInventory } from "../engine/inventory.ts";
-import { runPlaybook } from "../engine/run.ts";
-import { rollbackHosts } from "../engine/rollback.ts";
-import { type Lab, labExec, labReboot } from "../lab/lab.ts";
-import { writeLabInventory } from "../lab/inventory.ts";
-import { verifyLb } from "../lb/verify.ts";
-import { plays } from "../playbooks/site.ts";
-import { e2e, withLab } from "./lab_fixture.ts";
-import { fullSnapshots, snapshotDiff, sshdSessions } from "./snapshot.ts";
-import { examplePath } from "./roles/_fixtures.ts";
-import { SEED_CASES } from "./roles/_seed_suite.ts";
+import { loadInventory } from "../../engine/inventory.ts";
+import { runPlaybook } from "../../engine/run.ts";
+import { rollbackHosts } from "../../engine/rollback.ts";
+import { type Lab, labExec, labReboot } from "../../lab/lab.ts";
+import { writeLabInventory } from "../../lab/inventory.ts";
+import { verifyLb } from "../../lb/verify.ts";
+import { plays } from "../../playbooks/site.ts";
+import { e2e, withLab } from "../lab_fixture.ts";
+import { fullSnapshots, snapshotDiff, sshdSessions } from "../snapshot.ts";
+import { examplePath } from "../roles/_fixtures.ts";
+import { SEED_CASES } from "../roles/_seed_suite.ts";
 
 const PASS = "Rb" + crypto.randomUUID().slice(0, 6);
 
