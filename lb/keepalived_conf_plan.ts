@@ -22,6 +22,13 @@ import {
   type SemanticDiffOptions,
 } from "./keepalived_diff.ts";
 
+/**
+ * The salt of the probe's password hash: random per controller process (a hash seen in one run
+ * says nothing in another), the same for every task of the process, so building a host's tasks
+ * twice (the YAML playbook loader and the TypeScript API) gives equal tasks.
+ */
+const SALT = crypto.randomUUID();
+
 /** The heading of the words in a plan's diff. */
 export const WORDS_HEADING = "keepalived.conf in words:";
 
@@ -73,7 +80,7 @@ export function confWords(
  */
 export function semanticConf(task: Task, content: string, opts: SemanticDiffOptions = {}): Task {
   const path = task.resource.replace(/^file:/, "");
-  const salt = crypto.randomUUID();
+  const salt = SALT;
   return {
     ...task,
     probe: `${task.probe}\n${liveProbe(path, sha256(content), salt, secretsHash(salt, content))}`,
