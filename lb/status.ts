@@ -191,10 +191,11 @@ function serviceStatus(
       }
       const row = f.ipvs?.find((s) => matches(s, svc));
       const table = f.ipvs === undefined ? "no kernel ipvs" : row ? "present" : "missing";
+      // keepalived clears the ports of a fwmark service's real servers: the kernel shows them :0
+      const portOk = (want: number | undefined, got: number) =>
+        row?.protocol === "FWM" || want === undefined || got === want;
       const realServers: RealServerStatus[] = configured.map((r) => {
-        const d = row?.dests.find((x) =>
-          x.address === r.address && (r.port === undefined || x.port === r.port)
-        );
+        const d = row?.dests.find((x) => x.address === r.address && portOk(r.port, x.port));
         return {
           address: r.address!,
           port: r.port,
@@ -205,7 +206,7 @@ function serviceStatus(
         };
       });
       const unexpected = (row?.dests ?? []).filter((d) =>
-        !configured.some((r) => r.address === d.address && (r.port ?? d.port) === d.port)
+        !configured.some((r) => r.address === d.address && portOk(r.port, d.port))
       ).map((d) => ({ address: d.address, port: d.port, weight: d.weight }));
       return {
         host: m.name,

@@ -294,3 +294,28 @@ e2e("status on a deployed seed 001 lab: one MASTER, one exec per look, failover 
     },
   );
 });
+
+Deno.test("verdicts: a fwmark service's real servers show as :0 in the kernel and are up", async () => {
+  const inv = await loadExample("002");
+  const fwm = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+FWM  00000001 rr
+  -> C612020D:0000      Route   1      0          4
+  -> C612020E:0000      Route   1      0          6`;
+  const dump = DUMP.replace("VI_1", "VI_GW");
+  const r = buildStatus(
+    inv.hosts,
+    facts({
+      lv1: parseStatus(out({ dump, addr: ["eth0 198.18.2.10/24"], ipvs: fwm })),
+      lv2: parseStatus(out({ dump: dump.replace("MASTER", "BACKUP"), ipvs: fwm })),
+    }),
+  );
+  const d = r.services[0].directors[0];
+  assert.equal(d.table, "present");
+  assert.deepEqual(d.realServers.map((x) => [x.host, x.state, x.inactive]), [
+    ["w101", "up", 4],
+    ["w102", "up", 6],
+  ]);
+  assert.deepEqual(d.unexpected, []);
+});
