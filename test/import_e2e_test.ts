@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { e2e, withLab } from "./lab_fixture.ts";
+import { probeLoop } from "./_vip_probe.ts";
 import type { Lab } from "../lab/lab.ts";
 import { snapshot, snapshotDiff, sshdSessions } from "./snapshot.ts";
 import { denoRun } from "./_cli.ts";
@@ -145,42 +146,6 @@ iptables -A PREROUTING -t nat -d ${VIP} -p tcp -j REDIRECT
 mkdir -p /etc/iptables
 iptables-save > /etc/iptables/rules.v4
 `;
-
-/** Fetches `url` every `everyMs` until stopped: counts answers by body, and failures. */
-function probeLoop(url: string, everyMs = 100) {
-  let ok = 0;
-  let failed = 0;
-  const failures: string[] = [];
-  const answers = new Map<string, number>();
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t = performance.now();
-      try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-        const body = (await r.text()).trim();
-        if (r.ok) {
-          ok++;
-          answers.set(body, (answers.get(body) ?? 0) + 1);
-        } else {
-          failed++;
-          failures.push(`HTTP ${r.status}`);
-        }
-      } catch (e) {
-        failed++;
-        failures.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t))));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return { ok, failed, failures, answers };
-    },
-  };
-}
 
 async function until(what: string, ms: number, pred: () => Promise<boolean>) {
   const end = Date.now() + ms;

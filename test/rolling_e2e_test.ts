@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { e2e, withLab } from "./lab_fixture.ts";
+import { probeLoop } from "./_vip_probe.ts";
 import { type Lab, labExec } from "../lab/lab.ts";
 import { loadInventory } from "../engine/inventory.ts";
 import { runPlaybook } from "../engine/run.ts";
@@ -17,48 +18,6 @@ import { fullSnapshot as snapshot, snapshotDiff, sshdSessions } from "./snapshot
 const EXAMPLE = fileURLToPath(
   new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url),
 );
-
-/**
- * Probes http://VIP:PORT/ every `everyMs` from this machine until stopped. A request fails after
- * 3 s: a lost SYN is retransmitted after 1 s (a 1 s limit counted one dropped packet on a busy
- * CI machine as an outage), and real clients wait far longer; the slowest answer is reported.
- */
-function probeLoop(url: string, everyMs = 100) {
-  let ok = 0;
-  let failed = 0;
-  let slowestMs = 0;
-  const failures: string[] = [];
-  const answers = new Map<string, number>();
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t = performance.now();
-      try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-        const body = (await r.text()).trim();
-        slowestMs = Math.max(slowestMs, Math.round(performance.now() - t));
-        if (r.ok) {
-          ok++;
-          answers.set(body, (answers.get(body) ?? 0) + 1);
-        } else {
-          failed++;
-          failures.push(`HTTP ${r.status}`);
-        }
-      } catch (e) {
-        failed++;
-        failures.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t))));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return { ok, failed, failures, answers, slowestMs };
-    },
-  };
-}
 
 async function sh(lab: Lab, host: string, cmd: string): Promise<string> {
   return (await labExec(lab, host, ["sh", "-c", cmd])).stdout.trim();

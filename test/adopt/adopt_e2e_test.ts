@@ -27,15 +27,8 @@ import {
   stopApps,
   until,
 } from "./_hand.ts";
-import {
-  denoTask,
-  flatten,
-  parseTree,
-  probeLoop,
-  readTree,
-  shown,
-  type TaskRun,
-} from "./_steps.ts";
+import { denoTask, flatten, parseTree, readTree, shown, type TaskRun } from "./_steps.ts";
+import { probeLoop } from "../_vip_probe.ts";
 
 /** Words the plan must say about each setup's keepalived.conf (the semantic diff), as measured. */
 const PLAN_SAYS: Record<string, RegExp[]> = {
