@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { snapshots, vmTest, withVmLab } from "./fixture.ts";
 import { runMode } from "./mode.ts";
-import { type ModeResult, resultsMarkdown } from "./results.ts";
+import { type ModeResult, resultsMarkdown, writeResultsSection } from "./results.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -60,9 +60,7 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const md = resultsMarkdown(rows, about);
   console.log("\n" + md);
   if (!only) {
-    await Deno.writeTextFile(`${here}results.md`, md);
-    // keep the committed file `deno fmt` clean (tables are aligned by the formatter)
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", `${here}results.md`] }).output();
+    await writeResultsSection(`${here}results.md`, "modes", md);
   }
   assert.ok(rows.length > 0, `HAPLAY_DATAPATH_MODES=${only} matches no mode`);
   assert.deepEqual(rows.filter((r) => !r.ok).map((r) => r.mode), [], "modes that failed");

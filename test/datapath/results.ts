@@ -47,3 +47,62 @@ export function resultsMarkdown(rows: ModeResult[], about: string): string {
     "",
   ].join("\n");
 }
+
+/** What one guest's reboot under load showed (reboot_test.ts). */
+export interface RebootRow {
+  mode: string;
+  /** "lb2 (BACKUP)". */
+  host: string;
+  /** "power cut" or "graceful (systemctl reboot)". */
+  how: string;
+  /** Seconds from power-off to sshd answering, and to the guest booted. */
+  sshUpS: number;
+  bootedS: number;
+  /** "0 of 412 failed". */
+  requests: string;
+  /** "4.1 s (3 failed), 1.2 s (1 failed)" or "none". */
+  outages: string;
+  /** Seconds from the guest booted to `deno task verify` exiting 0 ("FAILED: ..." otherwise). */
+  verify: string;
+  ok: boolean;
+}
+
+/** The markdown section of reboot_test.ts. */
+export function rebootMarkdown(rows: RebootRow[], about: string): string {
+  return [
+    "## Reboots under load (test/datapath/reboot_test.ts)",
+    "",
+    about,
+    "",
+    "| mode | rebooted | how | sshd up s | booted s | requests through the VIP (every 0.1 s) | outages (gap) | verify green after boot |",
+    "| --- | --- | --- | ---: | ---: | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${cell(r.mode)}${r.ok ? "" : " ✗"} | ${cell(r.host)} | ${
+        cell(r.how)
+      } | ${r.sshUpS} | ${r.bootedS} | ${cell(r.requests)} | ${cell(r.outages)} | ${
+        cell(r.verify)
+      } |`
+    ),
+    "",
+  ].join("\n");
+}
+
+/**
+ * Writes `md` as section `id` of the results file (between `<!-- results:ID -->` markers; the
+ * other sections are kept; a missing section is appended), then `deno fmt`s the file.
+ */
+export async function writeResultsSection(file: string, id: string, md: string): Promise<void> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(file);
+  } catch { /* new file */ }
+  const open = `<!-- results:${id} -->`, close = `<!-- /results:${id} -->`;
+  const block = `${open}\n\n${md.trim()}\n\n${close}`;
+  const a = text.indexOf(open), b = text.indexOf(close);
+  text = a >= 0 && b > a
+    ? text.slice(0, a) + block + text.slice(b + close.length)
+    : (text.trim() ? text.trimEnd() + "\n\n" : "") + block + "\n";
+  await Deno.writeTextFile(file, text);
+  // keep the committed file `deno fmt` clean (tables are aligned by the formatter)
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", file] }).output();
+}
