@@ -393,7 +393,7 @@ export interface VmRebootOptions {
    * the init.d services and powers off). Default: a power cut (QEMU killed).
    */
   graceful?: boolean;
-  /** Seconds to wait for a graceful shutdown, then for the boot (each; default 180). */
+  /** Seconds to wait for a graceful shutdown, then for the boot (each; default 600). */
   timeoutS?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -447,7 +447,7 @@ export async function vmReboot(
     );
   }
   const log = o.log ?? (() => {});
-  const timeoutS = o.timeoutS ?? 180;
+  const timeoutS = o.timeoutS ?? 600;
   const targets = rec.hosts.filter((h) => names.includes(h.name));
   // one record write at a time (guests restart in parallel)
   let writes = Promise.resolve();
