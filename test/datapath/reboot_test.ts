@@ -6,7 +6,8 @@
  * `systemctl reboot`). After each reboot, without any haplay command in between: `deno task
  * verify` exits 0 (keepalived enabled and running, exactly one MASTER, the VIP held once, the lo
  * VIP on web1), the preempting MASTER holds the VIP again, the VIP answers; the failed requests
- * and every outage's gap are counted and bounded. Writes its section of `results.md`.
+ * and every outage's gap are counted, and bounded for the directors (web1 is the only real
+ * server: its reboot is an outage, reported). Writes its section of `results.md`.
  *
  * Lab `s2rb`, management subnet 198.19.110.0/24.
  */
@@ -228,10 +229,14 @@ async function runScenario(
         : "none";
       log(`${sc.mode}: ${row.host}: ${row.requests}; outages ${row.outages}; verify ${row.verify}`);
       assert.ok(answers.length >= 20, `too few requests during the reboot (${answers.length})`);
-      assert.ok(
-        out.every((o) => o.gapS <= REBOOT_MAX_GAP_S),
-        `${st.host}'s reboot: outages ${row.outages} (each at most ${REBOOT_MAX_GAP_S} s)`,
-      );
+      // the directors are a redundant pair; web1 is the only real server: while it is down the
+      // service is (its outage is reported, not bounded)
+      if (st.role !== "real server") {
+        assert.ok(
+          out.every((o) => o.gapS <= REBOOT_MAX_GAP_S),
+          `${st.host}'s reboot: outages ${row.outages} (each at most ${REBOOT_MAX_GAP_S} s)`,
+        );
+      }
       if (st.role === "BACKUP") {
         assert.ok(failed <= BACKUP_MAX_FAILED, `the BACKUP's reboot failed ${failed} requests`);
       }
