@@ -15,7 +15,12 @@
  * @module
  */
 import { GUEST_INIT, SSHD_CONF, WEB_INITD } from "./guest_scripts.ts";
-import { SYSTEMD_MASKED, SYSTEMD_SETUP_SH, SYSTEMD_UNITS } from "./guest_systemd.ts";
+import {
+  MODPROBE_BLACKLIST,
+  SYSTEMD_MASKED,
+  SYSTEMD_SETUP_SH,
+  SYSTEMD_UNITS,
+} from "./guest_systemd.ts";
 import { buildInitramfs, INITRAMFS_MODULES } from "./initramfs.ts";
 import { INITRAMFS_INIT } from "./guest_scripts.ts";
 import { debianMirror, SUITE } from "./mirror.ts";
@@ -126,6 +131,7 @@ export async function imageRecipe(): Promise<string> {
     SYSTEMD_UNITS,
     SYSTEMD_MASKED,
     SYSTEMD_SETUP_SH,
+    MODPROBE_BLACKLIST,
   }));
 }
 
@@ -231,6 +237,7 @@ async function customize(root: string): Promise<[number, number]> {
   await removeIf(`${root}/etc/machine-id`); // per guest, from the initramfs
   await putFile(`${root}/usr/local/sbin/vmlab-init`, GUEST_INIT, 0o755);
   await putFile(`${root}/etc/init.d/vmlab-web`, WEB_INITD, 0o755);
+  await putFile(`${root}/etc/modprobe.d/vmlab.conf`, MODPROBE_BLACKLIST);
   for (const [name, text] of Object.entries(SYSTEMD_UNITS)) {
     await putFile(`${root}/etc/systemd/system/${name}`, text);
   }

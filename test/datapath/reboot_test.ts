@@ -6,7 +6,8 @@
  * `systemctl reboot`). After each reboot, without any haplay command in between: `deno task
  * verify` exits 0 (keepalived enabled and running, exactly one MASTER, the VIP held once, the lo
  * VIP on web1), the preempting MASTER holds the VIP again, the VIP answers; the failed requests
- * and every outage's gap are counted and bounded. Writes its section of `results.md`.
+ * and every outage's gap are counted, and bounded for the directors (web1 is the only real
+ * server: its reboot is an outage, reported). Writes its section of `results.md`.
  *
  * Lab `s2rb`, management subnet 198.19.110.0/24.
  */
@@ -29,6 +30,8 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const log = (l: string) => console.log(`[reboot ${new Date().toISOString().slice(11, 19)}] ${l}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** HAPLAY_REBOOT_MODES=DR (or NAT) runs only the scenarios whose mode starts with it. */
+const only = Deno.env.get("HAPLAY_REBOOT_MODES")?.split(",").map((m) => m.trim());
 
 /** No outage of the VIP during a reboot may be longer than this (s; measured: see README). */
 export const REBOOT_MAX_GAP_S = 8;
@@ -196,7 +199,7 @@ async function runScenario(
         const [r] = await vmReboot(lab, [st.host], { graceful: st.graceful, log });
         row.sshUpS = Math.round(r.sshUpMs / 100) / 10;
         row.bootedS = Math.round(r.readyMs / 100) / 10;
-        log(`${sc.mode}: ${st.host} rebooted: sshd ${row.sshUpS} s, booted ${row.bootedS} s`);
+        log(`${sc.mode}: ${st.host} rebooted: booted ${row.bootedS} s, SSH ${row.sshUpS} s`);
         // no haplay command: the guest's own boot brought everything back, or verify fails
         const tv = performance.now();
         let v = await verifyCli(path, password);
@@ -226,10 +229,14 @@ async function runScenario(
         : "none";
       log(`${sc.mode}: ${row.host}: ${row.requests}; outages ${row.outages}; verify ${row.verify}`);
       assert.ok(answers.length >= 20, `too few requests during the reboot (${answers.length})`);
-      assert.ok(
-        out.every((o) => o.gapS <= REBOOT_MAX_GAP_S),
-        `${st.host}'s reboot: outages ${row.outages} (each at most ${REBOOT_MAX_GAP_S} s)`,
-      );
+      // the directors are a redundant pair; web1 is the only real server: while it is down the
+      // service is (its outage is reported, not bounded)
+      if (st.role !== "real server") {
+        assert.ok(
+          out.every((o) => o.gapS <= REBOOT_MAX_GAP_S),
+          `${st.host}'s reboot: outages ${row.outages} (each at most ${REBOOT_MAX_GAP_S} s)`,
+        );
+      }
       if (st.role === "BACKUP") {
         assert.ok(failed <= BACKUP_MAX_FAILED, `the BACKUP's reboot failed ${failed} requests`);
       }
@@ -273,7 +280,9 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP, NAT"
     assert.match(units, /^systemd\nactive\nactive\nactive\nactive\nactive\nenabled\nenabled\n/);
     assert.match(units, /10-netplan-eth0\.network/);
     const password = "Vr" + crypto.randomUUID().slice(0, 6);
-    for (const sc of SCENARIOS) {
+    const run = SCENARIOS.filter((sc) => !only || only.some((o) => sc.mode.startsWith(o)));
+    assert.ok(run.length > 0, `HAPLAY_REBOOT_MODES=${only} matches no scenario`);
+    for (const sc of run) {
       await t.step({
         name: sc.mode,
         sanitizeOps: false,

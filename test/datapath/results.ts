@@ -55,9 +55,9 @@ export interface RebootRow {
   host: string;
   /** "power cut" or "graceful (systemctl reboot)". */
   how: string;
-  /** Seconds from power-off to sshd answering, and to the guest booted. */
-  sshUpS: number;
+  /** Seconds from power-off to the guest booted (console marker), and to its SSH login. */
   bootedS: number;
+  sshUpS: number;
   /** "0 of 412 failed". */
   requests: string;
   /** "4.1 s (3 failed), 1.2 s (1 failed)" or "none". */
@@ -74,12 +74,12 @@ export function rebootMarkdown(rows: RebootRow[], about: string): string {
     "",
     about,
     "",
-    "| mode | rebooted | how | sshd up s | booted s | requests through the VIP (every 0.1 s) | outages (gap) | verify green after boot |",
+    "| mode | rebooted | how | booted s | SSH login s | requests through the VIP (every 0.1 s) | outages (gap) | verify green after boot |",
     "| --- | --- | --- | ---: | ---: | --- | --- | --- |",
     ...rows.map((r) =>
       `| ${cell(r.mode)}${r.ok ? "" : " ✗"} | ${cell(r.host)} | ${
         cell(r.how)
-      } | ${r.sshUpS} | ${r.bootedS} | ${cell(r.requests)} | ${cell(r.outages)} | ${
+      } | ${r.bootedS} | ${r.sshUpS} | ${cell(r.requests)} | ${cell(r.outages)} | ${
         cell(r.verify)
       } |`
     ),
