@@ -21,6 +21,7 @@ import {
 } from "./cluster.ts";
 import {
   checkersOf,
+  type ConnectionSyncConfig,
   extraLines,
   type HealthCheckConfig,
   type VrrpInstanceConfig,
@@ -62,11 +63,47 @@ export function raw(extra: readonly string[] | undefined): string[] {
   return extraLines(extra).map((l) => l.trimEnd());
 }
 
+/** The instance carrying `connection_sync` (lint: at most one), with its sync settings. */
+export function syncInstance(
+  c: Cluster,
+): { inst: VrrpInstanceConfig; sync: ConnectionSyncConfig } | undefined {
+  const inst = c.cfg.vrrp_instances.find((i) => i.connection_sync);
+  return inst ? { inst, sync: inst.connection_sync! } : undefined;
+}
+
+/** The sync interface and id of a member (defaults: the instance's interface, its router id). */
+export function syncOf(
+  c: Cluster,
+  m: LbMember,
+):
+  | { ifname: string; id: number; inst: VrrpInstanceConfig; sync: ConnectionSyncConfig }
+  | undefined {
+  const s = syncInstance(c);
+  if (!s) return undefined;
+  return {
+    ...s,
+    ifname: s.sync.interface ?? interfaceOf(c.cfg, m, s.inst),
+    id: s.sync.id ?? s.inst.virtual_router_id,
+  };
+}
+
+/** `lvs_sync_daemon IFACE INSTANCE id N [maxlen ..] [port ..] [ttl ..] [group ..]`, or none. */
+export function lvsSyncDaemonLine(c: Cluster, m: LbMember): string | undefined {
+  const s = syncOf(c, m);
+  if (!s) return undefined;
+  const opt = (k: string, v: number | string | undefined) => (v === undefined ? "" : ` ${k} ${v}`);
+  return `lvs_sync_daemon ${s.ifname} ${s.inst.name} id ${s.id}` + opt("maxlen", s.sync.maxlen) +
+    opt("port", s.sync.port) + opt("ttl", s.sync.ttl) + opt("group", s.sync.group);
+}
+
 /** The global_defs block. */
 export function renderGlobalDefs(c: Cluster, host: string): string[] {
   const body = [`router_id ${c.cfg.router_id ?? host}`];
   if (c.cfg.script_security) body.push("enable_script_security");
   body.push(`script_user ${c.cfg.script_user}`);
+  const m = c.members.find((x) => x.name === host);
+  const sync = m && lvsSyncDaemonLine(c, m);
+  if (sync) body.push(sync);
   body.push(...raw(c.cfg.global_defs?.extra));
   return block("global_defs", body);
 }

@@ -19,8 +19,10 @@ const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 const EXTRAS = fileURLToPath(new URL("./fixtures/extras.yaml", import.meta.url));
 /** An inventory with every health checker type and the degradation fields. */
 const CHECKS = fileURLToPath(new URL("./fixtures/checks.yaml", import.meta.url));
+/** An inventory with connection_sync (lvs_sync_daemon) and every one of its options. */
+const SYNC = fileURLToPath(new URL("./fixtures/sync.yaml", import.meta.url));
 const update = !!Deno.env.get("UPDATE_GOLDEN");
-const FIXTURES: Record<string, string> = { extras: EXTRAS, checks: CHECKS };
+const FIXTURES: Record<string, string> = { extras: EXTRAS, checks: CHECKS, sync: SYNC };
 
 async function renders(seed: string) {
   const inv = seed === "prod"
@@ -45,8 +47,12 @@ async function renders(seed: string) {
   return out;
 }
 
-const TITLES: Record<string, string> = { extras: "raw extra lines", checks: "health checks" };
-for (const seed of [...SEEDS, "extras", "checks"]) {
+const TITLES: Record<string, string> = {
+  extras: "raw extra lines",
+  checks: "health checks",
+  sync: "connection sync",
+};
+for (const seed of [...SEEDS, "extras", "checks", "sync"]) {
   Deno.test(`render: ${TITLES[seed] ?? `seed ${seed}`} matches its golden files`, async () => {
     const files = await renders(seed);
     assert.ok(files.length >= 2, "at least two load balancers");
@@ -90,7 +96,7 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
     const dir = await Deno.makeTempDir({ prefix: "haplay-kt-" });
     try {
       await Deno.writeTextFile(`${dir}/check.sh`, CHECKER_SCRIPT);
-      for (const seed of [...SEEDS, "prod", "extras", "checks"]) {
+      for (const seed of [...SEEDS, "prod", "extras", "checks", "sync"]) {
         for (const f of await renders(seed)) {
           if (!f.file.endsWith(`${f.host}.conf`)) continue;
           // This machine has no keepalived_script user and no notify scripts: run scripts as
