@@ -7,7 +7,8 @@
  * every guest must equal its snapshot from before the first mode. Prints the results table and
  * writes it to `results.md`.
  *
- * Lab `dp`, management subnet 198.19.240.0/24. Needs root, qemu-system-x86, qemu-utils,
+ * Lab `dp`, management subnet 198.19.240.0/24 (env HAPLAY_DP_SUBNET: another /24, e.g. while
+ * the bench uses that one; the inventories' 198.19.240.x addresses follow it). Needs root, qemu-system-x86, qemu-utils,
  * debootstrap (the image is built once into /var/cache/haplay/vmlab).
  */
 import assert from "node:assert/strict";
@@ -26,7 +27,8 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const t0 = performance.now();
   const rows: ModeResult[] = [];
   let about = "";
-  await withVmLab({ name: "dp", mgmtSubnet: "198.19.240.0/24", log }, async (lab) => {
+  const mgmtSubnet = Deno.env.get("HAPLAY_DP_SUBNET") || "198.19.240.0/24";
+  await withVmLab({ name: "dp", mgmtSubnet, log }, async (lab) => {
     log(`5 guests up in ${lab.bootSeconds} s (${lab.accel}, kernel ${lab.kernelVersion})`);
     const baseline = await snapshots(lab);
     const password = "Vr" + crypto.randomUUID().slice(0, 6);

@@ -14,6 +14,10 @@ export interface ModeResult {
   failover: string;
   /** "snapshot equal" or what differed. */
   rollback: string;
+  /** Long-lived TCP connections through a failover, without and with connection sync ("—": not run). */
+  connections?: string;
+  /** Further data-path features proven in this mode (UDP check, sorry server, drain, ...). */
+  features?: { name: string; result: string; ok: boolean }[];
   /** Seconds: deploy, whole mode. */
   deployS: number;
   totalS: number;
@@ -27,14 +31,29 @@ function cell(s: string): string {
 /** The markdown table of `rows` with a heading line about the run. */
 export function resultsMarkdown(rows: ModeResult[], about: string): string {
   const head = [
-    "| mode | balanced (20 requests) | health-check removal | failover (MASTER keepalived stopped) | rollback | deploy s | mode s |",
-    "| --- | --- | --- | --- | --- | ---: | ---: |",
+    "| mode | balanced (20 requests) | health-check removal | failover (MASTER keepalived stopped) | long-lived TCP connections through the failover | rollback | deploy s | mode s |",
+    "| --- | --- | --- | --- | --- | --- | ---: | ---: |",
   ];
   const body = rows.map((r) =>
     `| ${cell(r.mode)}${r.ok ? "" : " ✗"} | ${cell(r.balanced)} | ${cell(r.health)} | ${
       cell(r.failover)
-    } | ${cell(r.rollback)} | ${r.deployS} | ${r.totalS} |`
+    } | ${cell(r.connections ?? "—")} | ${cell(r.rollback)} | ${r.deployS} | ${r.totalS} |`
   );
+  const features = rows.flatMap((r) =>
+    (r.features ?? []).map((f) =>
+      `| ${cell(r.mode)} | ${cell(f.name)}${f.ok ? "" : " ✗"} | ${cell(f.result)} |`
+    )
+  );
+  const more = features.length
+    ? [
+      "",
+      "Data-path features (on the mode's second deploy, with connection sync):",
+      "",
+      "| mode | feature | observed |",
+      "| --- | --- | --- |",
+      ...features,
+    ]
+    : [];
   return [
     "# Data-path results (real IPVS in QEMU guests)",
     "",
@@ -44,6 +63,7 @@ export function resultsMarkdown(rows: ModeResult[], about: string): string {
     "",
     ...head,
     ...body,
+    ...more,
     "",
   ].join("\n");
 }
