@@ -28,7 +28,9 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const rows: ModeResult[] = [];
   let about = "";
   const mgmtSubnet = Deno.env.get("HAPLAY_DP_SUBNET") || "198.19.240.0/24";
-  await withVmLab({ name: "dp", mgmtSubnet, log }, async (lab) => {
+  // a machine loaded by other labs boots TCG guests slowly: HAPLAY_DP_BOOT_TIMEOUT (s, default 300)
+  const bootTimeout = Number(Deno.env.get("HAPLAY_DP_BOOT_TIMEOUT") || 300);
+  await withVmLab({ name: "dp", mgmtSubnet, bootTimeout, log }, async (lab) => {
     log(`5 guests up in ${lab.bootSeconds} s (${lab.accel}, kernel ${lab.kernelVersion})`);
     const baseline = await snapshots(lab);
     const password = "Vr" + crypto.randomUUID().slice(0, 6);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { loadInventory } from "../../engine/inventory.ts";
 import { rollbackHosts, type RollbackOptions } from "../../engine/rollback.ts";
-import { runPlaybook } from "../../engine/run.ts";
+import { newRunId, runPlaybook } from "../../engine/run.ts";
 import { plays } from "../../playbooks/site.ts";
 import { lintLb } from "../../lb/lint.ts";
 import { verifyLb } from "../../lb/verify.ts";
@@ -183,8 +183,8 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
   const hlog = (l: string) => lines.push(l);
   const tail = () => lines.slice(-25).join("\n");
   const { path, inv } = await labInventory(lab, c, sc.inventory);
-  /** Inventories deployed, in order (rollback undoes them newest first). */
-  const deployed: Inventory[] = [];
+  /** The first deploy's run: the rollback undoes it and every later run (sync deploy, drains). */
+  const firstRun = newRunId();
   const webHosts = [...new Set([...sc.servers, "web1", "web2"])];
   await runEach(lab, Object.fromEntries(webHosts.map((h) => [h, "/etc/init.d/vmlab-web start"])));
   await runEach(lab, sc.envUp);
@@ -196,8 +196,7 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
   let phase = "deploy";
   try {
     const td = performance.now();
-    deployed.push(inv);
-    const rep = await runPlaybook(inv, plays, { log: hlog, timeoutMs: 60_000 });
+    const rep = await runPlaybook(inv, plays, { log: hlog, timeoutMs: 60_000, runId: firstRun });
     row.deployS = since(td);
     c.log(`${sc.mode}: deployed in ${row.deployS} s (ok=${rep.ok})`);
     assert.equal(rep.ok, true, `deploy failed:\n${tail()}`);
@@ -394,7 +393,6 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
         await Promise.all(["web1", "web2"].map((h) => startServer(lab, h, "udp", d.udpPort)));
         await startServer(lab, d.sorry.host, "tcp", d.sorry.port, "sorry");
       }
-      deployed.push(s2.inv);
       const rep2 = await runPlaybook(s2.inv, plays, { log: hlog, timeoutMs: 60_000 });
       assert.equal(rep2.ok, true, `deploy of ${sc.longLived.syncInventory} failed:\n${tail()}`);
       const syncDeployS = since(ts);
@@ -463,19 +461,21 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
   try {
     // a host the controller could not reach (SSH handshake timing out on a busy machine) is
     // tried again: rollback is idempotent, and it is what an operator would do
-    const rbOpts: RollbackOptions = { log: hlog, timeoutMs: 60_000 };
-    const bad: string[] = [];
-    // newest deploy first: each rollback undoes the newest run not rolled back
-    for (const dinv of [...deployed].reverse()) {
-      let rb = await rollbackHosts(dinv, rbOpts);
-      for (let i = 0; i < 2 && rb.some((r) => !r.ok && !r.result); i++) {
-        const again = rb.filter((r) => !r.ok && !r.result).map((r) => r.host);
-        c.log(`${sc.mode}: rollback could not reach ${again.join(", ")}; again`);
-        const more = await rollbackHosts(dinv, { ...rbOpts, limit: again.join(":") });
-        rb = rb.map((r) => more.find((m) => m.host === r.host) ?? r);
-      }
-      bad.push(...rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`));
+    // the first deploy's run and every later one (the sync deploy, drains, maintenance)
+    const rbOpts: RollbackOptions = {
+      log: hlog,
+      timeoutMs: 60_000,
+      runId: firstRun,
+      missingRunOk: true,
+    };
+    let rb = await rollbackHosts(inv, rbOpts);
+    for (let i = 0; i < 2 && rb.some((r) => !r.ok && !r.result); i++) {
+      const again = rb.filter((r) => !r.ok && !r.result).map((r) => r.host);
+      c.log(`${sc.mode}: rollback could not reach ${again.join(", ")}; again`);
+      const more = await rollbackHosts(inv, { ...rbOpts, limit: again.join(":") });
+      rb = rb.map((r) => more.find((m) => m.host === r.host) ?? r);
     }
+    const bad = rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`);
     if (sc.longLived) {
       await Promise.all(
         [...sc.directors, "web1", "web2", "client"].map((h) => cleanServices(lab, h)),

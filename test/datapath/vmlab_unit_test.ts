@@ -237,3 +237,44 @@ Deno.test("results.md: a section is replaced in place, the others kept, a new on
     await Deno.remove(f);
   }
 });
+
+Deno.test("results: the long-lived column and the feature rows; long-lived text", async () => {
+  const { resultsMarkdown } = await import("./results.ts");
+  const { longLivedText } = await import("./services.ts");
+  const conns = [
+    { id: 0, server: "web1", lines: 180, maxWaitS: 2.1, broken: null },
+    { id: 1, server: "web2", lines: 61, maxWaitS: 0.1, broken: "ConnectionResetError at line 62" },
+  ];
+  assert.equal(
+    longLivedText(conns),
+    "1 of 2 broken (servers web1/web2; ConnectionResetError at line 62; longest echo wait 2.1 s)",
+  );
+  const md = resultsMarkdown([{
+    mode: "NAT",
+    balanced: "b",
+    health: "h",
+    failover: "f",
+    rollback: "r",
+    connections: "without sync: 2 of 2 broken",
+    features: [{
+      name: "UDP service, UDP_CHECK",
+      result: "10 datagrams: web1 5 / web2 5",
+      ok: true,
+    }],
+    deployS: 1,
+    totalS: 2,
+    ok: true,
+  }, {
+    mode: "DSR",
+    balanced: "b",
+    health: "h",
+    failover: "f",
+    rollback: "r",
+    deployS: 1,
+    totalS: 2,
+    ok: true,
+  }], "about");
+  assert.match(md, /\| NAT \| b \| h \| f \| without sync: 2 of 2 broken \| r \| 1 \| 2 \|/);
+  assert.match(md, /\| DSR \| b \| h \| f \| — \| r \| 1 \| 2 \|/);
+  assert.match(md, /\| NAT \| UDP service, UDP_CHECK \| 10 datagrams: web1 5 \/ web2 5 \|/);
+});
