@@ -24,6 +24,7 @@ import type { StatusReport } from "../../lb/status.ts";
 import { lbClusterOf } from "../../lb/cluster.ts";
 import type { Inventory } from "../../engine/inventory.ts";
 import { runDegradation } from "./degradation.ts";
+import { runDrainAndMaintenance } from "./drain.ts";
 import {
   cleanServices,
   installScripts,
@@ -439,10 +440,24 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
         [],
         `with connection sync every long-lived connection survives: ${longLivedText(r.conns)}`,
       );
+      row.features = [];
       if (sc.degradation) {
         phase = "degradation";
-        row.features = [];
         await runDegradation(lab, sc, master, row.features, c.log);
+      }
+      if (sc.drain) {
+        phase = "drain";
+        const f = row.features;
+        await runDrainAndMaintenance(
+          lab,
+          sc,
+          s2.path,
+          c.password,
+          master,
+          FAILOVER_MAX_FAILED,
+          f,
+          c.log,
+        );
       }
     }
   } catch (e) {
@@ -452,8 +467,11 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
     else if (phase === "balanced") row.balanced = msg;
     else if (phase === "health") row.health = msg;
     else if (phase === "sync") row.connections = `${row.connections ?? ""}; ${msg}`;
-    else if (phase === "degradation") {
-      row.features = [...(row.features ?? []), { name: "degradation", result: msg, ok: false }];
+    else if (phase === "degradation" || phase === "drain") {
+      // a feature that failed has its row already; a failure around them gets one
+      if (!(row.features ?? []).some((f) => !f.ok)) {
+        row.features = [...(row.features ?? []), { name: phase, result: msg, ok: false }];
+      }
     } else row.failover = msg;
   }
 

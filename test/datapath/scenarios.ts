@@ -49,6 +49,8 @@ export interface Scenario {
    * service with quorum 2 and a sorry server (`sorry`: the sorry server's host and port).
    */
   degradation?: { udpPort: number; quorumPort: number; sorry: { host: string; port: number } };
+  /** Drain web2 and undrain it, maintenance of the MASTER on and off (on the sync deploy). */
+  drain?: boolean;
 }
 
 const ONLINK_UP: Record<string, string> = {
