@@ -28,7 +28,15 @@ import {
 } from "./schema.ts";
 import { redactor } from "../engine/secrets.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
-import { notifyScript, vsActive, vsMaster } from "./paths.ts";
+import {
+  drainInclude,
+  MAINTENANCE_FILE,
+  MAINTENANCE_TRACK,
+  MAINTENANCE_WEIGHT,
+  notifyScript,
+  vsActive,
+  vsMaster,
+} from "./paths.ts";
 
 /** keepalived carries at most this many addresses in adverts; the rest go to excluded. */
 export const MAX_ADVERTISED_VIPS = 20;
@@ -203,12 +211,31 @@ export function renderInstance(c: Cluster, m: LbMember, inst: VrrpInstanceConfig
       inst.track_scripts.map((t) => (typeof t === "string" ? t : `${t.name} weight ${t.weight}`)),
     ));
   }
+  // maintenance (deno task maintenance): keepalived ignores a tracked weight on an address
+  // owner (priority 255) and in a sync group, warning; a sync group's members track the file
+  // with weight 0 instead (a non-zero value puts the group in FAULT: its peer takes over)
+  const synced = c.cfg.sync_groups.some((g) => g.instances.includes(inst.name));
+  if (synced) body.push(...block("track_file", [`${MAINTENANCE_TRACK} weight 0`]));
+  else if (priority < 255) body.push(...block("track_file", [MAINTENANCE_TRACK]));
   const steps = notifySteps(c, inst);
   for (const s of NOTIFY_STATES) {
     if (steps[s].length) body.push(`notify_${s} "${notifyScript(inst.name, s)}"`);
   }
   body.push(...raw(inst.extra));
   return block(`vrrp_instance ${inst.name}`, body);
+}
+
+/**
+ * The track file of `deno task maintenance`: absent or `0` changes nothing; `1` lowers every
+ * instance's priority by 253 (keepalived keeps it at 1 at least), so each peer preempts. The
+ * `vrrp_track_file` spelling is the one every supported release (2.0.19 to 2.3.4) reads
+ * silently; a missing file reads as 0 on each (measured with `keepalived -t`).
+ */
+export function renderMaintenanceTrack(): string[] {
+  return block(`vrrp_track_file ${MAINTENANCE_TRACK}`, [
+    `file ${MAINTENANCE_FILE}`,
+    `weight ${MAINTENANCE_WEIGHT}`,
+  ]);
 }
 
 /** One vrrp_sync_group block. */
@@ -327,6 +354,8 @@ export function renderVirtualServer(s: ResolvedService): string[] {
       `real_server ${r.address}${!portless && r.port !== undefined ? ` ${r.port}` : ""}`,
       [
         `weight ${r.weight}`,
+        // deno task drain: `weight 0` from this file while drained, nothing otherwise
+        `include ${drainInclude(r.address)}`,
         ...(inhibit ? ["inhibit_on_failure"] : []),
         ...checks.flatMap(renderHealthCheck),
         ...raw(entry?.extra),
@@ -343,6 +372,7 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
   const parts: string[][] = [renderGlobalDefs(c, host)];
   if (c.cfg.extra?.length) parts.push(raw(c.cfg.extra));
   for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
+  parts.push(renderMaintenanceTrack());
   for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
   for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
   for (const g of c.cfg.virtual_server_groups) {
