@@ -21,13 +21,22 @@ import {
 } from "./cluster.ts";
 import {
   checkersOf,
+  type ConnectionSyncConfig,
   extraLines,
   type HealthCheckConfig,
   type VrrpInstanceConfig,
 } from "./schema.ts";
 import { redactor } from "../engine/secrets.ts";
 import { NOTIFY_STATES, notifySteps } from "./notify_plan.ts";
-import { notifyScript, vsActive, vsMaster } from "./paths.ts";
+import {
+  drainInclude,
+  MAINTENANCE_FILE,
+  MAINTENANCE_TRACK,
+  MAINTENANCE_WEIGHT,
+  notifyScript,
+  vsActive,
+  vsMaster,
+} from "./paths.ts";
 
 /** keepalived carries at most this many addresses in adverts; the rest go to excluded. */
 export const MAX_ADVERTISED_VIPS = 20;
@@ -62,11 +71,47 @@ export function raw(extra: readonly string[] | undefined): string[] {
   return extraLines(extra).map((l) => l.trimEnd());
 }
 
+/** The instance carrying `connection_sync` (lint: at most one), with its sync settings. */
+export function syncInstance(
+  c: Cluster,
+): { inst: VrrpInstanceConfig; sync: ConnectionSyncConfig } | undefined {
+  const inst = c.cfg.vrrp_instances.find((i) => i.connection_sync);
+  return inst ? { inst, sync: inst.connection_sync! } : undefined;
+}
+
+/** The sync interface and id of a member (defaults: the instance's interface, its router id). */
+export function syncOf(
+  c: Cluster,
+  m: LbMember,
+):
+  | { ifname: string; id: number; inst: VrrpInstanceConfig; sync: ConnectionSyncConfig }
+  | undefined {
+  const s = syncInstance(c);
+  if (!s) return undefined;
+  return {
+    ...s,
+    ifname: s.sync.interface ?? interfaceOf(c.cfg, m, s.inst),
+    id: s.sync.id ?? s.inst.virtual_router_id,
+  };
+}
+
+/** `lvs_sync_daemon IFACE INSTANCE id N [maxlen ..] [port ..] [ttl ..] [group ..]`, or none. */
+export function lvsSyncDaemonLine(c: Cluster, m: LbMember): string | undefined {
+  const s = syncOf(c, m);
+  if (!s) return undefined;
+  const opt = (k: string, v: number | string | undefined) => (v === undefined ? "" : ` ${k} ${v}`);
+  return `lvs_sync_daemon ${s.ifname} ${s.inst.name} id ${s.id}` + opt("maxlen", s.sync.maxlen) +
+    opt("port", s.sync.port) + opt("ttl", s.sync.ttl) + opt("group", s.sync.group);
+}
+
 /** The global_defs block. */
 export function renderGlobalDefs(c: Cluster, host: string): string[] {
   const body = [`router_id ${c.cfg.router_id ?? host}`];
   if (c.cfg.script_security) body.push("enable_script_security");
   body.push(`script_user ${c.cfg.script_user}`);
+  const m = c.members.find((x) => x.name === host);
+  const sync = m && lvsSyncDaemonLine(c, m);
+  if (sync) body.push(sync);
   body.push(...raw(c.cfg.global_defs?.extra));
   return block("global_defs", body);
 }
@@ -166,12 +211,31 @@ export function renderInstance(c: Cluster, m: LbMember, inst: VrrpInstanceConfig
       inst.track_scripts.map((t) => (typeof t === "string" ? t : `${t.name} weight ${t.weight}`)),
     ));
   }
+  // maintenance (deno task maintenance): keepalived ignores a tracked weight on an address
+  // owner (priority 255) and in a sync group, warning; a sync group's members track the file
+  // with weight 0 instead (a non-zero value puts the group in FAULT: its peer takes over)
+  const synced = c.cfg.sync_groups.some((g) => g.instances.includes(inst.name));
+  if (synced) body.push(...block("track_file", [`${MAINTENANCE_TRACK} weight 0`]));
+  else if (priority < 255) body.push(...block("track_file", [MAINTENANCE_TRACK]));
   const steps = notifySteps(c, inst);
   for (const s of NOTIFY_STATES) {
     if (steps[s].length) body.push(`notify_${s} "${notifyScript(inst.name, s)}"`);
   }
   body.push(...raw(inst.extra));
   return block(`vrrp_instance ${inst.name}`, body);
+}
+
+/**
+ * The track file of `deno task maintenance`: absent or `0` changes nothing; `1` lowers every
+ * instance's priority by 253 (keepalived keeps it at 1 at least), so each peer preempts. The
+ * `vrrp_track_file` spelling is the one every supported release (2.0.19 to 2.3.4) reads
+ * silently; a missing file reads as 0 on each (measured with `keepalived -t`).
+ */
+export function renderMaintenanceTrack(): string[] {
+  return block(`vrrp_track_file ${MAINTENANCE_TRACK}`, [
+    `file ${MAINTENANCE_FILE}`,
+    `weight ${MAINTENANCE_WEIGHT}`,
+  ]);
 }
 
 /** One vrrp_sync_group block. */
@@ -290,6 +354,8 @@ export function renderVirtualServer(s: ResolvedService): string[] {
       `real_server ${r.address}${!portless && r.port !== undefined ? ` ${r.port}` : ""}`,
       [
         `weight ${r.weight}`,
+        // deno task drain: `weight 0` from this file while drained, nothing otherwise
+        `include ${drainInclude(r.address)}`,
         ...(inhibit ? ["inhibit_on_failure"] : []),
         ...checks.flatMap(renderHealthCheck),
         ...raw(entry?.extra),
@@ -306,6 +372,7 @@ export function renderKeepalived(c: Cluster, host: string): RenderedKeepalived {
   const parts: string[][] = [renderGlobalDefs(c, host)];
   if (c.cfg.extra?.length) parts.push(raw(c.cfg.extra));
   for (const s of c.cfg.vrrp_scripts) parts.push(renderVrrpScript(s));
+  parts.push(renderMaintenanceTrack());
   for (const inst of c.cfg.vrrp_instances) parts.push(renderInstance(c, m, inst));
   for (const g of c.cfg.sync_groups) parts.push(renderSyncGroup(g));
   for (const g of c.cfg.virtual_server_groups) {

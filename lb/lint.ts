@@ -1,6 +1,6 @@
 /**
  * Lint of the load-balancer layer: schema errors and every rule of `lint_vrrp.ts`,
- * `lint_lvs.ts`, `lint_checks.ts` (health checks, degradation) and `lint_extra.ts` (raw keepalived lines), positioned at `file:line:col` of the value concerned. Pure apart from reading
+ * `lint_lvs.ts`, `lint_checks.ts` (health checks, degradation), `lint_sync.ts` (connection sync) and `lint_extra.ts` (raw keepalived lines), positioned at `file:line:col` of the value concerned. Pure apart from reading
  * the loaded inventory. Severities: `error` (keepalived, or haplay's validator, refuses it),
  * `warning` starting with "will run but wrong:" (keepalived runs, not as meant), other warnings
  * (advice, notes, hints).
@@ -43,6 +43,7 @@ import {
   ruleServerGroups,
   ruleUdpChecks,
 } from "./lint_checks.ts";
+import { ruleSyncIdUnique, ruleSyncInterface, ruleSyncShape } from "./lint_sync.ts";
 
 export { WRONG } from "./lint_vrrp.ts";
 
@@ -73,6 +74,8 @@ const CLUSTER_RULES: Array<(c: Cluster, all: HostMap) => Finding[]> = [
   ruleCheckCommands,
   ruleDegradation,
   ruleServerGroups,
+  ruleSyncShape,
+  ruleSyncInterface,
 ];
 
 /** Unpositioned findings of every rule (schema-valid hosts only). */
@@ -85,6 +88,7 @@ export function lintFindings(all: HostMap): Finding[] {
     out.push(...ruleSameSection(c, sections));
   }
   out.push(...ruleVridUnique(clusters));
+  out.push(...ruleSyncIdUnique(clusters));
   return out;
 }
 

@@ -63,3 +63,42 @@ export function notifyEnvFile(
 ): string {
   return `${HAPLAY_KEEPALIVED_DIR}/notify-${instance}-${state}.env`;
 }
+
+/**
+ * Prefix of the drain files (`deno task drain`): one per drained real-server address, holding
+ * `weight 0`. They sit in /etc/keepalived itself, which the package always creates: keepalived
+ * 2.2.4 and later print "Config files missing" for a glob into a directory that does not exist
+ * (measured), and a deploy must not have to create one. Deploys never write them; only
+ * drain/undrain (journaled) do.
+ */
+export const DRAIN_PREFIX = "/etc/keepalived/haplay-drain-";
+
+/** A real-server address as a file name part (IPv6 `:` kept: valid in file names). */
+function addrPart(address: string): string {
+  return address.replace(/[^0-9A-Za-z.:]/g, "_");
+}
+
+/** The drain file of a real-server address. */
+export function drainFile(address: string): string {
+  return `${DRAIN_PREFIX}${addrPart(address)}.conf`;
+}
+
+/**
+ * The include each real_server block carries: a glob (`[f]`) matching exactly its drain file,
+ * so keepalived reads nothing while the file is absent (every supported release accepts a glob
+ * that matches no file silently, measured with `keepalived -t`) and `weight 0` while drained.
+ */
+export function drainInclude(address: string): string {
+  return `${DRAIN_PREFIX}${addrPart(address)}.con[f]`;
+}
+
+/**
+ * The maintenance file (`deno task maintenance DIRECTOR on`): `1` in it lowers every VRRP
+ * instance's priority by {@link MAINTENANCE_WEIGHT} through keepalived's vrrp_track_file;
+ * absent (or `0`) changes nothing. Deploys never write it.
+ */
+export const MAINTENANCE_FILE = "/etc/keepalived/haplay-maintenance";
+/** Name of the vrrp_track_file block every instance tracks. */
+export const MAINTENANCE_TRACK = "haplay_maintenance";
+/** Weight of the maintenance track file: any priority (1-254) drops to keepalived's floor of 1. */
+export const MAINTENANCE_WEIGHT = -253;

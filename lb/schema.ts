@@ -241,6 +241,31 @@ export const Authentication = z.strictObject({
   }),
 });
 
+/**
+ * `connection_sync` of a VRRP instance: keepalived's `lvs_sync_daemon` (global_defs), the
+ * kernel's IPVS sync daemons. While this instance is MASTER on a director, its kernel sends its
+ * connection table (multicast UDP) out of `interface`; while BACKUP, it receives the peer's and
+ * keeps the entries, so the connections survive a failover. keepalived runs ONE sync daemon pair
+ * per director: at most one instance carries it (lint); in a sync group, the group's state drives it.
+ */
+export const ConnectionSync = z.strictObject({
+  /** Interface the sync messages leave and arrive on (default: the instance's VRRP interface). */
+  interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, { message: "must be an interface name" })
+    .optional(),
+  /** Sync id 0-255 (the backup keeps only messages with its id; default: virtual_router_id). */
+  id: z.number().int().min(0).max(255).optional(),
+  /** Largest sync message in bytes (kernel default: the interface MTU 1500 - 28; Linux >= 4.3). */
+  maxlen: z.number().int().min(1).max(65507).optional(),
+  /** UDP port of the sync messages (kernel default 8848; Linux >= 4.3). */
+  port: Port.optional(),
+  /** Multicast TTL (kernel default 1: the segment only; Linux >= 4.3). */
+  ttl: z.number().int().min(1).max(255).optional(),
+  /** Multicast group (kernel default 224.0.0.81; Linux >= 4.3). */
+  group: IpAddress.optional(),
+  /** MTU of `interface` on the directors, for lint (sync messages must fit it): default 1500. */
+  mtu: z.number().int().min(576).max(65535).default(1500),
+});
+
 /** One `vrrp_instance`. */
 export const VrrpInstance = z.strictObject({
   name: Ident,
@@ -269,6 +294,8 @@ export const VrrpInstance = z.strictObject({
   bypass_ipvs: z.boolean().default(false),
   /** State-change hooks (default: the section's `hooks`). */
   hooks: Hooks.optional(),
+  /** IPVS connection sync between the directors, driven by this instance (see {@link ConnectionSync}). */
+  connection_sync: ConnectionSync.optional(),
   /** Raw keepalived lines at the end of the vrrp_instance block (see {@link Extra}). */
   extra: Extra.optional(),
 });
@@ -563,6 +590,8 @@ export const LbHostVars = z.object({
 export type LbConfig = z.output<typeof LbSection>;
 /** A parsed VRRP instance. */
 export type VrrpInstanceConfig = z.output<typeof VrrpInstance>;
+/** A parsed connection_sync. */
+export type ConnectionSyncConfig = z.output<typeof ConnectionSync>;
 /** A parsed service. */
 export type ServiceConfig = z.output<typeof Service>;
 /** A parsed health check. */

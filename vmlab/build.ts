@@ -15,6 +15,12 @@
  * @module
  */
 import { GUEST_INIT, SSHD_CONF, WEB_INITD } from "./guest_scripts.ts";
+import {
+  MODPROBE_BLACKLIST,
+  SYSTEMD_MASKED,
+  SYSTEMD_SETUP_SH,
+  SYSTEMD_UNITS,
+} from "./guest_systemd.ts";
 import { buildInitramfs, INITRAMFS_MODULES } from "./initramfs.ts";
 import { INITRAMFS_INIT } from "./guest_scripts.ts";
 import { debianMirror, SUITE } from "./mirror.ts";
@@ -34,6 +40,12 @@ export const GUEST_PACKAGES = [
   "procps",
   "iputils-ping",
   "tcpdump",
+  // systemd guests (`vmlab up --init systemd`); the bash-init guests never start them
+  "systemd",
+  "systemd-sysv",
+  "udev",
+  "dbus",
+  "netplan.io",
 ];
 
 /** Kernel module directories kept under `kernel/drivers/` (everything else there is removed). */
@@ -43,8 +55,8 @@ const KEEP_DRIVERS =
 /** Non-root sudo user of every guest (lab key, passwordless sudo). */
 export const GUEST_USER = "deploy";
 
-const BASE_VERSION = 1;
-const IMAGE_VERSION = 1;
+const BASE_VERSION = 2;
+const IMAGE_VERSION = 2;
 
 /** A built image, as recorded in `image/image.json`. */
 export interface VmImage {
@@ -116,6 +128,10 @@ export async function imageRecipe(): Promise<string> {
     INITRAMFS_INIT,
     INITRAMFS_MODULES,
     GUEST_USER,
+    SYSTEMD_UNITS,
+    SYSTEMD_MASKED,
+    SYSTEMD_SETUP_SH,
+    MODPROBE_BLACKLIST,
   }));
 }
 
@@ -221,6 +237,10 @@ async function customize(root: string): Promise<[number, number]> {
   await removeIf(`${root}/etc/machine-id`); // per guest, from the initramfs
   await putFile(`${root}/usr/local/sbin/vmlab-init`, GUEST_INIT, 0o755);
   await putFile(`${root}/etc/init.d/vmlab-web`, WEB_INITD, 0o755);
+  await putFile(`${root}/etc/modprobe.d/vmlab.conf`, MODPROBE_BLACKLIST);
+  for (const [name, text] of Object.entries(SYSTEMD_UNITS)) {
+    await putFile(`${root}/etc/systemd/system/${name}`, text);
+  }
   await Deno.mkdir(`${root}/etc/vmlab`, { recursive: true });
   await putFile(`${root}/etc/vmlab/links`, "");
   await putFile(`${root}/etc/vmlab/net`, "link set lo up\n");
@@ -236,6 +256,7 @@ async function customize(root: string): Promise<[number, number]> {
     `install -d -m 700 /root/.ssh`,
     `install -d -m 700 -o ${GUEST_USER} -g ${GUEST_USER} /home/${GUEST_USER}/.ssh`,
     "update-rc.d vmlab-web defaults >/dev/null",
+    SYSTEMD_SETUP_SH,
     "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log",
     "mkdir -p /var/lib/apt/lists/partial",
   ].join("\n");

@@ -5,6 +5,8 @@
  * ```
  * vmlab build  [--force]                       image into the cache (once; cached after)
  * vmlab up     [--name vm] [--mgmt 198.19.240.0/24] [--memory 256] [--accel auto|tcg|kvm]
+ *              [--init bash|systemd] [--guests lb1,lb2,...] [--boot-timeout S]
+ * vmlab reboot [--name vm] [--graceful] HOST...|--all   real kernel reboot on the same disk
  * vmlab down   [--name vm]
  * vmlab status [--name vm]
  * vmlab ssh    [--name vm] HOST [CMD...]       system ssh -F <state>/ssh_config
@@ -16,13 +18,17 @@
  */
 import { parseArgs } from "node:util";
 import { cachedImage, defaultCacheDir, vmBuild } from "./build.ts";
-import { defaultStateDir, vmDown, vmLoad, vmStatus, vmUp } from "./lab.ts";
+import { defaultStateDir, vmDown, vmLoad, vmReboot, vmStatus, vmUp } from "./lab.ts";
 import { SYSTEM_PATH } from "./util.ts";
 import { runMain } from "../engine/_cli_errors.ts";
 
 const USAGE = `usage: vmlab <command> [options]
   build  [--force]                 build the guest image once (cached in --cache)
   up     [--name vm] [--mgmt 198.19.240.0/24] [--memory 256] [--accel auto|tcg|kvm]
+         [--init bash|systemd] [--guests lb1,lb2,web1,web2,client] [--boot-timeout S]
+  reboot [--name vm] [--graceful] HOST...|--all
+                                   power cut (default) or shutdown inside, then boot the
+                                   same disk; prints ms to sshd and to booted per guest
   down   [--name vm]
   status [--name vm]
   ssh    [--name vm] HOST [CMD...]  (system ssh -F <state>/ssh_config)
@@ -52,12 +58,19 @@ async function main(argv: string[]): Promise<number> {
       memory: { type: "string" },
       accel: { type: "string", default: "auto" },
       force: { type: "boolean", default: false },
+      init: { type: "string", default: "bash" },
+      guests: { type: "string" },
+      "boot-timeout": { type: "string" },
+      graceful: { type: "boolean", default: false },
+      all: { type: "boolean", default: false },
       "state-dir": { type: "string" },
       cache: { type: "string" },
     },
     allowPositionals: true,
   });
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (positionals.length && cmd !== "reboot") {
+    throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  }
   const stateDir = values["state-dir"];
   const cacheDir = values.cache;
   const log = (l: string) => console.error(`[vmlab ${t()}] ${l}`);
@@ -74,11 +87,16 @@ async function main(argv: string[]): Promise<number> {
     case "up": {
       const accel = values.accel as "auto" | "tcg" | "kvm";
       if (!["auto", "tcg", "kvm"].includes(accel)) throw new UsageError("--accel auto|tcg|kvm");
+      const init = values.init as "bash" | "systemd";
+      if (!["bash", "systemd"].includes(init)) throw new UsageError("--init bash|systemd");
       const lab = await vmUp({
         name: values.name,
         mgmtSubnet: values.mgmt,
         memoryMiB: values.memory ? Number(values.memory) : undefined,
         accel,
+        init,
+        guests: values.guests?.split(",").map((g) => g.trim()).filter(Boolean),
+        bootTimeout: values["boot-timeout"] ? Number(values["boot-timeout"]) : undefined,
         stateDir,
         cacheDir,
         log,
@@ -91,8 +109,27 @@ async function main(argv: string[]): Promise<number> {
       console.log(`inventory: ${lab.inventory}`);
       console.log(`ssh:       ssh -F ${lab.sshConfig} lb1   (or: deno task vmlab ssh lb1)`);
       console.log(
-        `booted in ${lab.bootSeconds} s (${lab.accel}); down: deno task vmlab down --name ${lab.name}`,
+        `booted in ${lab.bootSeconds} s (${lab.accel}, init ${lab.init}); ` +
+          `down: deno task vmlab down --name ${lab.name}`,
       );
+      return 0;
+    }
+    case "reboot": {
+      if (values.all === positionals.length > 0) {
+        throw new UsageError("reboot: name the guests or give --all (not both)");
+      }
+      const lab = await vmLoad(values.name, stateDir);
+      if (!lab) throw new UsageError(`vmlab ${values.name} is not up`);
+      const res = await vmReboot(lab, values.all ? "all" : positionals, {
+        graceful: values.graceful,
+        log,
+      });
+      for (const r of res) {
+        console.log(
+          `${r.host.padEnd(7)} ${values.graceful ? `shut down in ${r.downMs} ms, ` : ""}` +
+            `sshd ${r.sshUpMs} ms, booted ${r.readyMs} ms after power-off`,
+        );
+      }
       return 0;
     }
     case "down":

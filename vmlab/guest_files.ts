@@ -7,7 +7,7 @@
  */
 import { cpioArchive, type CpioEntry, parentsOf } from "./cpio.ts";
 import { GUEST_USER } from "./build.ts";
-import { type GuestSpec, macFor, netBatch } from "./topology.ts";
+import { type GuestSpec, macFor, netBatch, netplanGuest } from "./topology.ts";
 import { keygen } from "./util.ts";
 
 /** What {@link guestArchive} needs to know about the lab. */
@@ -22,6 +22,8 @@ export interface GuestContext {
   userIds: [number, number];
   /** Scratch directory for ssh-keygen. */
   tmpDir: string;
+  /** PID 1 the guest boots (`systemd`: its NICs come from a netplan file; default `bash`). */
+  init?: "bash" | "systemd";
 }
 
 /** Result of {@link guestArchive}: the cpio and the guest's known_hosts lines. */
@@ -68,6 +70,9 @@ export async function guestArchive(g: GuestSpec, c: GuestContext): Promise<Guest
     },
     { path: "etc/vmlab/net", data: netBatch(g, c.mgmtIp) },
     { path: "etc/vmlab/web-ports", data: g.webPorts.join(" ") + "\n" },
+    ...(c.init === "systemd"
+      ? [{ path: "etc/netplan/00-vmlab.yaml", data: netplanGuest(g, c.mgmtIp), mode: 0o600 }]
+      : []),
     { path: "root/.ssh/authorized_keys", data: c.publicKey, mode: 0o600 },
     {
       path: `home/${GUEST_USER}/.ssh/authorized_keys`,

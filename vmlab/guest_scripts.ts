@@ -10,7 +10,8 @@
  * `/init` of the shared initramfs (busybox, no udev): loads the virtio/ext4/rng modules listed
  * in `/mods/order`, mounts `/dev/vda` (the guest's qcow2 overlay over the shared image), copies
  * the guest's own files (appended per guest as a second cpio archive under `/guest/`: hostname,
- * addresses, SSH host keys, authorized keys) into it and switches to `vmlab-init`.
+ * addresses, SSH host keys, authorized keys) into it and switches to `vmlab-init`, or to
+ * Debian's systemd when the kernel command line says `vmlab.init=systemd`.
  */
 export const INITRAMFS_INIT = `#!/bin/busybox sh
 # haplay vmlab initramfs: drivers, root on /dev/vda, this guest's own files, switch_root
@@ -28,9 +29,11 @@ if [ -d /guest ]; then
   cd /guest && $B find . -type f | while read -r f; do $B cp -p "$f" "/newroot/\${f#./}"; done
   cd /
 fi
+init=/usr/local/sbin/vmlab-init
+for a in $($B cat /proc/cmdline); do [ "$a" = vmlab.init=systemd ] && init=/lib/systemd/systemd; done
 $B mount --move /dev /newroot/dev
 $B umount /proc
-exec $B switch_root /newroot /usr/local/sbin/vmlab-init
+exec $B switch_root /newroot $init
 `;
 
 /**

@@ -14,7 +14,7 @@ import { closeMasters, sshConfigText, vmExec } from "./exec.ts";
 import { guestArchive } from "./guest_files.ts";
 import { vmInventoryText } from "./inventory.ts";
 import { netDown, netNames, netnsMounted, netPreflight, netUp } from "./net.ts";
-import { detectAccel, isGuestQemu, qemuStart, qemuStop } from "./qemu.ts";
+import { detectAccel, isGuestQemu, type QemuGuest, qemuKill, qemuStart, qemuStop } from "./qemu.ts";
 import { DEFAULT_MGMT, GUESTS, macFor, mgmtPrefix } from "./topology.ts";
 import type { VmHost, VmLab, VmRecord, VmUpOptions } from "./types.ts";
 import {
@@ -30,6 +30,7 @@ import {
   sleep,
   tcpBanner,
   VmlabError,
+  waitFor,
 } from "./util.ts";
 
 export type { VmHost, VmLab, VmUpOptions } from "./types.ts";
@@ -68,12 +69,20 @@ async function readRecord(dir: string): Promise<VmRecord | undefined> {
 }
 
 function publicLab(r: VmRecord): VmLab {
-  const { complete: _c, netnsMountCreated: _n, veth: _v, owner: _o, ...lab } = r;
+  const {
+    complete: _c,
+    netnsMountCreated: _n,
+    veth: _v,
+    owner: _o,
+    memoryMiB: _m,
+    image: _i,
+    ...lab
+  } = r;
   return { ...lab, hosts: lab.hosts.map((h) => ({ ...h })) };
 }
 
-async function sshBanner(ip: string): Promise<boolean> {
-  return (await tcpBanner(ip, 22, 3000)).startsWith("SSH-");
+async function sshBanner(ip: string, timeoutMs = 3000): Promise<boolean> {
+  return (await tcpBanner(ip, 22, timeoutMs)).startsWith("SSH-");
 }
 
 async function consoleTail(dir: string, guest: string): Promise<string> {
@@ -81,40 +90,104 @@ async function consoleTail(dir: string, guest: string): Promise<string> {
   return t.trim().split("\n").slice(-4).join(" | ");
 }
 
-/** Waits until every guest accepts an SSH login (strict host keys); throws on a dead guest. */
-async function waitReady(rec: VmRecord, timeoutS: number) {
-  const pending = new Set(rec.hosts.map((h) => h.name));
-  const lastError = new Map<string, string>();
+/** When a guest had booted and when its SSH login first worked (ms since `t0`). */
+interface GuestUp {
+  readyMs: number;
+  sshMs: number;
+}
+
+/** Size of a guest's console file (a reboot's boot is what comes after it). */
+async function consoleSize(dir: string, guest: string): Promise<number> {
+  try {
+    return (await Deno.stat(`${dir}/${guest}.console`)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** True when the console has printed `vmlab-ready NAME` after byte `from`. */
+async function consoleReady(dir: string, guest: string, from: number): Promise<boolean> {
+  try {
+    const bytes = (await Deno.readFile(`${dir}/${guest}.console`)).subarray(from);
+    return new TextDecoder().decode(bytes).includes(`vmlab-ready ${guest} `);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until guest `h` has booted (its init printed `vmlab-ready NAME` on the serial console
+ * after byte `from`: a file read, no load on the guest) and then accepts an SSH login (strict
+ * host keys) with `/run/vmlab-ready` present; throws on a dead guest or after `timeoutS`.
+ * Probing sshd while the guest boots would cost it: every connection forks and re-executes an
+ * sshd, which under TCG on a loaded machine takes seconds of the guest's CPU each.
+ */
+async function waitGuest(
+  rec: VmRecord,
+  h: VmHost,
+  t0: number,
+  timeoutS: number,
+  from = 0,
+): Promise<GuestUp> {
   const end = Date.now() + timeoutS * 1000;
-  while (pending.size) {
-    await Promise.all(
-      rec.hosts.filter((h) => pending.has(h.name)).map(async (h) => {
-        if (!(await pidAlive(h.pid))) {
-          throw new VmlabError(
-            `guest ${h.name} died while booting: ${await consoleTail(rec.dir, h.name)}`,
-          );
-        }
-        if (!(await sshBanner(h.ip))) return;
-        // sshd is up: the login must work with strict host key checking, then wait for the rest
-        const r = await vmExec(publicLab(rec), h.name, "test -e /run/vmlab-ready && hostname", {
-          timeoutMs: 60_000,
-        });
-        if (r.code === 0 && r.stdout.trim() === h.name) pending.delete(h.name);
-        else if (r.code === 0) {
-          throw new VmlabError(`guest ${h.name} says it is '${r.stdout.trim()}'`);
-        } else lastError.set(h.name, `exit ${r.code} ${r.stderr.trim()}`);
-      }),
-    );
-    if (!pending.size) break;
-    if (Date.now() > end) {
-      const g = [...pending][0];
+  let readyMs = -1;
+  let lastError = "not booted";
+  while (true) {
+    if (!(await pidAlive(h.pid))) {
       throw new VmlabError(
-        `guests not ready after ${timeoutS} s: ${[...pending].join(" ")} (${g}: ` +
-          `${lastError.get(g) ?? "no sshd"}; console: ${await consoleTail(rec.dir, g)})`,
+        `guest ${h.name} died while booting: ${await consoleTail(rec.dir, h.name)}`,
       );
     }
-    await sleep(500);
+    if (readyMs < 0 && await consoleReady(rec.dir, h.name, from)) {
+      readyMs = Math.round(performance.now() - t0);
+    }
+    if (readyMs >= 0 && await sshBanner(h.ip, 20_000)) {
+      const r = await vmExec(publicLab(rec), h.name, "test -e /run/vmlab-ready && hostname", {
+        timeoutMs: 60_000,
+      });
+      if (r.code === 0 && r.stdout.trim() === h.name) {
+        return { readyMs, sshMs: Math.round(performance.now() - t0) };
+      }
+      if (r.code === 0) throw new VmlabError(`guest ${h.name} says it is '${r.stdout.trim()}'`);
+      lastError = `exit ${r.code} ${r.stderr.trim()}`;
+    } else if (readyMs >= 0) lastError = "no sshd banner";
+    if (Date.now() > end) {
+      throw new VmlabError(
+        `guest ${h.name} not ready after ${timeoutS} s (${lastError}; console: ` +
+          `${await consoleTail(rec.dir, h.name)})`,
+      );
+    }
+    await sleep(readyMs >= 0 ? 2000 : 500);
   }
+}
+
+/** Waits until every guest of `hosts` is ready; throws on a dead guest or after `timeoutS`. */
+async function waitReady(
+  rec: VmRecord,
+  timeoutS: number,
+  hosts = rec.hosts,
+  t0 = performance.now(),
+): Promise<GuestUp[]> {
+  return await Promise.all(hosts.map((h) => waitGuest(rec, h, t0, timeoutS)));
+}
+
+/** The QEMU settings of guest `h` of the lab recorded in `rec`. */
+function qemuGuest(rec: VmRecord, h: VmHost): QemuGuest {
+  const n = netNames(rec.name);
+  return {
+    lab: rec.name,
+    name: h.name,
+    dir: rec.dir,
+    netns: rec.netns,
+    vmlinux: rec.image.vmlinux,
+    memoryMiB: rec.memoryMiB,
+    accel: rec.accel,
+    dataMac: macFor(h.data, 0),
+    mgmtMac: macFor(h.ip, 1),
+    dataTap: n.tap(h.name, "d"),
+    mgmtTap: n.tap(h.name, "m"),
+    init: rec.init,
+  };
 }
 
 /** Brings a VM lab up (building the image first when needed) and returns it. */
@@ -126,6 +199,18 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
   const prefix = mgmtPrefix(mgmtSubnet);
   const log = o.log ?? (() => {});
   await netPreflight(name, prefix);
+  const init = o.init ?? "bash";
+  if (init !== "bash" && init !== "systemd") {
+    throw new VmlabError(`init must be bash or systemd, got '${init}'`);
+  }
+  const unknown = (o.guests ?? []).filter((g) => !GUESTS.some((x) => x.name === g));
+  if (unknown.length) {
+    throw new VmlabError(
+      `no guest ${unknown.join(", ")} in the topology (${GUESTS.map((g) => g.name).join(" ")})`,
+    );
+  }
+  const guests = GUESTS.filter((g) => !o.guests || o.guests.includes(g.name));
+  if (!guests.length) throw new VmlabError("no guests to boot");
   const built = await vmBuild({ cacheDir: o.cacheDir, log });
   const img = built.image;
   const accel = await detectAccel(o.accel ?? "auto");
@@ -145,7 +230,7 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
     netns: n.netns,
     mgmtSubnet,
     controllerIp: `${prefix}.1`,
-    hosts: GUESTS.map((g) => ({
+    hosts: guests.map((g) => ({
       name: g.name,
       ip: `${prefix}.${g.mgmtHost}`,
       role: g.role,
@@ -159,6 +244,14 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
     accel,
     kernelVersion: img.kernelVersion,
     bootSeconds: 0,
+    init,
+    memoryMiB: o.memoryMiB ?? 256,
+    image: {
+      vmlinux: img.vmlinux,
+      rootfs: img.rootfs,
+      recipe: img.recipe,
+      builtAt: img.builtAt,
+    },
     complete: false,
     netnsMountCreated: !(await netnsMounted()),
     veth: n.veth,
@@ -168,7 +261,7 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
     await writeRecord(rec);
     const publicKey = await keygen("ed25519", rec.keyFile, `haplay-vmlab-${name}`);
     const shared = await Deno.readFile(img.initrd);
-    const all = GUESTS.map((g) => ({ spec: g, mgmtIp: `${prefix}.${g.mgmtHost}` }));
+    const all = guests.map((g) => ({ spec: g, mgmtIp: `${prefix}.${g.mgmtHost}` }));
     const known: string[] = [];
     for (const { spec, mgmtIp } of all) {
       const a = await guestArchive(spec, {
@@ -177,6 +270,7 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
         publicKey,
         userIds: img.userIds,
         tmpDir: dir,
+        init,
       });
       known.push(...a.knownHosts);
       const initrd = new Uint8Array(shared.length + a.cpio.length);
@@ -197,28 +291,17 @@ export async function vmUp(o: VmUpOptions = {}): Promise<VmLab> {
     }
     await Deno.writeTextFile(rec.knownHosts, known.join("\n") + "\n");
     await Deno.writeTextFile(rec.sshConfig, sshConfigText(rec));
-    await netUp(name, prefix, GUESTS.map((g) => g.name));
+    await netUp(name, prefix, guests.map((g) => g.name));
     log(
-      `network up (netns ${n.netns}, ${n.veth} ${prefix}.1/24); starting ${GUESTS.length} guests (${accel})`,
+      `network up (netns ${n.netns}, ${n.veth} ${prefix}.1/24); starting ${guests.length} ` +
+        `guests (${accel}, init ${init})`,
     );
     const t0 = performance.now();
-    for (const [i, g] of GUESTS.entries()) {
-      rec.hosts[i].pid = await qemuStart({
-        lab: name,
-        name: g.name,
-        dir,
-        netns: n.netns,
-        vmlinux: img.vmlinux,
-        memoryMiB: o.memoryMiB ?? 256,
-        accel,
-        dataMac: macFor(g.data, 0),
-        mgmtMac: macFor(rec.hosts[i].ip, 1),
-        dataTap: n.tap(g.name, "d"),
-        mgmtTap: n.tap(g.name, "m"),
-      });
+    for (const h of rec.hosts) {
+      h.pid = await qemuStart(qemuGuest(rec, h));
       await writeRecord(rec);
     }
-    await waitReady(rec, o.bootTimeout ?? 300);
+    await waitReady(rec, o.bootTimeout ?? (init === "systemd" ? 900 : 300), rec.hosts, t0);
     rec.bootSeconds = secondsSince(t0);
     log(`guests ready in ${rec.bootSeconds} s`);
     await Deno.writeTextFile(rec.inventory, vmInventoryText(publicLab(rec)));
@@ -301,4 +384,100 @@ export async function vmStatus(
     running: await isGuestQemu(h.pid, lab.name, h.name, lab.dir),
     ssh: await sshBanner(h.ip),
   })));
+}
+
+/** Options of {@link vmReboot}. */
+export interface VmRebootOptions {
+  /**
+   * Shut down from inside first (`systemctl reboot`; bash init: SIGTERM to PID 1, which stops
+   * the init.d services and powers off). Default: a power cut (QEMU killed).
+   */
+  graceful?: boolean;
+  /** Seconds to wait for a graceful shutdown, then for the boot (each; default 600). */
+  timeoutS?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** What one guest's reboot took. */
+export interface VmRebootResult {
+  host: string;
+  /** From the reboot command to its QEMU gone (0 for a power cut: it is the kill). */
+  downMs: number;
+  /** From power-off (QEMU gone) to the guest booted (`vmlab-ready` on its console). */
+  readyMs: number;
+  /** From power-off to sshd accepting the lab key's login (after {@link readyMs}). */
+  sshUpMs: number;
+}
+
+/**
+ * Reboots guests of a running lab with a real kernel reboot on the same disk: the guest's QEMU
+ * ends (killed: a power cut; or after the guest's own shutdown with `graceful`; QEMU runs with
+ * `-no-reboot`, so a guest's reboot ends it) and starts again with the same kernel, initrd,
+ * qcow2 overlay (the guest's disk: everything written before is still there, as far as the
+ * guest flushed it), NICs and MACs. Nothing else: what a guest runs after it, its own boot
+ * brings up. Guests reboot in parallel; updates `lab.hosts[].pid` and the lab's record.
+ */
+export async function vmReboot(
+  lab: VmLab,
+  hosts: string[] | "all",
+  o: VmRebootOptions = {},
+): Promise<VmRebootResult[]> {
+  requireRoot();
+  const rec = await readRecord(lab.dir);
+  if (!rec?.complete) throw new VmlabError(`vmlab ${lab.name} is not up (${lab.dir})`);
+  const names = hosts === "all" ? rec.hosts.map((h) => h.name) : hosts;
+  const unknown = names.filter((n) => !rec.hosts.some((h) => h.name === n));
+  if (unknown.length || !names.length) {
+    throw new VmlabError(
+      `vmlab ${lab.name}: no guest ${unknown.join(", ") || "given"} ` +
+        `(guests: ${rec.hosts.map((h) => h.name).join(" ")})`,
+    );
+  }
+  // the overlays are backed by the image they were made on: never start them on another one
+  const imgRec = await readIf(rec.image.rootfs.replace(/[^/]+$/, "image.json"));
+  let builtAt = "";
+  try {
+    builtAt = imgRec ? (JSON.parse(imgRec) as { builtAt: string }).builtAt : "";
+  } catch { /* unreadable: treated as changed */ }
+  if (builtAt !== rec.image.builtAt || !(await exists(rec.image.rootfs))) {
+    throw new VmlabError(
+      `the image of vmlab ${lab.name} (${rec.image.rootfs}, built ${rec.image.builtAt}) was ` +
+        `rebuilt or removed since it came up: its guests cannot boot again; vmlab down, then up`,
+    );
+  }
+  const log = o.log ?? (() => {});
+  const timeoutS = o.timeoutS ?? 600;
+  const targets = rec.hosts.filter((h) => names.includes(h.name));
+  // one record write at a time (guests restart in parallel)
+  let writes = Promise.resolve();
+  const save = () => (writes = writes.then(() => writeRecord(rec)));
+  const results = await Promise.all(targets.map(async (h): Promise<VmRebootResult> => {
+    const t0 = performance.now();
+    await closeMasters({ sshConfig: rec.sshConfig, hosts: [h] });
+    if (o.graceful) {
+      const cmd = rec.init === "systemd" ? "systemctl reboot" : "kill -TERM 1";
+      // the session may end with the guest (exit 255): the QEMU exit below is what counts
+      await vmExec(publicLab(rec), h.name, cmd, { timeoutMs: 30_000 });
+      const gone = await waitFor(async () => !(await pidAlive(h.pid)), timeoutS * 1000, 100);
+      if (!gone) {
+        throw new VmlabError(`guest ${h.name} did not shut down within ${timeoutS} s`);
+      }
+    } else if (!(await qemuKill(h.pid, rec.name, h.name, rec.dir))) {
+      throw new VmlabError(`qemu ${h.name} pid ${h.pid} did not exit`);
+    }
+    await closeMasters({ sshConfig: rec.sshConfig, hosts: [h] });
+    const from = await consoleSize(rec.dir, h.name);
+    const off = performance.now();
+    const downMs = o.graceful ? Math.round(off - t0) : 0;
+    log(`${h.name}: off${o.graceful ? ` after ${downMs} ms` : ""}; starting`);
+    h.pid = await qemuStart(qemuGuest(rec, h));
+    await save();
+    const up = await waitGuest(rec, h, off, timeoutS, from);
+    log(`${h.name}: booted after ${up.readyMs} ms, SSH login after ${up.sshMs} ms`);
+    return { host: h.name, downMs, sshUpMs: up.sshMs, readyMs: up.readyMs };
+  }));
+  await writes;
+  for (const h of lab.hosts) h.pid = rec.hosts.find((x) => x.name === h.name)?.pid ?? h.pid;
+  return results;
 }

@@ -20,6 +20,8 @@ export interface QemuGuest {
   mgmtMac: string;
   dataTap: string;
   mgmtTap: string;
+  /** PID 1 of the guest (default `bash`). */
+  init?: "bash" | "systemd";
 }
 
 /** The `-name` of a guest's QEMU. */
@@ -59,7 +61,8 @@ export function qemuArgs(g: QemuGuest): string[] {
     "none",
     "-no-reboot",
     "-chardev",
-    `file,id=con,path=${p}.console`,
+    // append: a rebooted guest's console follows the earlier boots' in the same file
+    `file,id=con,path=${p}.console,append=on`,
     "-serial",
     "chardev:con",
     "-kernel",
@@ -67,7 +70,8 @@ export function qemuArgs(g: QemuGuest): string[] {
     "-initrd",
     `${p}.initrd`,
     "-append",
-    `console=ttyS0 quiet mitigations=off root=/dev/vda rw ipv6.disable=1 panic=-1 vmlab=${g.lab}`,
+    `console=ttyS0 quiet mitigations=off root=/dev/vda rw ipv6.disable=1 panic=-1 vmlab=${g.lab}` +
+    (g.init === "systemd" ? " vmlab.init=systemd" : ""),
     "-drive",
     `file=${p}.qcow2,if=virtio,format=qcow2,cache=unsafe`,
     "-netdev",
@@ -125,4 +129,13 @@ export async function qemuStop(pid: number, lab: string, guest: string, dir: str
   }
   await sleep(100);
   return await waitFor(async () => !(await pidAlive(pid)), 5000, 100);
+}
+
+/** Kills a verified guest QEMU at once (SIGKILL: a power cut). False when it stays. */
+export async function qemuKill(pid: number, lab: string, guest: string, dir: string) {
+  if (!(await isGuestQemu(pid, lab, guest, dir))) return !(await pidAlive(pid));
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* gone */ }
+  return await waitFor(async () => !(await pidAlive(pid)), 5000, 50);
 }

@@ -73,3 +73,29 @@ export function netBatch(g: GuestSpec, mgmt: string): string {
     "",
   ].join("\n");
 }
+
+/**
+ * `/etc/netplan/00-vmlab.yaml` of a systemd guest: the same addresses as {@link netBatch}, the
+ * NICs matched by MAC and named like a cloud image does (`set-name`, applied by udev from
+ * netplan's `.link` files), no IPv6 (the guests boot with `ipv6.disable=1`).
+ */
+export function netplanGuest(g: GuestSpec, mgmt: string): string {
+  const nic = (name: string, mac: string, addr: string) => [
+    `    ${name}:`,
+    `      match: { macaddress: "${mac}" }`,
+    `      set-name: ${name}`,
+    `      addresses: [${addr}]`,
+    "      link-local: []",
+    "      accept-ra: false",
+  ];
+  return [
+    "# haplay vmlab: this guest's NICs (written by the initramfs at every boot)",
+    "network:",
+    "  version: 2",
+    "  renderer: networkd",
+    "  ethernets:",
+    ...nic("eth0", macFor(g.data, 0), g.data),
+    ...nic("eth1", macFor(mgmt, 1), `${mgmt}/24`),
+    "",
+  ].join("\n");
+}

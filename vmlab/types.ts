@@ -45,7 +45,12 @@ export interface VmLab {
   kernelVersion: string;
   /** Seconds from starting QEMU to every guest accepting SSH logins. */
   bootSeconds: number;
+  /** PID 1 of the guests: the VM lab's bash init (`bash`) or Debian's systemd (`systemd`). */
+  init: VmInit;
 }
+
+/** PID 1 of a lab's guests. */
+export type VmInit = "bash" | "systemd";
 
 /** Options of `vmUp`. */
 export interface VmUpOptions {
@@ -61,7 +66,11 @@ export interface VmUpOptions {
   stateDir?: string;
   /** Image cache directory (default env HAPLAY_VMLAB_CACHE or `/var/cache/haplay/vmlab`). */
   cacheDir?: string;
-  /** Seconds to wait for every guest's sshd (default 300). */
+  /** PID 1 of the guests (default `bash`: the small bash init, fastest under TCG). */
+  init?: VmInit;
+  /** Boot only these guests of the topology (default: all five). */
+  guests?: string[];
+  /** Seconds to wait for every guest's sshd (default 300; systemd guests 900). */
   bootTimeout?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -77,4 +86,8 @@ export interface VmRecord extends VmLab {
   veth: string;
   /** `PID:STARTTIME` of the process that brought the lab up. */
   owner: string;
+  /** Memory per guest in MiB (a restarted guest gets the same). */
+  memoryMiB: number;
+  /** The image the guests' overlays are backed by (a reboot refuses another one). */
+  image: { vmlinux: string; rootfs: string; recipe: string; builtAt: string };
 }

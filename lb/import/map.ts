@@ -6,6 +6,7 @@
  * kept under `extra:` in its block, or named in {@link MapResult.notes}.
  * @module
  */
+import { withoutHaplayOps } from "../drain_nodes.ts";
 import { arg, child, children, type KaNode, num, rawLines, signature, where } from "./_ka.ts";
 import type { HostFacts } from "./read.ts";
 import { isIp, parseIpPrefix } from "../_net.ts";
@@ -258,11 +259,17 @@ export function mapSetup(hosts: ImportHost[]): MapResult {
   const notes: string[] = [];
   const hostVars = new Map<string, Record<string, unknown>>(hosts.map((h) => [h.name, {}]));
   const secrets = new Map<string, string>();
-  const lbs: LbView[] = hosts.filter((h) => h.role === "lb").map((h) => ({
-    h,
-    nodes: h.nodes ?? [],
-    addr: hostAddress(h),
-  }));
+  const lbs: LbView[] = hosts.filter((h) => h.role === "lb").map((h) => {
+    const drained: string[] = [];
+    const nodes = withoutHaplayOps(h.nodes ?? [], drained);
+    for (const a of drained) {
+      notes.push(
+        `${h.name}: real server ${a} is drained (deno task drain): imported with its configured ` +
+          `weight; deno task undrain puts it back`,
+      );
+    }
+    return { h, nodes, addr: hostAddress(h) };
+  });
   const reals = hosts.filter((h) => h.role === "real");
   const lb: Record<string, unknown> = {};
   const ref = lbs[0];

@@ -7,14 +7,15 @@
  * every guest must equal its snapshot from before the first mode. Prints the results table and
  * writes it to `results.md`.
  *
- * Lab `dp`, management subnet 198.19.240.0/24. Needs root, qemu-system-x86, qemu-utils,
+ * Lab `dp`, management subnet 198.19.240.0/24 (env HAPLAY_DP_SUBNET: another /24, e.g. while
+ * the bench uses that one; the inventories' 198.19.240.x addresses follow it). Needs root, qemu-system-x86, qemu-utils,
  * debootstrap (the image is built once into /var/cache/haplay/vmlab).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { snapshots, vmTest, withVmLab } from "./fixture.ts";
 import { runMode } from "./mode.ts";
-import { type ModeResult, resultsMarkdown } from "./results.ts";
+import { type ModeResult, resultsMarkdown, writeResultsSection } from "./results.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -26,7 +27,10 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const t0 = performance.now();
   const rows: ModeResult[] = [];
   let about = "";
-  await withVmLab({ name: "dp", mgmtSubnet: "198.19.240.0/24", log }, async (lab) => {
+  const mgmtSubnet = Deno.env.get("HAPLAY_DP_SUBNET") || "198.19.240.0/24";
+  // a machine loaded by other labs boots TCG guests slowly: HAPLAY_DP_BOOT_TIMEOUT (s, default 300)
+  const bootTimeout = Number(Deno.env.get("HAPLAY_DP_BOOT_TIMEOUT") || 300);
+  await withVmLab({ name: "dp", mgmtSubnet, bootTimeout, log }, async (lab) => {
     log(`5 guests up in ${lab.bootSeconds} s (${lab.accel}, kernel ${lab.kernelVersion})`);
     const baseline = await snapshots(lab);
     const password = "Vr" + crypto.randomUUID().slice(0, 6);
@@ -60,9 +64,7 @@ vmTest("data path: NAT, DR lo, DR REDIRECT, DSR fwmark, same-box DR with real IP
   const md = resultsMarkdown(rows, about);
   console.log("\n" + md);
   if (!only) {
-    await Deno.writeTextFile(`${here}results.md`, md);
-    // keep the committed file `deno fmt` clean (tables are aligned by the formatter)
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", `${here}results.md`] }).output();
+    await writeResultsSection(`${here}results.md`, "modes", md);
   }
   assert.ok(rows.length > 0, `HAPLAY_DATAPATH_MODES=${only} matches no mode`);
   assert.deepEqual(rows.filter((r) => !r.ok).map((r) => r.mode), [], "modes that failed");

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { loadInventory } from "../../engine/inventory.ts";
 import { rollbackHosts, type RollbackOptions } from "../../engine/rollback.ts";
-import { runPlaybook } from "../../engine/run.ts";
+import { newRunId, runPlaybook } from "../../engine/run.ts";
 import { plays } from "../../playbooks/site.ts";
 import { lintLb } from "../../lb/lint.ts";
 import { verifyLb } from "../../lb/verify.ts";
@@ -21,6 +21,18 @@ import type { ModeResult } from "./results.ts";
 import type { Scenario } from "./scenarios.ts";
 import { statusMain } from "../../engine/status_cli.ts";
 import type { StatusReport } from "../../lb/status.ts";
+import { lbClusterOf } from "../../lb/cluster.ts";
+import type { Inventory } from "../../engine/inventory.ts";
+import { runDegradation } from "./degradation.ts";
+import { runDrainAndMaintenance } from "./drain.ts";
+import {
+  cleanServices,
+  installScripts,
+  type LongLived,
+  longLived,
+  longLivedText,
+  startServer,
+} from "./services.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,28 +135,69 @@ export interface ModeContext {
   log: (line: string) => void;
 }
 
+/**
+ * Writes scenario inventory `file` for the lab (its management addresses, written for
+ * 198.19.240.0/24, moved to the lab's subnet; connection variables added), loads and lints it.
+ */
+export async function labInventory(
+  lab: VmLab,
+  c: ModeContext,
+  file: string,
+): Promise<{ path: string; inv: Inventory }> {
+  const path = `${lab.dir}/${file}`;
+  const mgmt = lab.hosts[0].ip.split(".").slice(0, 3).join(".") + ".";
+  const text = (await Deno.readTextFile(`${c.inventoryDir}/${file}`)).replaceAll(
+    "198.19.240.",
+    mgmt,
+  );
+  await Deno.writeTextFile(path, withVmConnection(text, lab));
+  const inv = await loadInventory(path, { env: { HAPLAY_VRRP_PASS: c.password } });
+  const errors = lintLb(inv).filter((i) => i.severity === "error");
+  assert.deepEqual(errors.map((i) => `${i.path}: ${i.message}`), [], `lint of ${file}`);
+  return { path, inv };
+}
+
+/** What the IPVS sync daemons of `host` are (`ipvsadm -L --daemon`), one line. */
+async function syncDaemons(lab: VmLab, host: string): Promise<string> {
+  return (await vmSh(lab, host, "ipvsadm -L --daemon 2>&1 || true")).trim().replace(/\n/g, "; ");
+}
+
+/**
+ * Long-lived connections (4, a line every 100 ms for 20 s) through the VIP while the MASTER's
+ * keepalived is stopped; `during` runs the rest of the failover step (it stops keepalived).
+ */
+async function throughFailover<T>(
+  lab: VmLab,
+  sc: Scenario,
+  during: () => Promise<T>,
+): Promise<{ conns: LongLived[]; result: T }> {
+  const ll = longLived(lab, sc.longLived!.vip, sc.longLived!.port, 4, 20);
+  await sleep(2000); // python's start and the 4 connects, before the loop and the stop
+  const result = await during();
+  return { conns: await ll, result };
+}
+
 /** Runs scenario `sc`, filling `row`; throws the first failure after cleaning up. */
 export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: ModeResult) {
   const t0 = performance.now();
   const lines: string[] = [];
   const hlog = (l: string) => lines.push(l);
   const tail = () => lines.slice(-25).join("\n");
-  const path = `${lab.dir}/${sc.inventory}`;
-  await Deno.writeTextFile(
-    path,
-    withVmConnection(await Deno.readTextFile(`${c.inventoryDir}/${sc.inventory}`), lab),
-  );
-  const inv = await loadInventory(path, { env: { HAPLAY_VRRP_PASS: c.password } });
-  const errors = lintLb(inv).filter((i) => i.severity === "error");
-  assert.deepEqual(errors.map((i) => `${i.path}: ${i.message}`), [], `lint of ${sc.inventory}`);
+  const { path, inv } = await labInventory(lab, c, sc.inventory);
+  /** The first deploy's run: the rollback undoes it and every later run (sync deploy, drains). */
+  const firstRun = newRunId();
   const webHosts = [...new Set([...sc.servers, "web1", "web2"])];
   await runEach(lab, Object.fromEntries(webHosts.map((h) => [h, "/etc/init.d/vmlab-web start"])));
   await runEach(lab, sc.envUp);
+  if (sc.longLived) {
+    await Promise.all(["web1", "web2", "client"].map((h) => installScripts(lab, h)));
+    await Promise.all(["web1", "web2"].map((h) => startServer(lab, h, "tcp", sc.longLived!.port)));
+  }
   let failure: unknown;
   let phase = "deploy";
   try {
     const td = performance.now();
-    const rep = await runPlaybook(inv, plays, { log: hlog, timeoutMs: 60_000 });
+    const rep = await runPlaybook(inv, plays, { log: hlog, timeoutMs: 60_000, runId: firstRun });
     row.deployS = since(td);
     c.log(`${sc.mode}: deployed in ${row.deployS} s (ok=${rep.ok})`);
     assert.equal(rep.ok, true, `deploy failed:\n${tail()}`);
@@ -203,14 +256,28 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       st.instances.map(() => [master]),
       "status: one MASTER per instance",
     );
+    const resolved = lbClusterOf(master, inv.hosts)!.services.filter((x) => x.mode !== "vrrp-only");
+    assert.deepEqual(
+      st.services.map((x) => x.name).sort(),
+      resolved.map((x) => x.cfg.name).sort(),
+      "status: every virtual server",
+    );
+    const urlPort = Number(new URL(sc.url).port || 80);
     for (const svc of st.services) {
       const d = svc.directors.find((x) => x.host === master)!;
+      assert.equal(
+        d.realServers.length,
+        resolved.find((x) => x.cfg.name === svc.name)!.realServers.length,
+        `status: every real server of ${svc.name}`,
+      );
       assert.equal(d.table, "present", `status: ${svc.name} in ${master}'s IPVS table`);
       for (const rs of d.realServers) {
         assert.equal(rs.state, "up", `status: ${svc.name} ${rs.address}`);
         assert.equal(rs.weight, rs.configuredWeight);
         assert.ok(rs.active !== undefined && rs.inactive !== undefined);
       }
+      // the 20 requests went to the URL's service only
+      if (svc.port !== undefined && svc.port !== urlPort) continue;
       const served = d.realServers.filter((r) => both.includes(r.address));
       assert.ok(
         served.every((r) => r.active! + r.inactive! > 0),
@@ -259,14 +326,25 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
 
     phase = "failover";
     const peer = sc.directors.find((d) => d !== master)!;
-    const loop = curls(lab, sc.url, 0, 24, 0.1, 1);
-    await sleep(6000);
-    await vmSh(lab, master, "/etc/init.d/keepalived stop");
-    const movedS = await until(`${sc.vrrpVip} to move to ${peer}`, 20_000, async () => {
-      const h = await holders(lab, sc.directors, sc.vrrpVip);
-      return h.length === 1 && h[0] === peer;
-    }); // counted from the moment the stop command returned
-    const a4 = await loop;
+    const failover = async () => {
+      const loop = curls(lab, sc.url, 0, 24, 0.1, 1);
+      await sleep(6000);
+      await vmSh(lab, master, "/etc/init.d/keepalived stop");
+      const movedS = await until(`${sc.vrrpVip} to move to ${peer}`, 20_000, async () => {
+        const h = await holders(lab, sc.directors, sc.vrrpVip);
+        return h.length === 1 && h[0] === peer;
+      }); // counted from the moment the stop command returned
+      return { movedS, a4: await loop };
+    };
+    let noSync: LongLived[] = [];
+    let movedS: number, a4: Answer[];
+    if (sc.longLived) {
+      const r = await throughFailover(lab, sc, failover);
+      ({ movedS, a4 } = r.result);
+      noSync = r.conns;
+      row.connections = `without sync: ${longLivedText(noSync)}`;
+      c.log(`${sc.mode}: long-lived ${row.connections}`);
+    } else ({ movedS, a4 } = await failover());
     const o = outage(a4);
     // the loop measures the gap; service after the failover is checked on its own (a busy
     // machine may leave the loop few requests after the move)
@@ -300,20 +378,114 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
     const a5 = await curls(lab, sc.url, 4);
     row.failover += `; failback to ${master} in ${backMs} s, then ${tallyText(a5)}`;
     assert.ok(a5.every((x) => x.body !== null), `after failback: ${tallyText(a5)}`);
+    if (sc.longLived) {
+      // the control: without sync the new MASTER has no entry for the connections (it resets
+      // them); if none broke, the run with sync below would prove nothing
+      assert.ok(
+        noSync.some((x) => x.broken),
+        `without sync no long-lived connection broke: ${longLivedText(noSync)}`,
+      );
+
+      phase = "sync";
+      const ts = performance.now();
+      const s2 = await labInventory(lab, c, sc.longLived.syncInventory);
+      if (sc.degradation) {
+        const d = sc.degradation;
+        await Promise.all(["web1", "web2"].map((h) => startServer(lab, h, "udp", d.udpPort)));
+        await startServer(lab, d.sorry.host, "tcp", d.sorry.port, "sorry");
+      }
+      const rep2 = await runPlaybook(s2.inv, plays, { log: hlog, timeoutMs: 60_000 });
+      assert.equal(rep2.ok, true, `deploy of ${sc.longLived.syncInventory} failed:\n${tail()}`);
+      const syncDeployS = since(ts);
+      await until(`${master} MASTER again with every real server`, 60_000, async () => {
+        const h = await holders(lab, sc.directors, sc.vrrpVip);
+        const t = await ipvsReals(lab, master);
+        return h.length === 1 && h[0] === master && both.every((a) => hasIp(t, a));
+      });
+      let daemons = "";
+      await until(`sync daemons on ${master} (master) and ${peer} (backup)`, 30_000, async () => {
+        const [m, p] = await Promise.all([syncDaemons(lab, master), syncDaemons(lab, peer)]);
+        daemons = `${master}: ${m}; ${peer}: ${p}`;
+        return /master sync daemon/.test(m) && /backup sync daemon/.test(p);
+      });
+      c.log(`${sc.mode}: sync deploy in ${syncDeployS} s; ${daemons}`);
+      let synced = 0;
+      const r = await throughFailover(lab, sc, async () => {
+        await sleep(4000);
+        // the BACKUP's kernel table holds the connections the MASTER's daemon sent
+        const tbl = await vmSh(lab, peer, "ipvsadm -Lnc 2>/dev/null || true");
+        synced = tbl.split("\n").filter((l) =>
+          l.includes(`${sc.longLived!.vip}:${sc.longLived!.port}`) && /ESTABLISHED/.test(l)
+        ).length;
+        await vmSh(lab, master, "/etc/init.d/keepalived stop");
+        return await until(`${sc.vrrpVip} to move to ${peer} (sync)`, 20_000, async () => {
+          const h = await holders(lab, sc.directors, sc.vrrpVip);
+          return h.length === 1 && h[0] === peer;
+        });
+      });
+      row.connections += `; with sync (deploy ${syncDeployS} s, VIP moved ${r.result} s after ` +
+        `the stop, ${synced} connections in ${peer}'s table before it): ${longLivedText(r.conns)}`;
+      c.log(`${sc.mode}: long-lived ${row.connections}`);
+      await vmSh(lab, master, "/etc/init.d/keepalived start");
+      await until(`${sc.vrrpVip} back on ${master} (sync)`, 30_000, async () => {
+        const h = await holders(lab, sc.directors, sc.vrrpVip);
+        return h.length === 1 && h[0] === master;
+      });
+      await until(`${both.join(", ")} back in ${master}'s IPVS table (sync)`, 60_000, async () => {
+        const t = await ipvsReals(lab, master);
+        return both.every((a) => hasIp(t, a));
+      });
+      assert.deepEqual(
+        r.conns.filter((x) => x.broken).map((x) => `${x.server}: ${x.broken}`),
+        [],
+        `with connection sync every long-lived connection survives: ${longLivedText(r.conns)}`,
+      );
+      row.features = [];
+      if (sc.degradation) {
+        phase = "degradation";
+        await runDegradation(lab, sc, master, row.features, c.log);
+      }
+      if (sc.drain) {
+        phase = "drain";
+        const f = row.features;
+        await runDrainAndMaintenance(
+          lab,
+          sc,
+          s2.path,
+          c.password,
+          master,
+          FAILOVER_MAX_FAILED,
+          f,
+          c.log,
+        );
+      }
+    }
   } catch (e) {
     failure = e;
     const msg = `FAILED (${phase}): ${(e as Error).message.split("\n")[0]}`;
     if (phase === "deploy" || phase === "verify") row.balanced = msg;
     else if (phase === "balanced") row.balanced = msg;
     else if (phase === "health") row.health = msg;
-    else row.failover = msg;
+    else if (phase === "sync") row.connections = `${row.connections ?? ""}; ${msg}`;
+    else if (phase === "degradation" || phase === "drain") {
+      // a feature that failed has its row already; a failure around them gets one
+      if (!(row.features ?? []).some((f) => !f.ok)) {
+        row.features = [...(row.features ?? []), { name: phase, result: msg, ok: false }];
+      }
+    } else row.failover = msg;
   }
 
   // always: rollback, the scenario's network down, the snapshot comparison
   try {
     // a host the controller could not reach (SSH handshake timing out on a busy machine) is
     // tried again: rollback is idempotent, and it is what an operator would do
-    const rbOpts: RollbackOptions = { log: hlog, timeoutMs: 60_000 };
+    // the first deploy's run and every later one (the sync deploy, drains, maintenance)
+    const rbOpts: RollbackOptions = {
+      log: hlog,
+      timeoutMs: 60_000,
+      runId: firstRun,
+      missingRunOk: true,
+    };
     let rb = await rollbackHosts(inv, rbOpts);
     for (let i = 0; i < 2 && rb.some((r) => !r.ok && !r.result); i++) {
       const again = rb.filter((r) => !r.ok && !r.result).map((r) => r.host);
@@ -322,6 +494,11 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       rb = rb.map((r) => more.find((m) => m.host === r.host) ?? r);
     }
     const bad = rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`);
+    if (sc.longLived) {
+      await Promise.all(
+        [...sc.directors, "web1", "web2", "client"].map((h) => cleanServices(lab, h)),
+      );
+    }
     await runEach(lab, sc.envDown);
     const now = await snapshots(lab);
     const diffs = Object.keys(c.baseline).flatMap((h) =>

@@ -102,3 +102,88 @@ export function outage(a: Answer[]): { failed: number; total: number; gapS: numb
     : a[last].t + a[last].duration;
   return { failed, total: a.length, gapS: Math.round((after - before) * 10) / 10 };
 }
+
+/**
+ * sh script of a detached request loop: {@link curlLoop}'s lines appended to `out` every
+ * `pauseS` until the file `stop` exists, then `END`.
+ */
+export function backgroundLoop(
+  url: string,
+  out: string,
+  stop: string,
+  pauseS = 0.1,
+  connectS = 1,
+): string {
+  return [
+    `while [ ! -e ${stop} ]; do`,
+    `  s=$(date +%s.%N)`,
+    `  if b=$(curl -fsS --connect-timeout ${connectS} -m ${
+      2 * connectS
+    } ${url} 2>/dev/null); then :; else b=FAIL; fi`,
+    `  echo "$s $(date +%s.%N) $(echo $b | tr -d ' ')" >> ${out}`,
+    `  sleep ${pauseS}`,
+    `done`,
+    `echo END >> ${out}`,
+    "",
+  ].join("\n");
+}
+
+/** A request loop running in the client until stopped (survives any director's reboot). */
+export interface Prober {
+  /** Client clock now (s): marks an event on the loop's time line. */
+  mark(): Promise<number>;
+  /** Stops the loop and returns every answer. */
+  stop(): Promise<Answer[]>;
+}
+
+/** Starts {@link backgroundLoop} in the client (tag: file names under /tmp). */
+export async function startProber(lab: VmLab, url: string, tag: string): Promise<Prober> {
+  const f = `/tmp/${tag}`;
+  const sh = async (cmd: string, stdin?: string) => {
+    const r = await vmExec(lab, "client", cmd, { stdin, timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`client: ${cmd.slice(0, 60)}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  await sh(`rm -f ${f}.out ${f}.stop; cat > ${f}.sh`, backgroundLoop(url, `${f}.out`, `${f}.stop`));
+  await sh(`setsid sh ${f}.sh </dev/null >/dev/null 2>&1 &`);
+  return {
+    mark: async () => Number((await sh("date +%s.%N")).trim()),
+    stop: async () => {
+      const out = await sh(
+        `touch ${f}.stop; i=0; until grep -q '^END' ${f}.out 2>/dev/null; do ` +
+          `i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done; grep -v '^END' ${f}.out; ` +
+          `rm -f ${f}.out ${f}.stop ${f}.sh`,
+      );
+      return parseAnswers(out);
+    },
+  };
+}
+
+/** One run of consecutive failures: how many, and the gap between the answers around it. */
+export interface Outage {
+  failed: number;
+  /** Client time of the last answer before it (s). */
+  from: number;
+  /** Client time the first answer after it ended (s; the loop's end when none came). */
+  to: number;
+  gapS: number;
+}
+
+/** Every run of consecutive failed requests of a loop, in order. */
+export function outages(a: Answer[]): Outage[] {
+  const out: Outage[] = [];
+  let i = 0;
+  while (i < a.length) {
+    if (a[i].body !== null) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < a.length && a[j].body === null) j++;
+    const from = i > 0 ? a[i - 1].t + a[i - 1].duration : a[i].t;
+    const to = j < a.length ? a[j].t + a[j].duration : a[j - 1].t + a[j - 1].duration;
+    out.push({ failed: j - i, from, to, gapS: Math.round((to - from) * 10) / 10 });
+    i = j;
+  }
+  return out;
+}

@@ -38,6 +38,19 @@ export interface Scenario {
   envUp: Record<string, string>;
   /** Shell commands per host undoing {@link envUp}. */
   envDown: Record<string, string>;
+  /**
+   * Long-lived TCP connections through a failover: the line-echo service (`echo` of the
+   * inventory, port 7000 on the VIP) without connection sync, then again after deploying
+   * `syncInventory` (the same plus connection_sync).
+   */
+  longLived?: { vip: string; port: number; syncInventory: string };
+  /**
+   * Data-path features proven on the sync deploy (NAT): a UDP service with UDP_CHECK, and a
+   * service with quorum 2 and a sorry server (`sorry`: the sorry server's host and port).
+   */
+  degradation?: { udpPort: number; quorumPort: number; sorry: { host: string; port: number } };
+  /** Drain web2 and undrain it, maintenance of the MASTER on and off (on the sync deploy). */
+  drain?: boolean;
 }
 
 const ONLINK_UP: Record<string, string> = {
@@ -62,6 +75,8 @@ export const SCENARIOS: Scenario[] = [
     servers: ["web1", "web2"],
     victim: "web2",
     replies: "director",
+    longLived: { vip: "198.18.11.100", port: 7000, syncInventory: "nat-sync.yaml" },
+    degradation: { udpPort: 5300, quorumPort: 7001, sorry: { host: "web1", port: 7002 } },
     envUp: {
       web1: "ip route replace 198.18.11.0/24 via 198.18.10.254",
       web2: "ip route replace 198.18.11.0/24 via 198.18.10.254",
@@ -80,6 +95,7 @@ export const SCENARIOS: Scenario[] = [
     servers: ["web1", "web2"],
     victim: "web2",
     replies: "direct",
+    longLived: { vip: "198.18.10.100", port: 7000, syncInventory: "dr-lo-sync.yaml" },
     envUp: ONLINK_UP,
     envDown: ONLINK_DOWN,
   },

@@ -1,16 +1,22 @@
 /**
  * Pure parts of the VM lab (no root, no QEMU): cpio archives, mirror detection, module load
- * order, topology, inventories, the snapshot comparison and the request-loop parsing.
+ * order, topology, inventories, the snapshot comparison and the request-loop parsing, the QEMU
+ * command line of both inits, the results file's sections.
  */
 import assert from "node:assert/strict";
 import { cpioArchive } from "../../vmlab/cpio.ts";
 import { vmInventoryText, withVmConnection } from "../../vmlab/inventory.ts";
 import { moduleLoadOrder, parseModulesDep, realIn } from "../../vmlab/initramfs.ts";
 import { parseDeb822, parseOneLine, pickMirror } from "../../vmlab/mirror.ts";
-import { GUESTS, macFor, mgmtPrefix, netBatch } from "../../vmlab/topology.ts";
+import { GUESTS, macFor, mgmtPrefix, netBatch, netplanGuest } from "../../vmlab/topology.ts";
+import { qemuArgs } from "../../vmlab/qemu.ts";
+import { INITRAMFS_INIT } from "../../vmlab/guest_scripts.ts";
+import { SYSTEMD_UNITS } from "../../vmlab/guest_systemd.ts";
+import { parse as parseYaml } from "yaml";
 import type { VmLab } from "../../vmlab/types.ts";
 import { snapshotChanges } from "./fixture.ts";
-import { alternates, outage, parseAnswers, tallyText } from "./probe.ts";
+import { alternates, backgroundLoop, outage, outages, parseAnswers, tallyText } from "./probe.ts";
+import { writeResultsSection } from "./results.ts";
 
 Deno.test("cpio: newc headers, 4-byte alignment, trailer", () => {
   const a = cpioArchive([
@@ -158,4 +164,117 @@ Deno.test("probe: answers, round robin, outage gap", () => {
   assert.deepEqual(outage(a), { failed: 2, total: 6, gapS: 2.5 });
   assert.deepEqual(outage(a.filter((x) => x.body)), { failed: 0, total: 4, gapS: 0 });
   assert.ok(!alternates(parseAnswers("1 2 web1\n3 4 web1")));
+});
+
+Deno.test("probe: every outage of a loop on its own (failover, then failback)", () => {
+  const a = parseAnswers(
+    ["10.0 10.1 web1", "10.2 11.2 FAIL", "11.3 12.3 FAIL", "12.4 12.5 web1", "12.6 12.7 web1"]
+      .concat(["12.8 13.8 FAIL", "13.9 14.0 web1"]).join("\n"),
+  );
+  assert.deepEqual(outages(a).map((o) => [o.failed, o.gapS]), [[2, 2.4], [1, 1.3]]);
+  assert.deepEqual(outages(a.filter((x) => x.body)), []);
+  // failures to the end: the gap runs to the last request's end
+  assert.deepEqual(outages(parseAnswers("1 1.5 web1\n2 3 FAIL")).map((o) => o.gapS), [1.5]);
+  const sh = backgroundLoop("http://198.18.10.100/", "/tmp/x.out", "/tmp/x.stop", 0.1, 1);
+  assert.match(sh, /while \[ ! -e \/tmp\/x\.stop \]/);
+  assert.match(sh, /--connect-timeout 1 -m 2 http:\/\/198\.18\.10\.100\//);
+  assert.match(sh, /sleep 0\.1\ndone\necho END >> \/tmp\/x\.out/);
+});
+
+Deno.test("systemd guests: netplan NICs by MAC, kernel command line, initramfs switch", () => {
+  const np = parseYaml(netplanGuest(GUESTS[2], "198.19.110.13"));
+  assert.deepEqual(np.network.ethernets.eth0, {
+    match: { macaddress: macFor("198.18.10.13", 0) },
+    "set-name": "eth0",
+    addresses: ["198.18.10.13/24"],
+    "link-local": [],
+    "accept-ra": false,
+  });
+  assert.deepEqual(np.network.ethernets.eth1.addresses, ["198.19.110.13/24"]);
+  assert.equal(np.network.ethernets.eth1.match.macaddress, macFor("198.19.110.13", 1));
+  const g = {
+    lab: "rb",
+    name: "lb1",
+    dir: "/s/rb",
+    netns: "vmlab-rb",
+    vmlinux: "/c/vmlinux",
+    memoryMiB: 256,
+    accel: "tcg" as const,
+    dataMac: "02:00:c6:12:0a:0b",
+    mgmtMac: "02:01:c6:13:6e:0b",
+    dataTap: "lb1-d",
+    mgmtTap: "lb1-m",
+  };
+  const append = (a: string[]) => a[a.indexOf("-append") + 1];
+  assert.doesNotMatch(append(qemuArgs(g)), /vmlab\.init/);
+  assert.match(append(qemuArgs({ ...g, init: "systemd" })), / vmlab\.init=systemd$/);
+  // a guest's reboot ends QEMU (vmlab reboot starts it again); the console keeps every boot
+  assert.ok(qemuArgs(g).includes("-no-reboot"));
+  assert.ok(qemuArgs(g).includes("file,id=con,path=/s/rb/lb1.console,append=on"));
+  assert.match(INITRAMFS_INIT, /vmlab\.init=systemd \] && init=\/lib\/systemd\/systemd/);
+  assert.match(INITRAMFS_INIT, /switch_root \/newroot \$init\n/);
+  assert.match(SYSTEMD_UNITS["vmlab-ready.service"], /After=.*keepalived\.service/);
+  assert.match(SYSTEMD_UNITS["vmlab-ready.service"], /touch \/run\/vmlab-ready/);
+});
+
+Deno.test("results.md: a section is replaced in place, the others kept, a new one appended", async () => {
+  const f = await Deno.makeTempFile({ suffix: ".md" });
+  try {
+    await Deno.writeTextFile(
+      f,
+      "<!-- results:modes -->\n\n# A\n\nold\n\n<!-- /results:modes -->\n",
+    );
+    await writeResultsSection(f, "reboot", "## R\n\nfirst");
+    await writeResultsSection(f, "reboot", "## R\n\nsecond");
+    await writeResultsSection(f, "modes", "# A\n\nnew");
+    const t = await Deno.readTextFile(f);
+    assert.equal(
+      t,
+      "<!-- results:modes -->\n\n# A\n\nnew\n\n<!-- /results:modes -->\n\n" +
+        "<!-- results:reboot -->\n\n## R\n\nsecond\n\n<!-- /results:reboot -->\n",
+    );
+  } finally {
+    await Deno.remove(f);
+  }
+});
+
+Deno.test("results: the long-lived column and the feature rows; long-lived text", async () => {
+  const { resultsMarkdown } = await import("./results.ts");
+  const { longLivedText } = await import("./services.ts");
+  const conns = [
+    { id: 0, server: "web1", lines: 180, maxWaitS: 2.1, broken: null },
+    { id: 1, server: "web2", lines: 61, maxWaitS: 0.1, broken: "ConnectionResetError at line 62" },
+  ];
+  assert.equal(
+    longLivedText(conns),
+    "1 of 2 broken (servers web1/web2; ConnectionResetError at line 62; longest echo wait 2.1 s)",
+  );
+  const md = resultsMarkdown([{
+    mode: "NAT",
+    balanced: "b",
+    health: "h",
+    failover: "f",
+    rollback: "r",
+    connections: "without sync: 2 of 2 broken",
+    features: [{
+      name: "UDP service, UDP_CHECK",
+      result: "10 datagrams: web1 5 / web2 5",
+      ok: true,
+    }],
+    deployS: 1,
+    totalS: 2,
+    ok: true,
+  }, {
+    mode: "DSR",
+    balanced: "b",
+    health: "h",
+    failover: "f",
+    rollback: "r",
+    deployS: 1,
+    totalS: 2,
+    ok: true,
+  }], "about");
+  assert.match(md, /\| NAT \| b \| h \| f \| without sync: 2 of 2 broken \| r \| 1 \| 2 \|/);
+  assert.match(md, /\| DSR \| b \| h \| f \| — \| r \| 1 \| 2 \|/);
+  assert.match(md, /\| NAT \| UDP service, UDP_CHECK \| 10 datagrams: web1 5 \/ web2 5 \|/);
 });

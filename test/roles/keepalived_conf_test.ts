@@ -19,8 +19,10 @@ const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 const EXTRAS = fileURLToPath(new URL("./fixtures/extras.yaml", import.meta.url));
 /** An inventory with every health checker type and the degradation fields. */
 const CHECKS = fileURLToPath(new URL("./fixtures/checks.yaml", import.meta.url));
+/** An inventory with connection_sync (lvs_sync_daemon) and every one of its options. */
+const SYNC = fileURLToPath(new URL("./fixtures/sync.yaml", import.meta.url));
 const update = !!Deno.env.get("UPDATE_GOLDEN");
-const FIXTURES: Record<string, string> = { extras: EXTRAS, checks: CHECKS };
+const FIXTURES: Record<string, string> = { extras: EXTRAS, checks: CHECKS, sync: SYNC };
 
 async function renders(seed: string) {
   const inv = seed === "prod"
@@ -45,8 +47,12 @@ async function renders(seed: string) {
   return out;
 }
 
-const TITLES: Record<string, string> = { extras: "raw extra lines", checks: "health checks" };
-for (const seed of [...SEEDS, "extras", "checks"]) {
+const TITLES: Record<string, string> = {
+  extras: "raw extra lines",
+  checks: "health checks",
+  sync: "connection sync",
+};
+for (const seed of [...SEEDS, "extras", "checks", "sync"]) {
   Deno.test(`render: ${TITLES[seed] ?? `seed ${seed}`} matches its golden files`, async () => {
     const files = await renders(seed);
     assert.ok(files.length >= 2, "at least two load balancers");
@@ -90,7 +96,7 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
     const dir = await Deno.makeTempDir({ prefix: "haplay-kt-" });
     try {
       await Deno.writeTextFile(`${dir}/check.sh`, CHECKER_SCRIPT);
-      for (const seed of [...SEEDS, "prod", "extras", "checks"]) {
+      for (const seed of [...SEEDS, "prod", "extras", "checks", "sync"]) {
         for (const f of await renders(seed)) {
           if (!f.file.endsWith(`${f.host}.conf`)) continue;
           // This machine has no keepalived_script user and no notify scripts: run scripts as
@@ -99,10 +105,11 @@ Deno.test(requires({ keepalived: have("keepalived") }, {
             .replace(/(notify_\w+) "[^"]+"/g, '$1 "/bin/true"')
             .replace(/script "[^"]+"/g, 'script "/bin/true"') // their commands may not exist here
             .replace(/(misc_path|quorum_up|quorum_down) "[^"]+"/g, '$1 "/bin/true"');
-          for (const inc of (await renders(seed)).filter((x) => x.host === f.host && x !== f)) {
+          const incs = (await renders(seed)).filter((x) => x.host === f.host && x.file !== f.file);
+          for (const inc of incs) {
             const incPath = `${dir}/${inc.file}`;
             await Deno.writeTextFile(incPath, inc.content);
-            text = text.replace(/include \S+/, `include ${incPath}`);
+            text = text.replace(/include \S+\.active\.conf/, `include ${incPath}`);
           }
           const path = `${dir}/${f.file}`;
           await Deno.writeTextFile(path, text);
@@ -148,8 +155,8 @@ Deno.test("render: extra lines land inside their own block, indented, in the ord
     "real_server",
   ]);
   const [rs1, rs2] = vs.children!.filter((c) => c.key === "real_server");
-  assert.deepEqual(keys(rs1), ["weight", "HTTP_GET", "inhibit_on_failure"]);
-  assert.deepEqual(keys(rs2), ["weight", "HTTP_GET"], "web2 has no extra of its own");
+  assert.deepEqual(keys(rs1), ["weight", "include", "HTTP_GET", "inhibit_on_failure"]);
+  assert.deepEqual(keys(rs2), ["weight", "include", "HTTP_GET"], "web2 has no extra of its own");
   for (const rs of [rs1, rs2]) {
     assert.deepEqual(keys(rs.children!.find((c) => c.key === "HTTP_GET")!).at(-1), "virtualhost");
   }
