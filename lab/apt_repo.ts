@@ -13,6 +13,7 @@ export const APT_REPO_PACKAGES: readonly string[] = [
   "keepalived",
   "iptables-persistent",
   "netfilter-persistent",
+  "ipvsadm",
 ];
 
 /** Root of the repository cache: env `HAPLAY_LAB_APT_CACHE` or `/var/cache/haplay/lab-apt`. */

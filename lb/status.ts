@@ -16,6 +16,8 @@ import {
   parseStatus,
   statusScript,
 } from "./status_script.ts";
+import { isDrained } from "./_drain_files.ts";
+import { inhibitOf } from "./verify_ipvs.ts";
 
 /** One director's view of one VRRP instance. */
 export interface InstanceMember {
@@ -59,6 +61,12 @@ export interface RealServerStatus {
    * the table: its health check failed), `no ipvs` (the kernel has none, or the service is
    * missing from it). */
   state: "up" | "weight 0" | "removed" | "no ipvs";
+  /**
+   * Drained: its drain file (`deno task drain`) is on the director, or the table has it at
+   * weight 0 while the inventory configures more and no inhibit_on_failure explains it (an
+   * inhibited real server at weight 0 failed its health check: not drained).
+   */
+  drained: boolean;
 }
 
 /** One virtual server on one director. */
@@ -185,6 +193,7 @@ function serviceStatus(
             host: r.host,
             configuredWeight: r.weight,
             state: "no ipvs",
+            drained: false,
           })),
           unexpected: [],
         };
@@ -196,6 +205,8 @@ function serviceStatus(
         row?.protocol === "FWM" || want === undefined || got === want;
       const realServers: RealServerStatus[] = configured.map((r) => {
         const d = row?.dests.find((x) => x.address === r.address && portOk(r.port, x.port));
+        const drained = isDrained(f.drains, r.address!, r.host) ||
+          (d?.weight === 0 && r.weight > 0 && !inhibitOf(svc, r));
         return {
           address: r.address!,
           port: r.port,
@@ -203,6 +214,7 @@ function serviceStatus(
           configuredWeight: r.weight,
           ...(d ? { weight: d.weight, active: d.active, inactive: d.inactive } : {}),
           state: !row ? "no ipvs" : !d ? "removed" : d.weight > 0 ? "up" : "weight 0",
+          drained,
         };
       });
       const unexpected = (row?.dests ?? []).filter((d) =>

@@ -2,12 +2,14 @@
  * `deno task status`, the host side and its pure parser: one POSIX sh script per director that
  * asks the running keepalived for its state (SIGUSR1 makes it write its data dump,
  * `/tmp/keepalived.data`; a lock keeps two status readers from truncating each other's dump),
- * and prints the host's addresses and the kernel's IPVS table (`/proc/net/ip_vs`: present
- * whenever IPVS is loaded, with or without ipvsadm). Nothing of haplay's is changed.
+ * and prints the host's addresses, the kernel's IPVS table (`/proc/net/ip_vs`: present
+ * whenever IPVS is loaded, with or without ipvsadm) and the drain files of `deno task drain`.
+ * Nothing of haplay's is changed.
  * @module
  */
 import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
 import { KEEPALIVED_PIDS } from "./paths.ts";
+import { DRAIN_GLOBS } from "./_drain_files.ts";
 
 /** Where keepalived writes its VRRP data dump on SIGUSR1 (2.0 … 2.3). */
 export const KEEPALIVED_DATA = "/tmp/keepalived.data";
@@ -48,6 +50,8 @@ echo "@@ addr"
 ip -o addr show 2>/dev/null | awk '{ print $2, $4 }'
 echo "@@ ipvs"
 cat /proc/net/ip_vs 2>/dev/null || echo "none"
+echo "@@ drain"
+for f in ${DRAIN_GLOBS.join(" ")}; do [ -e "$f" ] && echo "\${f##*/}"; done
 echo "@@ end"
 `;
 }
@@ -78,6 +82,10 @@ export interface IpvsService {
   address: string;
   port?: number;
   scheduler: string;
+  /** `persistent` timeout in seconds (persistence_timeout), when set. */
+  persistent?: number;
+  /** One-packet scheduling (`ops`). */
+  onePacket?: boolean;
   dests: IpvsDest[];
 }
 
@@ -89,12 +97,34 @@ export interface DirectorFacts {
   addresses: string[];
   /** The kernel's IPVS table; undefined when the kernel has no IPVS. */
   ipvs?: IpvsService[];
+  /** Base names of the drain files (`deno task drain`) on the director. */
+  drains: string[];
+}
+
+/** An IPv6 address in its RFC 5952 text form (the kernel prints all eight groups, zero-padded). */
+export function canonicalIpv6(a: string): string {
+  const [head, tail] = a.toLowerCase().split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail === undefined ? [] : tail ? tail.split(":") : [];
+  const fill = tail === undefined ? [] : Array(Math.max(0, 8 - h.length - t.length)).fill("0");
+  const g = [...h, ...fill, ...t].map((x) => x.replace(/^0+(?=.)/, ""));
+  if (g.length !== 8) return a.toLowerCase();
+  // the longest run of two or more zero groups becomes "::" (the first of equal runs)
+  let best = -1, len = 0;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && g[j] === "0") j++;
+    if (j - i > len && j - i >= 2) [best, len] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return g.join(":");
+  return `${g.slice(0, best).join(":")}::${g.slice(best + len).join(":")}`;
 }
 
 function hexIp(h: string): string {
   if (h.length === 8) return [0, 2, 4, 6].map((i) => parseInt(h.slice(i, i + 2), 16)).join(".");
-  // IPv6 in /proc/net/ip_vs: [2001:0db8:...] already textual
-  return h.replace(/^\[|\]$/g, "");
+  // IPv6 in /proc/net/ip_vs: [2001:0db8:0000:...:0001], textual but not compressed
+  return canonicalIpv6(h.replace(/^\[|\]$/g, ""));
 }
 
 function hostPort(s: string): { address: string; port: number } {
@@ -102,7 +132,21 @@ function hostPort(s: string): { address: string; port: number } {
   return { address: hexIp(s.slice(0, i)), port: parseInt(s.slice(i + 1), 16) };
 }
 
-/** Parses `/proc/net/ip_vs` (pure). */
+/** The flags after a service's scheduler: `ops`, `persistent SECONDS NETMASK`. */
+function serviceFlags(rest: string): Pick<IpvsService, "persistent" | "onePacket"> {
+  const p = /\bpersistent\s+(\d+)/.exec(rest);
+  return {
+    ...(p ? { persistent: Number(p[1]) } : {}),
+    ...(/\bops\b/.test(rest) ? { onePacket: true } : {}),
+  };
+}
+
+/**
+ * Parses `/proc/net/ip_vs` (pure). Its format (the kernel's `ip_vs_info_seq_show`): a service
+ * line `PROTO  ADDR:PORT SCHED [ops] [persistent SECONDS NETMASK]` (IPv4 and ports in hex,
+ * IPv6 in brackets) or `FWM  MARK SCHED ...` (mark in hex), then one `  -> ADDR:PORT FORWARD
+ * WEIGHT ACTIVE INACTIVE` line per real server, FORWARD one of Masq, Local, Tunnel, Route.
+ */
 export function parseIpVs(lines: string[]): IpvsService[] {
   const out: IpvsService[] = [];
   for (const l of lines) {
@@ -118,7 +162,7 @@ export function parseIpVs(lines: string[]): IpvsService[] {
       });
       continue;
     }
-    const svc = /^(TCP|UDP|SCTP)\s+(\S+)\s+(\S+)/.exec(l);
+    const svc = /^(TCP|UDP|SCTP)\s+(\S+)\s+(\S+)(.*)$/.exec(l);
     if (svc) {
       const hp = hostPort(svc[2]);
       out.push({
@@ -126,16 +170,18 @@ export function parseIpVs(lines: string[]): IpvsService[] {
         address: hp.address,
         port: hp.port,
         scheduler: svc[3],
+        ...serviceFlags(svc[4]),
         dests: [],
       });
       continue;
     }
-    const fwm = /^FWM\s+([0-9A-Fa-f]+)\s+(\S+)/.exec(l);
+    const fwm = /^FWM\s+([0-9A-Fa-f]+)\s+(\S+)(.*)$/.exec(l);
     if (fwm) {
       out.push({
         protocol: "FWM",
         address: String(parseInt(fwm[1], 16)),
         scheduler: fwm[2],
+        ...serviceFlags(fwm[3]),
         dests: [],
       });
     }
@@ -180,5 +226,6 @@ export function parseStatus(stdout: string): DirectorFacts {
     instances,
     addresses: (sec.get("addr") ?? []).filter((l) => l.trim()),
     ipvs: ipvsLines[0]?.trim() === "none" ? undefined : parseIpVs(ipvsLines),
+    drains: (sec.get("drain") ?? []).map((l) => l.trim()).filter(Boolean),
   };
 }

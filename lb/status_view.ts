@@ -53,7 +53,9 @@ export function statusText(r: StatusReport): string {
           .filter(Boolean).join(" ")
       } ${s.protocol} ${s.mode}`,
     );
-    const rows = [["director", "table", "real server", "weight", "active", "inactive", "state"]];
+    const rows = [
+      ["director", "table", "real server", "weight", "active", "inactive", "state", "drained"],
+    ];
     for (const d of s.directors) {
       const name = `${d.host}${d.active ? "*" : ""}`;
       if (!d.realServers.length) rows.push([name, d.table, "-", "", "", "", ""]);
@@ -66,6 +68,7 @@ export function statusText(r: StatusReport): string {
           n(rs.active),
           n(rs.inactive),
           rs.state,
+          rs.drained ? "drained" : "-",
         ])
       );
       for (const u of d.unexpected) {

@@ -15,6 +15,7 @@ import {
   type Facts,
   hostVerdicts,
   type HostVerifyPlan,
+  ipvsChecks,
   parseFacts,
   type VerifyMode,
   verifyPlans,
@@ -78,11 +79,14 @@ export async function verifyLb(
     c.members.every((m) => hosts.includes(m.name))
   );
   // A VRRP election (and the same-box DR switch that follows it) may still be running when a
-  // daemon was (re)started moments ago: look again, up to 3 times.
+  // daemon was (re)started moments ago: look again, up to 3 times. keepalived's checker loads
+  // the kernel's table after a reload on its own time: a table that differs is looked at again
+  // too, whatever the daemon's age.
   for (let round = 0; round < 3 && !mode.absent; round++) {
     const unsettled = clusters.filter((c) =>
-      vrrpChecks(c, facts).some((x) => !x.ok) &&
-      c.members.some((m) => Number(facts.get(m.name)?.get("age")?.[0] ?? 99) < 15 + 3 * round)
+      (vrrpChecks(c, facts).some((x) => !x.ok) &&
+        c.members.some((m) => Number(facts.get(m.name)?.get("age")?.[0] ?? 99) < 15 + 3 * round)) ||
+      ipvsChecks(c, facts).some((x) => !x.ok)
     );
     if (!unsettled.length) break;
     ctx.log("verify: VRRP still settling, looking again in 3 s");
@@ -107,7 +111,11 @@ export async function verifyLb(
   }
   for (const c of clusters) {
     if (c.members.some((m) => !facts.has(m.name))) continue;
-    out.push(...(mode.absent ? absentVrrpChecks(c, facts) : vrrpChecks(c, facts)));
+    out.push(
+      ...(mode.absent
+        ? absentVrrpChecks(c, facts)
+        : [...vrrpChecks(c, facts), ...ipvsChecks(c, facts)]),
+    );
   }
   return out;
 }

@@ -34,6 +34,9 @@ import {
 import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
 import { checkersOf, type HealthCheckConfig } from "./schema.ts";
 import { absentChecks, liveExtraChecks, persistChecks, persistScript } from "./verify_persist.ts";
+import { IPVS_TABLE_SH, ipvsTableChecks, wantedVirtualServers } from "./verify_ipvs.ts";
+import { drainListSh } from "./_drain_files.ts";
+import { parseIpVs } from "./status_script.ts";
 
 /** One health-check target probed from a load balancer. */
 export interface ProbeTarget {
@@ -170,6 +173,7 @@ export function verifyScript(p: HostVerifyPlan, mode: VerifyMode = {}): string {
       ...(p.cluster.cfg.vrrp_instances.some((i) => i.bypass_ipvs)
         ? [`iptables -w -t nat -S PREROUTING 2>/dev/null | sed 's/^/lb_nat=/'`]
         : []),
+      ...(wantedVirtualServers(p.cluster).length ? [IPVS_TABLE_SH, drainListSh("drain")] : []),
       PROBE_FN,
       ...p.targets.filter((t) => !t.skip).map((t) =>
         `hp_probe ${q(t.address)} ${t.port} ${t.http ? q(t.http.path) : "''"}`
@@ -391,6 +395,34 @@ function swapCheck(
       ? wrong.join("; ")
       : `virtual servers only on MASTER ${master} (${c.members.length - 1} BACKUP(s) off)`,
   };
+}
+
+/**
+ * Per director of a cluster: its kernel's IPVS table against the rendered virtual servers (see
+ * `verify_ipvs.ts`); same-box DR instances judged by who holds their addresses.
+ */
+export function ipvsChecks(c: Cluster, facts: Map<string, Facts>): VerifyCheck[] {
+  const masters = new Map(c.cfg.vrrp_instances.map((inst) => {
+    const own = holderCheck(c, inst, facts);
+    return [inst.name, own.ok ? own.host : undefined];
+  }));
+  return c.members.flatMap((m) => {
+    const f = facts.get(m.name);
+    if (!f || one(f, "end") !== "1") return [];
+    const kernel = one(f, "ipvs_none") === "1" ? undefined : parseIpVs(f.get("ipvs") ?? []);
+    return ipvsTableChecks(
+      c,
+      {
+        host: m.name,
+        isMaster: (inst) => {
+          const master = masters.get(inst);
+          return master === undefined ? undefined : master === m.name;
+        },
+      },
+      kernel,
+      f.get("drain") ?? [],
+    );
+  });
 }
 
 /** Exactly one LB holds all addresses of `inst`. */

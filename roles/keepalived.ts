@@ -14,7 +14,7 @@ import { z } from "zod";
 import type { Handler, HostContext, Task } from "../engine/types.ts";
 import { apt, file, service, serviceHandler } from "../tasks/mod.ts";
 import { enabledAtBootSh } from "../tasks/service.ts";
-import { requireLb } from "../lb/context.ts";
+import { lbView, requireLb } from "../lb/context.ts";
 import { daemonArgsTask } from "./_daemon_args.ts";
 import { CHECKER_SCRIPT } from "../lb/keepalived_check.ts";
 import { renderKeepalived, virtualServerHead } from "../lb/keepalived_conf.ts";
@@ -35,9 +35,26 @@ export const RESTART = "restart keepalived";
 /** Tags of every task of the LB layer's keepalived part. */
 const TAGS = ["keepalived"];
 
-/** The keepalived package. */
-export function keepalivedPackageTasks(_host: HostContext): Task[] {
-  return [apt({ name: "keepalived", state: "present", tags: TAGS })];
+/**
+ * Whether a director's kernel table is haplay's business: its cluster has virtual servers (a
+ * service other than vrrp-only) and does not run keepalived `--vrrp` by choice (`ipvs: false`).
+ */
+export function usesIpvs(host: HostContext): boolean {
+  const v = lbView(host);
+  return !!v && v.cluster.cfg.ipvs !== false &&
+    v.cluster.services.some((s) => s.mode !== "vrrp-only");
+}
+
+/**
+ * The keepalived package, and `ipvsadm` on directors that use IPVS ({@link usesIpvs}): the
+ * standard tool an operator reads the kernel's table with (verify and status read
+ * /proc/net/ip_vs, which needs no tool). Rollback with `--purge-packages` removes both again.
+ */
+export function keepalivedPackageTasks(host: HostContext): Task[] {
+  return [
+    apt({ name: "keepalived", state: "present", tags: TAGS }),
+    ...(usesIpvs(host) ? [apt({ name: "ipvsadm", state: "present", tags: TAGS })] : []),
+  ];
 }
 
 /** DAEMON_ARGS, validator, keepalived.conf, service. */

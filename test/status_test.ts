@@ -38,7 +38,9 @@ TCP  C6120164:0050 rr persistent 50
 FWM  00000001 wlc
   -> C612010D:0000      Route   1      0          0`;
 
-function out(o: { running?: boolean; dump?: string; addr?: string[]; ipvs?: string }): string {
+function out(
+  o: { running?: boolean; dump?: string; addr?: string[]; ipvs?: string; drains?: string[] },
+): string {
   return [
     "@@ keepalived",
     o.running === false ? "stopped" : "running 100 2",
@@ -49,6 +51,8 @@ function out(o: { running?: boolean; dump?: string; addr?: string[]; ipvs?: stri
     ...(o.addr ?? []),
     "@@ ipvs",
     o.ipvs ?? "none",
+    "@@ drain",
+    ...(o.drains ?? []),
     "@@ end",
     "",
   ].join("\n");
@@ -67,6 +71,7 @@ Deno.test("parse: keepalived's dump, addresses, /proc/net/ip_vs", () => {
       address: "198.18.1.100",
       port: 80,
       scheduler: "rr",
+      persistent: 50,
       dests: [
         { address: "198.18.1.14", port: 80, forward: "Route", weight: 1, active: 3, inactive: 12 },
         { address: "198.18.1.13", port: 80, forward: "Route", weight: 0, active: 1, inactive: 0 },
@@ -87,6 +92,11 @@ Deno.test("parse: keepalived's dump, addresses, /proc/net/ip_vs", () => {
     },
   ]);
   assert.equal(parseStatus(out({})).ipvs, undefined, "no IPVS in the kernel");
+  assert.deepEqual(parseStatus(out({})).drains, []);
+  assert.deepEqual(
+    parseStatus(out({ drains: ["haplay-drain-198.18.1.13.conf"] })).drains,
+    ["haplay-drain-198.18.1.13.conf"],
+  );
   assert.throws(() => parseStatus("@@ keepalived\nrunning 1 1\n"), /incomplete/);
 });
 
@@ -123,7 +133,33 @@ Deno.test("verdicts: one MASTER holding the VIP; real servers up, weight 0, remo
   assert.deepEqual(d2.realServers.map((x) => x.state), ["no ipvs", "no ipvs"]);
   const text = statusText(r);
   assert.match(text, /^VI_1 \(vrid 1\)\s+lb1\s+MASTER\s+100\s+100\s+198\.18\.1\.100$/m);
-  assert.match(text, /^ {2}lb1\*\s+present\s+198\.18\.1\.13:80\s+0\/1\s+1\s+0\s+weight 0$/m);
+  assert.match(
+    text,
+    /^ {2}lb1\*\s+present\s+198\.18\.1\.13:80\s+0\/1\s+1\s+0\s+weight 0\s+drained$/m,
+  );
+  assert.match(text, /^\s+198\.18\.1\.14:80\s+1\/1\s+3\s+12\s+up\s+-$/m);
+  // weight 0 while the inventory says 1 (no inhibit_on_failure): drained; the other is not
+  assert.deepEqual(d1.realServers.map((x) => [x.host, x.drained]), [["web1", true], [
+    "web2",
+    false,
+  ]]);
+  assert.deepEqual(d2.realServers.map((x) => x.drained), [false, false]);
+  // a drain file names web2 (deno task drain): drained whatever its weight
+  const withFile = buildStatus(
+    inv.hosts,
+    facts({
+      lb1: parseStatus(out({
+        addr: ["eth0 198.18.1.100/24"],
+        ipvs: IPVS.split("FWM")[0],
+        drains: ["haplay-drain-198.18.1.14.conf"],
+      })),
+      lb2: parseStatus(out({ dump: backupDump })),
+    }),
+  );
+  assert.deepEqual(withFile.services[0].directors[0].realServers.map((x) => x.drained), [
+    true,
+    true,
+  ]);
 
   const removed = buildStatus(
     inv.hosts,

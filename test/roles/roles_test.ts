@@ -13,10 +13,11 @@ import { ctx, loadExample } from "./_fixtures.ts";
 const res = (ts: Task[]) => ts.map((t) => t.resource);
 const K = "/etc/keepalived/haplay";
 
-/** The LB tasks every load balancer has, around the variant-specific ones. */
+/** The LB tasks every load balancer with virtual servers has, around the variant-specific ones. */
 function lbTasks(middle: string[], notifyScripts: string[], extra: string[] = []): string[] {
   return [
     "apt:keepalived",
+    "apt:ipvsadm",
     "user:keepalived_script",
     ...middle,
     `file:${K}`,
@@ -112,7 +113,7 @@ Deno.test("roles: seed 003 VRRP only: no LVS sysctls, hooks as user scripts", as
       "file:/usr/local/sbin/haplay-vs-switch",
       "file:/usr/local/sbin/haplay-bypass-ipvs",
       ...notify("VI_1"),
-    ]),
+    ]).filter((r) => r !== "apt:ipvsadm"), // no virtual servers: no ipvsadm
   );
   const fault = lb.find((t) => t.resource.endsWith("notify-VI_1-fault.sh"))!;
   assert.equal(fault.module, "absent", "no notify_fault hook: the script is removed");
