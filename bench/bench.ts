@@ -16,7 +16,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { labDown } from "../lab/lab.ts";
+import { labDown, MAX_HOSTS } from "../lab/lab.ts";
+import { hostCapacity, parseSubnet } from "../lab/_addr.ts";
 import { onPath } from "../labkit/sys.ts";
 import {
   type Ctx,
@@ -30,6 +31,15 @@ import { publish, rerender } from "./report.ts";
 import { REPO } from "./tools.ts";
 import { knownError, runMain } from "../engine/_cli_errors.ts";
 import { machineInfo } from "./machine.ts";
+
+/** A lab subnet larger than a /24 (sizes above 244 hosts need one). */
+function bigSubnet(subnet: string): boolean {
+  try {
+    return parseSubnet(subnet).bits < 24;
+  } catch {
+    return false;
+  }
+}
 
 /** `m` of the run indices 0..n-1, spread out (m = 1: the middle one). */
 export function spread(n: number, m: number): Set<number> {
@@ -50,9 +60,10 @@ async function freeSubnet(): Promise<string> {
 const USAGE =
   `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
   [--tools haplay,ansible,pkg-floor]
-  [--render RESULTS.json] [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one)] [--out bench/results.json] [--log-dir DIR] [--docs]
+  [--render RESULTS.json] [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one) | a /20../23 such as 198.18.32.0/22] [--out bench/results.json] [--log-dir DIR] [--docs]
   --ansible-runs 0: no Ansible; pkg-floor: the converge's apt work alone (direct phase, fresh lab)
-  sizes above 50 hosts (max 200) run the memory-only mode once: haplay converge + no-op, peak RSS`;
+  sizes above 50 hosts (max 1000; above 244 a --subnet larger than a /24) run the memory-only
+  mode once: haplay converge + no-op, peak RSS, and the one-connect-one-exec floor`;
 
 /** Entry point; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -94,13 +105,22 @@ export async function main(argv: string[]): Promise<number> {
   const tools = a.tools.split(",");
   const ansibleRuns = Math.min(runs, Number(a["ansible-runs"]));
   const ansibleAt = spread(runs, ansibleRuns);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 200) || !(runs >= 1)) {
-    console.error(`--hosts: 4..200 each; --runs >= 1\n${USAGE}`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > MAX_HOSTS) || !(runs >= 1)) {
+    console.error(`--hosts: 4..${MAX_HOSTS} each; --runs >= 1\n${USAGE}`);
     return 4;
   }
   if (a.subnet === "auto") a.subnet = await freeSubnet();
-  if (!/^[a-z][a-z0-9]{0,6}$/.test(a.lab) || !/^198\.19\.24\d\.0\/24$/.test(a.subnet)) {
-    console.error(`--lab: a lab name; --subnet: 198.19.240.0/24 .. 198.19.249.0/24\n${USAGE}`);
+  const subnetOk = /^198\.19\.24\d\.0\/24$/.test(a.subnet) || bigSubnet(a.subnet);
+  if (!/^[a-z][a-z0-9]{0,6}$/.test(a.lab) || !subnetOk) {
+    console.error(
+      `--lab: a lab name; --subnet: 198.19.240.0/24 .. 198.19.249.0/24, or a /20../23 ` +
+        `inside 198.18.0.0/15 (e.g. 198.18.32.0/22 for 1,000 hosts)\n${USAGE}`,
+    );
+    return 4;
+  }
+  const cap = hostCapacity(parseSubnet(a.subnet));
+  if (sizes.some((n) => n > cap)) {
+    console.error(`--hosts: ${a.subnet} holds ${cap} lab hosts; use a larger --subnet\n${USAGE}`);
     return 4;
   }
   if (tools.includes("ansible") && ansibleAt.size > 0 && !await onPath("ansible-playbook")) {

@@ -10,6 +10,7 @@ import { createHmac } from "node:crypto";
 import { parse, stringify } from "yaml";
 import { labInventoryText } from "../lab/inventory.ts";
 import type { Lab } from "../lab/lab.ts";
+import { bridgeAddress, inSubnet, n2ip, parseSubnet } from "../lab/_addr.ts";
 
 /** The example the LB scenarios deploy. */
 export const EXAMPLE = new URL("../inventory/examples/001-dr-pair-redirect.yaml", import.meta.url)
@@ -73,21 +74,21 @@ const envTag = { tag: "!env", resolve: (s: string) => ({ env: s }) };
 
 /**
  * Move VIPs of `text` (an inventory moved onto `lab`) that are lab host addresses (the
- * example's `.100` is a host from 90 hosts on) to free addresses from `.254` down.
+ * example's `.100` is a host from 90 hosts on) to free addresses from the top of the lab's
+ * subnet down (`.254` of a /24, `198.18.35.254` of `198.18.32.0/22`).
  */
 export function freeVips(text: string, lab: Pick<Lab, "subnet" | "hosts">): string {
-  const prefix = lab.subnet.replace(/\.\d+\/24$/, "");
-  const taken = new Set([`${prefix}.1`, ...lab.hosts.map((h) => h.ip)]);
-  const esc = prefix.replace(/\./g, "\\.");
+  const net = parseSubnet(lab.subnet);
+  const taken = new Set([bridgeAddress(net), ...lab.hosts.map((h) => h.ip)]);
   const vips = new Set(
-    [...text.matchAll(new RegExp(`(?:vip: |virtual_ipaddress: \\[|- )(${esc}\\.\\d+)`, "g"))]
-      .map((m) => m[1]),
+    [...text.matchAll(/(?:vip: |virtual_ipaddress: \[|- )(\d+\.\d+\.\d+\.\d+)/g)]
+      .map((m) => m[1]).filter((ip) => inSubnet(net, ip)),
   );
-  let next = 254;
+  let next = net.network + 2 ** (32 - net.bits) - 2;
   for (const v of vips) {
     if (!taken.has(v)) continue;
-    while (taken.has(`${prefix}.${next}`) || vips.has(`${prefix}.${next}`)) next--;
-    const to = `${prefix}.${next--}`;
+    while (taken.has(n2ip(next)) || vips.has(n2ip(next))) next--;
+    const to = n2ip(next--);
     text = text.replace(new RegExp(`(?<![\\d.])${v.replace(/\./g, "\\.")}(?![\\d])`, "g"), to);
   }
   return text;

@@ -329,12 +329,15 @@ export async function pkgFloorPhase(ctx: Ctx, size: number, run: number) {
 
 /**
  * Memory-only mode (large sizes): haplay converge and no-op, peak RSS, with haplay's default
- * forks (all hosts up to 50 in flight; every connection stays open to the end of the run).
+ * forks (all hosts up to 50 in flight), then the floor CLI with the same forks.
  */
 export async function memoryPhase(ctx: Ctx, size: number, run: number) {
   const { lab, inv } = await reset(ctx, size, false);
   const env: Env = { lab, inv, size, run };
-  await convergeAndNoop(ctx, env, "haplay", false);
+  if (!(await convergeAndNoop(ctx, env, "haplay", false))) return;
+  // the one-connect-one-exec floor on the same hosts, same forks (issue 18: no-op vs floor at
+  // every size)
+  await runOne(ctx, env, "floor", "noop", "site");
 }
 
 /** Paths that differ between the tools' deployed states (same-work check). */

@@ -59,12 +59,19 @@ export function hostId(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
+const globs = new Map<string, RegExp>();
+
 function globMatch(pattern: string, text: string): boolean {
-  const re = "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(
-    /\?/g,
-    ".",
-  ) + "$";
-  return new RegExp(re, "i").test(text);
+  let re = globs.get(pattern);
+  if (!re) {
+    const src = "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")
+      .replace(/\?/g, ".") +
+      "$";
+    re = new RegExp(src, "i");
+    if (globs.size > 10_000) globs.clear();
+    globs.set(pattern, re);
+  }
+  return re.test(text);
 }
 
 function patternMatches(patterns: string[], id: string): boolean {
@@ -85,14 +92,69 @@ function patternMatches(patterns: string[], id: string): boolean {
   return hit;
 }
 
+/** A plain name pattern: matched by case-insensitive equality (no wildcard, negation, hash). */
+function isLiteral(p: string): boolean {
+  return !p.startsWith("|1|") && !p.startsWith("!") && !/[*?]/.test(p);
+}
+
+/**
+ * A lookup index of a parsed file, built once per array: keys whose patterns are all plain
+ * names by lower-cased name, the others (wildcards, negations, hashed names) in a list that
+ * every lookup still scans, and per looked-up id the answer. A file with a line per host makes
+ * lookups O(1) instead of O(lines): 1,000 hosts, 2,000 lines, used to cost O(n²) pattern
+ * matches (a RegExp built for each) in a run.
+ */
+interface KeyIndex {
+  byName: Map<string, KnownKey[]>;
+  other: KnownKey[];
+  memo: Map<string, KnownKey[]>;
+}
+const indexes = new WeakMap<KnownKey[], KeyIndex>();
+
+function indexOf(keys: KnownKey[]): KeyIndex {
+  let ix = indexes.get(keys);
+  if (ix) return ix;
+  ix = { byName: new Map(), other: [], memo: new Map() };
+  for (const k of keys) {
+    if (!k.patterns.every(isLiteral)) {
+      ix.other.push(k);
+      continue;
+    }
+    for (const p of new Set(k.patterns.map((x) => x.toLowerCase()))) {
+      const l = ix.byName.get(p);
+      if (l) l.push(k);
+      else ix.byName.set(p, [k]);
+    }
+  }
+  indexes.set(keys, ix);
+  return ix;
+}
+
+function keysForId(keys: KnownKey[], id: string): KnownKey[] {
+  const ix = indexOf(keys);
+  let hit = ix.memo.get(id);
+  if (hit) return hit;
+  hit = [
+    ...(ix.byName.get(id.toLowerCase()) ?? []),
+    ...ix.other.filter((k) => patternMatches(k.patterns, id)),
+  ].sort((a, b) => a.line - b.line);
+  if (ix.memo.size > 100_000) ix.memo.clear();
+  ix.memo.set(id, hit);
+  return hit;
+}
+
 /** Keys recorded for any of `names` (addresses or aliases) at `port`. */
 export function keysFor(keys: KnownKey[], names: string[], port: number): KnownKey[] {
   return keysForIds(keys, names.map((n) => hostId(n, port)));
 }
 
-/** Keys recorded under any of the known_hosts names `ids` (already `[host]:port` formed). */
+/**
+ * Keys recorded under any of the known_hosts names `ids` (already `[host]:port` formed), in
+ * file order. The array must not be changed after its first lookup (it is indexed).
+ */
 export function keysForIds(keys: KnownKey[], ids: string[]): KnownKey[] {
-  return keys.filter((k) => ids.some((id) => patternMatches(k.patterns, id)));
+  if (ids.length === 1) return keysForId(keys, ids[0]);
+  return [...new Set(ids.flatMap((id) => keysForId(keys, id)))].sort((a, b) => a.line - b.line);
 }
 
 /** What a connection is known as, for {@link hostKeyNames}. */

@@ -107,6 +107,36 @@ function readText(path: string): string {
   }
 }
 
+/**
+ * The text of a small file read again only when it changed (size, mtime, inode): every host
+ * of a run reads the same ssh_config and known_hosts, and 1,000 hosts re-reading and
+ * re-parsing a 2,000-line known_hosts each cost seconds. "" when it cannot be read.
+ */
+const fileCache = new Map<string, { stamp: string; text: string; keys?: KnownKey[] }>();
+function cachedFile(path: string) {
+  let stamp = "";
+  try {
+    const st = Deno.statSync(path);
+    stamp = `${st.size}:${st.mtime?.getTime()}:${st.ino}`;
+  } catch {
+    // unreadable: "" (as readText)
+  }
+  const hit = fileCache.get(path);
+  if (hit && stamp && hit.stamp === stamp) return hit;
+  const entry: { stamp: string; text: string; keys?: KnownKey[] } = {
+    stamp,
+    text: readText(path),
+  };
+  if (stamp) fileCache.set(path, entry);
+  return entry;
+}
+
+/** The parsed known_hosts of `path` (one array per file version: its lookup index is kept). */
+function knownKeysOf(path: string): KnownKey[] {
+  const f = cachedFile(path);
+  return f.keys ??= parseKnownHosts(f.text);
+}
+
 /** One live SSH connection to a host; counts the exec round trips it makes. */
 export class SshSession implements Connector {
   /** Exec channels opened so far (the round trips of this run). */
@@ -126,7 +156,7 @@ export class SshSession implements Connector {
    */
   static async open(target: SshTarget, opts: SshOptions = {}): Promise<SshSession> {
     const cfgFile = opts.sshConfigFile ?? `${home()}/.ssh/config`;
-    const cfgText = readText(cfgFile);
+    const cfgText = cachedFile(cfgFile).text;
     const cfg = resolveSshConfig(cfgText, target.host, home());
     const ex = target.explicit ?? {};
     const host = cfg.hostName ?? target.host;
@@ -138,7 +168,7 @@ export class SshSession implements Connector {
       ? cfg.identityFiles
       : [target.keyFile].filter((k): k is string => !!k);
     const khFile = target.knownHosts ?? `${home()}/.ssh/known_hosts`;
-    const known = parseKnownHosts(readText(khFile));
+    const known = knownKeysOf(khFile);
     const key = keyFiles.map(readText).find((k) => k);
     const ctx: HopContext = { known, khFile, opts, agent: Deno.env.get("SSH_AUTH_SOCK") };
     // ProxyJump hops, first hop first; each hop's own ssh_config entry applies to it.

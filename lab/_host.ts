@@ -8,11 +8,10 @@ import { BOOT_NETPLAN, bootNetplan, DETACH_SH } from "./scripts.ts";
 import { names, readPid } from "./_state.ts";
 import type { LabRecord } from "./types.ts";
 import {
-  keygen,
   LabError,
   NETNS_DIR,
-  pidAlive,
   pidCmdline,
+  pool,
   probePids,
   readIf,
   run,
@@ -60,8 +59,8 @@ export async function tail(path: string, lines = 3): Promise<string> {
   return t.trim().split("\n").slice(-lines).join(" | ");
 }
 
-/** Per-host upper directory: hostname, machine-id, host keys. Returns known_hosts lines. */
-export async function prepareHost(rec: LabRecord, i: number): Promise<string[]> {
+/** Per-host upper directory: hostname, machine-id (host keys: {@link hostKeys}). */
+export async function prepareHost(rec: LabRecord, i: number): Promise<void> {
   const h = `h${i}`;
   const d = `${rec.dir}/fs/${h}`;
   const up = `${d}/upper`;
@@ -79,23 +78,60 @@ export async function prepareHost(rec: LabRecord, i: number): Promise<string[]> 
     await Deno.mkdir(`${up}/etc/netplan`, { mode: 0o755 });
     await Deno.writeTextFile(
       `${up}/etc/netplan/${BOOT_NETPLAN}`,
-      bootNetplan(rec.hosts[i - 1].ip),
+      bootNetplan(rec.hosts[i - 1].ip, prefixBits(rec)),
       { mode: 0o600 },
     );
   }
+}
+
+const KEY_TYPES = ["ed25519", "ecdsa"] as const;
+/** Hosts per `sh` that runs their ssh-keygens (one process spawn from Deno per chunk). */
+const CHUNK = 50;
+
+function chunks(idx: readonly number[]): number[][] {
+  const out: number[][] = [];
+  for (let k = 0; k < idx.length; k += CHUNK) out.push(idx.slice(k, k + CHUNK));
+  return out;
+}
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Host keys (ed25519 and ecdsa) of hosts `idx` in their upper directories, made by one `sh`
+ * per {@link CHUNK} hosts (1,000 hosts: 20 spawns instead of 2,000). Returns the known_hosts
+ * lines (`hN,IP type key`), in host order.
+ */
+export async function hostKeys(rec: LabRecord, idx: readonly number[]): Promise<string[]> {
+  const keyFile = (i: number, t: string) => `${rec.dir}/fs/h${i}/upper/etc/ssh/ssh_host_${t}_key`;
+  await pool(chunks(idx), 2, async (part) => {
+    const script = part.flatMap((i) =>
+      KEY_TYPES.map((t) =>
+        `ssh-keygen -q -t ${t} -N '' -C ${shq(`root@h${i}`)} -f ${shq(keyFile(i, t))} || exit 1`
+      )
+    ).join("\n");
+    await run("/bin/sh", ["-c", script]);
+  });
   const lines: string[] = [];
-  for (const t of ["ed25519", "ecdsa"] as const) {
-    const pub = await keygen(t, `${up}/etc/ssh/ssh_host_${t}_key`, `root@${h}`);
-    const [type, key] = pub.trim().split(/\s+/);
-    lines.push(`${h},${rec.hosts[i - 1].ip} ${type} ${key}`);
+  for (const i of idx) {
+    for (const t of KEY_TYPES) {
+      const [type, key] = (await Deno.readTextFile(`${keyFile(i, t)}.pub`)).trim().split(/\s+/);
+      lines.push(`h${i},${rec.hosts[i - 1].ip} ${type} ${key}`);
+    }
   }
   return lines;
 }
 
-/** Start host `hN`'s PID 1 detached, in its netns and fresh mount/UTS/IPC/PID namespaces. */
-export async function startHost(rec: LabRecord, i: number) {
+/** The prefix length of a lab's subnet (`/24` of labs recorded before larger prefixes). */
+function prefixBits(rec: LabRecord): number {
+  return Number(rec.subnet.split("/")[1] ?? 24);
+}
+
+/** The command line of host `hN`'s PID 1: its netns, fresh mount/UTS/IPC/PID namespaces. */
+function hostCommand(rec: LabRecord, i: number): string[] {
   const h = `h${i}`;
-  const args = [
+  return [
     "nsenter",
     `--net=${NETNS_DIR}/${names.netns(rec.name, i)}`,
     "--",
@@ -113,14 +149,38 @@ export async function startHost(rec: LabRecord, i: number) {
     `${rec.dir}/boot.sh`,
     `${rec.dir}/fs`,
     h,
-    `${rec.hosts[i - 1].ip}/24`,
+    `${rec.hosts[i - 1].ip}/${prefixBits(rec)}`,
     `${rec.dir}/${h}.pid`,
     rec.name,
     rec.init,
   ];
-  const cg = rec.cgroupDir ? `${rec.cgroupDir}/${rec.name}-${h}` : "";
-  if (cg) await run("mkdir", ["-p", cg]);
-  await spawnDetached(`${rec.dir}/${h}.console`, cg, args);
+}
+
+/** Start host `hN`'s PID 1 detached, in its netns and fresh mount/UTS/IPC/PID namespaces. */
+export async function startHost(rec: LabRecord, i: number) {
+  await startHosts(rec, [i]);
+}
+
+/**
+ * Start hosts `idx` detached (as {@link startHost}), one `sh` running the `setsid -f` of
+ * {@link CHUNK} hosts at a time; returns once every host forked.
+ */
+export async function startHosts(rec: LabRecord, idx: readonly number[]) {
+  for (const i of idx) {
+    // the console file marks "started": down waits for the pid file of anything that has one
+    await Deno.writeTextFile(`${rec.dir}/h${i}.console`, "", { append: true });
+    const cg = rec.cgroupDir ? `${rec.cgroupDir}/${rec.name}-h${i}` : "";
+    if (cg) await run("mkdir", ["-p", cg]);
+  }
+  await pool(chunks(idx), 2, async (part) => {
+    const script = part.map((i) => {
+      const cg = rec.cgroupDir ? `${rec.cgroupDir}/${rec.name}-h${i}` : "";
+      const args = [`${rec.dir}/h${i}.console`, cg, ...hostCommand(rec, i)];
+      return `setsid -f /bin/sh -c "$LAB_DETACH" sh ${args.map(shq).join(" ")} ` +
+        `</dev/null >/dev/null 2>&1 || { echo "cannot start h${i} (setsid exit $?)" >&2; exit 1; }`;
+    }).join("\n");
+    await run("/bin/sh", ["-c", script], { env: { LAB_DETACH: DETACH_SH } });
+  });
 }
 
 /**
@@ -150,7 +210,9 @@ export async function waitHosts(
       const h = rec.hosts[i - 1];
       const pid = pids.get(i);
       if (pid === undefined) {
-        if (Date.now() - started > 10_000) {
+        // a host forked by now writes its pid file within seconds; 1,000 booting at once on 2
+        // CPUs take longer
+        if (Date.now() - started > 10_000 + 40 * rec.hosts.length) {
           throw new LabError(
             `${h.name} did not start: ${await tail(`${rec.dir}/${h.name}.console`)}`,
           );
@@ -239,7 +301,9 @@ export async function hostIndexes(dir: string): Promise<Set<number>> {
 /**
  * Kill the hosts' PID 1s (only verified ones: PID 1 of a PID namespace in the lab's netns;
  * killing it kills its whole namespace) and wait for them and their `unshare` parents. Returns
- * what did not go.
+ * what did not go. All hosts are probed by one `sh` per round (1,000 hosts: a few rounds, not
+ * thousands of spawns); a PID counts as gone once it is no longer a process in the host's
+ * netns, so a PID reused meanwhile (1,000 hosts wrap PIDs fast) is never waited for or killed.
  */
 export async function stopHosts(
   name: string,
@@ -247,32 +311,48 @@ export async function stopHosts(
   hostIdx: Iterable<number>,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const killed: number[] = [];
-  const parents: Array<[number, string]> = [];
+  const inits: Array<{ pid: number; netns: string }> = [];
+  const parents: Array<{ pid: number; netns: string }> = [];
   for (const i of hostIdx) {
-    const ns = names.netns(name, i);
+    const netns = names.netns(name, i);
     const pid = await readPid(`${dir}/h${i}.pid`);
     const ppid = await readPid(`${dir}/h${i}.pid.parent`);
-    if (ppid !== undefined) parents.push([ppid, ns]);
-    if (pid !== undefined && (await isHostInit(pid, ns))) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-        killed.push(pid);
-      } catch { /* already gone */ }
-    }
+    if (ppid !== undefined) parents.push({ pid: ppid, netns });
+    if (pid !== undefined) inits.push({ pid, netns });
   }
-  for (const pid of killed) {
-    if (!(await waitFor(async () => !(await pidAlive(pid)), 10_000, 20))) {
-      problems.push(`host pid ${pid} did not exit`);
+  const initInfo = await probePids(inits);
+  const killed = inits.filter(({ pid }) => {
+    const p = initInfo.get(pid);
+    if (!p?.alive || !p.pid1 || !p.inNetns) return false;
+    try {
+      Deno.kill(pid, "SIGKILL");
+      return true;
+    } catch {
+      return false; // already gone
     }
-  }
+  });
+  const stillThere = async (items: Array<{ pid: number; netns: string }>, init: boolean) => {
+    const info = await probePids(items);
+    return items.filter(({ pid }) => {
+      const p = info.get(pid);
+      return !!p?.alive && p.inNetns && (!init || p.pid1);
+    });
+  };
+  let left = killed;
+  await waitFor(async () => (left = await stillThere(left, true)).length === 0, 10_000, 50);
+  for (const { pid } of left) problems.push(`host pid ${pid} did not exit`);
   // the `unshare` parents exit by themselves once their child is gone
-  for (const [ppid, ns] of parents) {
-    const gone = await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
-    if (!gone && (await isHostParent(ppid, ns, `${dir}/boot.sh`))) {
-      Deno.kill(ppid, "SIGKILL");
-      await waitFor(async () => !(await pidAlive(ppid)), 2000, 20);
-    }
+  let lingering = parents;
+  await waitFor(
+    async () => (lingering = await stillThere(lingering, false)).length === 0,
+    2000,
+    50,
+  );
+  for (const { pid, netns } of lingering) {
+    if (await isHostParent(pid, netns, `${dir}/boot.sh`)) Deno.kill(pid, "SIGKILL");
+  }
+  if (lingering.length) {
+    await waitFor(async () => (lingering = await stillThere(lingering, false)).length === 0, 2000);
   }
   return problems;
 }

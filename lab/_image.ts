@@ -31,7 +31,7 @@ export async function setOpaque(dir: string) {
 }
 
 /** The lab-wide middle layer between this machine's `/` and each host's upper directory. */
-export async function buildBase(rec: LabRecord, prefix: string) {
+export async function buildBase(rec: LabRecord) {
   const fs = `${rec.dir}/fs`;
   const B = `${fs}/base`, W = `${fs}/base.w`, M = `${fs}/base.m`;
   for (const d of [B, W, M]) await Deno.mkdir(d, { mode: 0o755 });
@@ -63,7 +63,7 @@ export async function buildBase(rec: LabRecord, prefix: string) {
       [
         "127.0.0.1 localhost",
         "::1 localhost ip6-localhost ip6-loopback",
-        `${prefix}.1 labgw`,
+        `${rec.bridgeIp} labgw`,
         ...hostLines,
         "",
       ].join("\n"),

@@ -9,8 +9,8 @@ import { LabError, readIf } from "./util.ts";
 
 /** Non-root user created on every host (passwordless sudo, lab key). */
 export const LAB_USER = "deploy";
-/** Maximum number of hosts of one lab. */
-export const MAX_HOSTS = 200;
+/** Maximum number of hosts of one lab (1,000 need a /22: a /24 holds 244). */
+export const MAX_HOSTS = 1000;
 /** Port of the lab apt repository on the bridge address. */
 export const APT_PORT = 8080;
 /** A valid lab name (it prefixes interface names, limited to 15 characters). */
@@ -28,7 +28,10 @@ export function checkName(name: string): void {
   }
 }
 
-/** `198.18.X.0/24` -> `198.18.X` (the /24 prefix); throws outside 198.18.0.0/15. */
+/**
+ * `198.18.X.0/24` -> `198.18.X` (the /24 prefix); throws outside 198.18.0.0/15 or for other
+ * prefix lengths (labs take /20../24: `lab/_addr.ts`).
+ */
 export function subnetPrefix(subnet: string): string {
   const m = subnet.match(/^(198\.1[89]\.(\d{1,3}))\.0\/24$/);
   if (!m || Number(m[2]) > 255 || (m[2].length > 1 && m[2].startsWith("0"))) {

@@ -1,7 +1,7 @@
 /**
  * Run an example inventory against the namespace lab: the lab hosts are `P.11`, `P.12`, ... of
- * the lab's /24 and every example puts its hosts at `.11`, `.12`, ... of its own /24, in order.
- * {@link labInventoryText} moves the example to the lab's /24 (every address of it, VIPs
+ * the lab's (first) /24 and every example puts its hosts at `.11`, `.12`, ... of its own /24, in
+ * order. {@link labInventoryText} moves the example to the lab's first /24 (every address of it, VIPs
  * included) and adds the lab's connection variables (root, the lab key, its known_hosts).
  *
  * ```sh
@@ -14,6 +14,7 @@
  */
 import { basename } from "node:path";
 import type { Lab } from "./types.ts";
+import { parseSubnet, slash24s } from "./_addr.ts";
 
 /** The `/24` prefix (`198.18.1.`) of the first `ansible_host` of an inventory text. */
 export function seedPrefix(text: string): string {
@@ -37,7 +38,8 @@ export function labInventoryText(
   lab: Pick<Lab, "name" | "subnet" | "hosts" | "keyFile" | "knownHosts">,
 ): string {
   const from = seedPrefix(text);
-  const to = lab.subnet.replace(/\d+\/24$/, "");
+  // the lab's first /24 (a larger lab's first 244 hosts are in it, in the same order)
+  const to = `${slash24s(parseSubnet(lab.subnet))[0]}.`;
   const esc = from.replace(/\./g, "\\.");
   let out = text.replace(new RegExp(`(?<![\\d.])${esc}(?=\\d)`, "g"), to);
   const labIps = new Set(lab.hosts.map((h) => h.ip));

@@ -2,7 +2,7 @@
  * haplay's built-in namespace lab: N simulated Debian hosts on this machine (root required).
  *
  * Each host has its own network namespace (veth `eth0` on the lab bridge `<name>br`, address
- * `P.(10+i)/24`, IPv6 off, no default route), its own mount/UTS/IPC/PID namespaces with an
+ * `.(10+i)` of the lab's /20../24 subnet, IPv6 off, no default route), its own mount/UTS/IPC/PID namespaces with an
  * overlay root (lower layers: a lab-wide base layer over this machine's own `/`; upper: a
  * per-host directory on a per-lab tmpfs: the host's disk, kept across {@link labReboot}), a
  * real OpenSSH sshd with its own host keys. PID 1 is systemd by default (systemd-networkd
@@ -25,15 +25,25 @@ import { inventoryText, sshConfigText } from "./_client_files.ts";
 import {
   checkSystemd,
   hostIndexes,
+  hostKeys,
   isHostInit,
   prepareHost,
   removeHostCgroups,
-  startHost,
+  startHosts,
   stopHosts,
   waitHosts,
 } from "./_host.ts";
 import { startHttpd, stopHttpd } from "./_httpd.ts";
 import { buildBase } from "./_image.ts";
+import { raiseLimits } from "./_limits.ts";
+import {
+  bridgeAddress,
+  hostAddress,
+  hostCapacity,
+  type LabNet,
+  parseSubnet,
+  slash24s,
+} from "./_addr.ts";
 import { isMountPoint, labMac, linksNamed, netnsNamed, plugHosts, removeLinks } from "./_net.ts";
 import {
   APT_PORT,
@@ -46,7 +56,6 @@ import {
   readPid,
   readRecord,
   stateParent,
-  subnetPrefix,
   withNameLock,
   writeRecord,
 } from "./_state.ts";
@@ -84,9 +93,12 @@ export { labExec, labExecArgv } from "./exec.ts";
 export interface LabOptions {
   /** Lab name, `[a-z][a-z0-9]{0,6}` (it prefixes interface names, limited to 15 chars). */
   name: string;
-  /** Number of hosts, 1..200 (`h1`..`hN`). */
+  /** Number of hosts, 1..1000 (`h1`..`hN`), at most what the subnet holds (244 in a /24). */
   hosts: number;
-  /** `198.18.X.0/24` or `198.19.X.0/24` (RFC 2544 benchmark space) only. */
+  /**
+   * A network inside 198.18.0.0/15 (RFC 2544 benchmark space) with a prefix /20../24:
+   * `198.18.X.0/24`, or e.g. `198.18.32.0/22` for up to 1,012 hosts.
+   */
   subnet: string;
   /** Serve a cached flat apt repo (keepalived, iptables-persistent and deps) to the hosts. */
   aptRepo?: boolean;
@@ -129,10 +141,13 @@ async function findTool(tool: string): Promise<string> {
 export async function labUp(opts: LabOptions): Promise<Lab> {
   const t0 = performance.now();
   checkName(opts.name);
-  const prefix = subnetPrefix(opts.subnet);
+  const net = parseSubnet(opts.subnet);
   const n = opts.hosts;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) {
-    throw new LabError(`hosts must be 1..${MAX_HOSTS}, got ${n}`);
+  const max = Math.min(MAX_HOSTS, hostCapacity(net));
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new LabError(
+      `hosts must be 1..${max}${max < MAX_HOSTS ? ` in a /${net.bits}` : ""}, got ${n}`,
+    );
   }
   const init = opts.init ?? "systemd";
   if (init !== "lab" && init !== "systemd") throw new LabError(`unknown init '${init}'`);
@@ -143,16 +158,17 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   return await withNameLock(
     parent,
     opts.name,
-    () => upLocked(opts, { prefix, n, init, dir, t0 }),
+    () => upLocked(opts, { net, n, init, dir, t0 }),
   );
 }
 
 /** labUp, holding the name's lock. */
 async function upLocked(
   opts: LabOptions,
-  p: { prefix: string; n: number; init: "lab" | "systemd"; dir: string; t0: number },
+  p: { net: LabNet; n: number; init: "lab" | "systemd"; dir: string; t0: number },
 ): Promise<Lab> {
-  const { prefix, n, init, dir, t0 } = p;
+  const { net, n, init, dir, t0 } = p;
+  const prefixes = slash24s(net);
   const name = opts.name;
   if (await exists(dir)) {
     throw new LabError(`lab ${name} is already up (${dir} exists); run: lab down --name ${name}`);
@@ -163,7 +179,8 @@ async function upLocked(
   if ((await netnsNamed(new RegExp(`^${name}-h\\d+$`))).length) {
     throw new LabError(`netns ${name}-hN exist already: lab name ${name} in use`);
   }
-  const used = await subnetInUse(prefix);
+  let used: string | undefined;
+  for (const prefix of prefixes) used ??= await subnetInUse(prefix);
   if (used) throw new LabError(`subnet ${opts.subnet} is already in use on this machine (${used})`);
   for (
     const t of [
@@ -186,6 +203,7 @@ async function upLocked(
     for (const t of ["netplan", "networkctl", "systemctl"]) await findTool(t);
     cgroupDir = await checkSystemd(n);
   }
+  await raiseLimits(n);
   if (opts.keepalived) checkVersion(opts.keepalived);
   const ka = opts.keepalived ? await ensureKeepalived(opts.keepalived) : undefined;
   const aptRepoDir = ka
@@ -201,7 +219,7 @@ async function upLocked(
     if (e instanceof Deno.errors.AlreadyExists) throw new LabError(`lab ${name} is already up`);
     throw e;
   }
-  const bridgeIp = `${prefix}.1`;
+  const bridgeIp = bridgeAddress(net);
   const rec: LabRecord = {
     name,
     dir,
@@ -209,7 +227,7 @@ async function upLocked(
     bridgeIp,
     hosts: Array.from({ length: n }, (_, k) => ({
       name: `h${k + 1}`,
-      ip: `${prefix}.${11 + k}`,
+      ip: hostAddress(net, k),
       netns: names.netns(name, k + 1),
       pid: 0,
     })),
@@ -245,25 +263,26 @@ async function upLocked(
     await run("ip", ["link", "add", br, "address", labMac(bridgeIp, 2), "type", "bridge"]);
     await sysctlSet([`net.ipv6.conf.${br}.disable_ipv6=1`]);
     await run("ip", ["-b", "-"], {
-      stdin: `addr add ${bridgeIp}/24 dev ${br}\nlink set ${br} up\n`,
+      stdin: `addr add ${bridgeIp}/${net.bits} dev ${br}\nlink set ${br} up\n`,
     });
     const clash = (await run("ip", ["-4", "-o", "addr", "show"])).stdout.split("\n")
-      .filter((l) => l.includes(` inet ${prefix}.`) && l.split(/\s+/)[1] !== br);
+      .filter((l) => prefixes.some((p) => l.includes(` inet ${p}.`)) && l.split(/\s+/)[1] !== br);
     if (clash.length) throw new LabError(`subnet ${opts.subnet} was taken meanwhile`);
     await keygen("ed25519", rec.keyFile, `haplay-lab-${name}`);
     debug("bridge + key done");
-    await buildBase(rec, prefix);
+    await buildBase(rec);
     debug("base layer done");
     fault("base");
     if (aptRepoDir) await startHttpd(rec, aptRepoDir);
 
     const idx = rec.hosts.map((_, k) => k + 1);
-    const known = await pool(idx, CONCURRENCY, (i) => prepareHost(rec, i));
+    await pool(idx, CONCURRENCY, (i) => prepareHost(rec, i));
+    const known = await hostKeys(rec, idx);
     debug("host dirs + keys done");
     // network namespaces and veths, in batches of ip commands
     await plugHosts(name, rec.hosts, idx);
     debug("network done");
-    await pool(idx, CONCURRENCY, (i) => startHost(rec, i));
+    await startHosts(rec, idx);
     debug("hosts started");
     fault("hosts");
     const deadline = Date.now() + 30_000 + 500 * n;
@@ -271,7 +290,7 @@ async function upLocked(
     debug("hosts ready");
     fault("ready");
 
-    await Deno.writeTextFile(rec.knownHosts, known.flat().join("\n") + "\n");
+    await Deno.writeTextFile(rec.knownHosts, known.join("\n") + "\n");
     await Deno.writeTextFile(rec.sshConfig, sshConfigText(rec));
     await Deno.writeTextFile(rec.inventory, inventoryText(rec));
     rec.complete = true;

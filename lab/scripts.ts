@@ -11,7 +11,7 @@
  * already inside the host's network, mount, UTS and IPC namespaces (started through
  * `nsenter --net=... unshare --mount --uts --ipc --pid --fork --propagation private`).
  *
- * Arguments: `FS HOST ADDR/24 PIDFILE LAB INIT` where FS is the lab tmpfs (holding `base/` and
+ * Arguments: `FS HOST ADDR/BITS PIDFILE LAB INIT` where FS is the lab tmpfs (holding `base/` and
  * `HOST/{upper,work,root}`) and INIT is `lab` or `systemd`.
  *
  * It records its outer PID, configures the host's network (IPv6 off, `eth0` address, no default
@@ -173,7 +173,7 @@ export const BOOT_NETPLAN = "00-installer-config.yaml";
  * The installer's netplan file of a systemd host: `eth0` with its lab address, no gateway, no
  * IPv6 (no link-local addresses, no router advertisements), like the lab's bash-init hosts.
  */
-export function bootNetplan(ip: string): string {
+export function bootNetplan(ip: string, bits = 24): string {
   return [
     "# written by the haplay lab at create time, like an installer's netplan file",
     "network:",
@@ -181,7 +181,7 @@ export function bootNetplan(ip: string): string {
     "  renderer: networkd",
     "  ethernets:",
     "    eth0:",
-    `      addresses: [${ip}/24]`,
+    `      addresses: [${ip}/${bits}]`,
     "      link-local: []",
     "      accept-ra: false",
     "",

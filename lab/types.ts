@@ -21,7 +21,7 @@ export interface Lab {
   name: string;
   /** State directory of this lab (`stateDir/name`). */
   dir: string;
-  /** The lab subnet, `198.1[89].X.0/24`. */
+  /** The lab subnet inside 198.18.0.0/15, /20../24 (`198.18.X.0/24`, `198.18.32.0/22`). */
   subnet: string;
   /** Address of the bridge (`P.1`), the hosts' gateway-less neighbour on the machine. */
   bridgeIp: string;

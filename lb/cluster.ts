@@ -208,6 +208,24 @@ export function clusterOf(hostName: string, all: HostMap): Cluster | undefined {
   const vars = h && lbVarsOf(h);
   if (!h || !vars?.haplay_lb) return undefined;
   const cfg = vars.haplay_lb;
+  // The cluster depends only on the section's content and the host map: every host that
+  // inherits the same haplay_lb (group vars) shares one, built once per map. Without this,
+  // every host's tasks and order probe rebuilt it over all real servers: quadratic in hosts
+  // (1,000 hosts: minutes of CPU).
+  let byCfg = clustersByCfg.get(all);
+  if (!byCfg) clustersByCfg.set(all, byCfg = new Map());
+  let key = cfgKeys.get(cfg);
+  if (key === undefined) cfgKeys.set(cfg, key = JSON.stringify(cfg));
+  const known = byCfg.get(key);
+  if (known) return known;
+  const built = buildCluster(hostName, cfg, all);
+  if (built.members.length) byCfg.set(key, built); // else its owner is hostName: not shared
+  return built;
+}
+const clustersByCfg = new WeakMap<HostMap, Map<string, Cluster>>();
+const cfgKeys = new WeakMap<object, string>();
+
+function buildCluster(hostName: string, cfg: LbConfig, all: HostMap): Cluster {
   const problems: ModelProblem[] = [];
   const members: LbMember[] = [];
   for (const name of groupHosts(all, cfg.lb_group)) {
