@@ -91,6 +91,17 @@ export async function rollingIf(hosts: HostContext[], ctx: HookContext): Promise
   return held.some(Boolean);
 }
 
+/**
+ * Whether the load-balancer play may run at the same time as the real-server play before it:
+ * only on a first install, when no load balancer holds a VIP ({@link rollingIf} false, from the
+ * first probe, no extra exec). Nothing is serving then, so no client can be forwarded to a real
+ * server that is not ready yet; the run still ends (and verify runs) after both plays, and every
+ * load balancer is still gated.
+ */
+export async function firstInstall(hosts: HostContext[], ctx: HookContext): Promise<boolean> {
+  return !(await rollingIf(hosts, ctx));
+}
+
 /** sh: keepalived (and a child) running and the live keepalived.conf passing the validator. */
 export const GATE_SCRIPT = `${KEEPALIVED_ALIVE_FNS}
 if hp_ka_main; then echo running=1; else echo running=0; fi
@@ -116,22 +127,26 @@ const SAMPLES = 6;
 const SAMPLE_GAP_S = 0.2;
 
 /**
- * sh: after `waitS` seconds, samples whether the host holds its first VIP six times over 1 s;
+ * sh: after `waitS` seconds (or as soon as the host holds its VIP), samples whether the host holds its first VIP six times over 1 s;
  * prints `vip_samples=` and a 0/1 per sample (empty for a host that is no load balancer).
  */
 export function vipSamplesScript(host: HostContext, waitS = 0): string {
   const f = firstVip(host);
   if (!f) return "echo vip_samples=";
-  return `${
-    waitS > 0
-      ? `sleep ${waitS}
+  const holds = `ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${q(` ${f.vip}/`)}`;
+  // VRRP settle: up to waitS seconds, ended early by the event it waits for (this host took
+  // the VIP; the window and the peers' windows then check that it is the only holder). A host
+  // that does not take it waits the whole time: only then is it sure not to claim it later.
+  const settle = waitS > 0
+    ? `_w=0
+while [ "$_w" -lt ${
+      Math.round(waitS / SAMPLE_GAP_S)
+    } ] && ! ${holds}; do sleep ${SAMPLE_GAP_S}; _w=$((_w + 1)); done
 `
-      : ""
-  }_s=; _i=0
+    : "";
+  return `${settle}_s=; _i=0
 while [ "$_i" -lt ${SAMPLES} ]; do
-  if ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${
-    q(` ${f.vip}/`)
-  }; then _s="\${_s}1"; else _s="\${_s}0"; fi
+  if ${holds}; then _s="\${_s}1"; else _s="\${_s}0"; fi
   _i=$((_i + 1)); [ "$_i" -lt ${SAMPLES} ] && sleep ${SAMPLE_GAP_S}
 done
 echo "vip_samples=$_s"
