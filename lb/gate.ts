@@ -127,23 +127,17 @@ const SAMPLES = 6;
 const SAMPLE_GAP_S = 0.2;
 
 /**
- * sh: after `waitS` seconds (or as soon as the host holds its VIP), samples whether the host holds its first VIP six times over 1 s;
+ * sh: after `waitS` seconds, samples whether the host holds its first VIP six times over 1 s;
  * prints `vip_samples=` and a 0/1 per sample (empty for a host that is no load balancer).
  */
 export function vipSamplesScript(host: HostContext, waitS = 0): string {
   const f = firstVip(host);
   if (!f) return "echo vip_samples=";
   const holds = `ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${q(` ${f.vip}/`)}`;
-  // VRRP settle: up to waitS seconds, ended early by the event it waits for (this host took
-  // the VIP; the window and the peers' windows then check that it is the only holder). A host
-  // that does not take it waits the whole time: only then is it sure not to claim it later.
-  const settle = waitS > 0
-    ? `_w=0
-while [ "$_w" -lt ${
-      Math.round(waitS / SAMPLE_GAP_S)
-    } ] && ! ${holds}; do sleep ${SAMPLE_GAP_S}; _w=$((_w + 1)); done
-`
-    : "";
+  // VRRP settle, the whole time even once this host holds the VIP: a peer that starts later
+  // with a higher priority takes it over within that time, and a window taken before would be
+  // stale (the gate would then resample every member: one more exec each)
+  const settle = waitS > 0 ? `sleep ${waitS}\n` : "";
   return `${settle}_s=; _i=0
 while [ "$_i" -lt ${SAMPLES} ]; do
   if ${holds}; then _s="\${_s}1"; else _s="\${_s}0"; fi
