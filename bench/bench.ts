@@ -23,6 +23,7 @@ import {
   type Ctx,
   deployedDiff,
   directPhase,
+  firstInstallPhase,
   memoryPhase,
   pkgFloorPhase,
   rttPhase,
@@ -61,6 +62,7 @@ const USAGE =
   `usage: deno task bench [--hosts 10,50] [--runs 3] [--ansible-runs 1] [--phases direct,rtt50]
   [--tools haplay,ansible,pkg-floor]
   [--render RESULTS.json] [--lab bn1] [--keep-lab] [--subnet 198.19.24X.0/24 (default: a free one) | a /20../23 such as 198.18.32.0/22] [--out bench/results.json] [--log-dir DIR] [--docs]
+  --phases converge: the first install only (converge on a fresh lab, both tools, pkg-floor)
   --ansible-runs 0: no Ansible; pkg-floor: the converge's apt work alone (direct phase, fresh lab)
   sizes above 50 hosts (max 1000; above 244 a --subnet larger than a /24) run the memory-only
   mode once: haplay converge + no-op, peak RSS, and the one-connect-one-exec floor`;
@@ -161,9 +163,10 @@ export async function main(argv: string[]): Promise<number> {
           for (const tool of order) {
             if (phase === "direct") await directPhase(ctx, size, run, tool);
             else if (phase === "rtt50") await rttPhase(ctx, size, run, tool);
+            else if (phase === "converge") await firstInstallPhase(ctx, size, run, tool);
             else throw new Error(`unknown phase ${phase}`);
           }
-          if (phase === "direct" && tools.includes("pkg-floor")) {
+          if ((phase === "direct" || phase === "converge") && tools.includes("pkg-floor")) {
             await pkgFloorPhase(ctx, size, run);
           }
         }

@@ -321,6 +321,20 @@ export async function rttPhase(ctx: Ctx, size: number, run: number, tool: "hapla
   }
 }
 
+/**
+ * First install only (phase `converge`): the converge of example 001 on a fresh lab, nothing
+ * else (issue 18: first-install wall time against Ansible's).
+ */
+export async function firstInstallPhase(
+  ctx: Ctx,
+  size: number,
+  run: number,
+  tool: "haplay" | "ansible",
+) {
+  const { lab, inv } = await reset(ctx, size, false);
+  await runOne(ctx, { lab, inv, size, run, forks: size }, tool, "converge", "site");
+}
+
 /** Package floor of the converge (direct, on a fresh lab): the site playbook's apt work only. */
 export async function pkgFloorPhase(ctx: Ctx, size: number, run: number) {
   const { lab, inv } = await reset(ctx, size, false);

@@ -70,21 +70,7 @@ export async function runPlay(pi: number, { play, items }: PreparedPlay, st: Run
     const f = factsOf(p.host.name);
     return f && !f.error ? f : undefined;
   };
-  const hooks: HookContext = {
-    run: async (host, script) => {
-      const h = inv.hosts.get(host);
-      if (!h) throw new Error(`unknown host ${host}`);
-      return await (await pool.get(h)).runScript(script);
-    },
-    log,
-    probed: async (host) => {
-      const f = factsOf(host);
-      if (f?.order !== undefined) return f.order;
-      const h = inv.hosts.get(host);
-      const snippet = h && rolling.orderProbe?.(contextOf(inv, h));
-      return snippet ? (await hooks.run(host, snippet)).stdout : "";
-    },
-  };
+  const hooks = playHooks(play, st, factsOf);
   const env = (p: Prepared): HostEnv => ({
     opts,
     runId: st.runId,
@@ -161,9 +147,12 @@ export async function runPlay(pi: number, { play, items }: PreparedPlay, st: Run
         r.error = `${r.error}; ${r.rolledBack ? "rolled back" : "rollback FAILED"}`;
         aborted = true;
       }
-      for (const r of res.filter((x) => x.status === "changed")) {
-        if (!(await gateHost(gates, prepOf(r), r))) aborted = true;
-      }
+      // the changed hosts of one batch are gated at the same time (each gate samples its
+      // peers; a batch of one is the usual rolling case)
+      const passed = await Promise.all(
+        res.filter((x) => x.status === "changed").map((r) => gateHost(gates, prepOf(r), r)),
+      );
+      if (passed.includes(false)) aborted = true;
     }
     for (const r of res) delete r.gateOutput;
     for (const r of res) r.execs = pool.execs(r.host);
@@ -183,6 +172,62 @@ export async function runPlay(pi: number, { play, items }: PreparedPlay, st: Run
       aborted = true;
     }
   }
+}
+
+/**
+ * The hooks' view of the run for one play: run a script on a host (one exec), log, and the
+ * play's `orderProbe` output per host (from `factsOf`, else one exec now).
+ */
+export function playHooks(
+  play: Play,
+  st: RunState,
+  factsOf: (host: string) => HostFacts | undefined,
+): HookContext {
+  const { inv, pool, log } = st;
+  const hooks: HookContext = {
+    run: async (host, script) => {
+      const h = inv.hosts.get(host);
+      if (!h) throw new Error(`unknown host ${host}`);
+      return await (await pool.get(h)).runScript(script);
+    },
+    log,
+    probed: async (host) => {
+      const f = factsOf(host);
+      if (f?.order !== undefined) return f.order;
+      const h = inv.hosts.get(host);
+      const snippet = h && rollingOf(play).orderProbe?.(contextOf(inv, h));
+      return snippet ? (await hooks.run(host, snippet)).stdout : "";
+    },
+  };
+  return hooks;
+}
+
+/**
+ * Whether play `pi` may start together with play `pi - 1` (its `withPrevious` hook, from the
+ * first probe's facts): only when no host has work in both (tasks or pending handlers), none
+ * failed its first probe, and `--forks` leaves room for both plays' hosts at once.
+ */
+export async function runsWithPrevious(
+  prepared: PreparedPlay[],
+  pi: number,
+  st: RunState,
+): Promise<boolean> {
+  const play = prepared[pi]?.play;
+  if (pi < 1 || !play?.withPrevious) return false;
+  const busy = (i: number) =>
+    new Set(
+      prepared[i].items.filter((p) => {
+        const f = st.first.get(p.host.name)?.[i];
+        return p.tasks.length || f?.pending.length || f?.error;
+      }).map((p) => p.host.name),
+    );
+  const before = busy(pi - 1);
+  const now = busy(pi);
+  if ([...now].some((h) => before.has(h))) return false;
+  if (st.opts.forks !== undefined && st.opts.forks < before.size + now.size) return false;
+  const hooks = playHooks(play, st, (h) => st.first.get(h)?.[pi]);
+  const hosts = prepared[pi].items.map((p) => contextOf(st.inv, p.host));
+  return await Promise.resolve(play.withPrevious(hosts, hooks)).catch(() => false);
 }
 
 async function ordered(

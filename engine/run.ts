@@ -14,10 +14,10 @@ import { redactor } from "./secrets.ts";
 import type { ConnectorFactory } from "./connector.ts";
 import { sshConnector } from "./ssh_connector.ts";
 import { type HostFacts, probeRound } from "./host_facts.ts";
-import { probeEnv, runPlay, type RunState } from "./play_loop.ts";
+import { probeEnv, runPlay, type RunState, runsWithPrevious } from "./play_loop.ts";
 import { allOk, prepare, type PreparedPlay } from "./prepare.ts";
 import { Progress } from "./progress.ts";
-import type { RunReport } from "./report.ts";
+import type { HostReport, RunReport } from "./report.ts";
 import { SessionPool } from "./session_pool.ts";
 import type { Play } from "./types.ts";
 
@@ -131,15 +131,30 @@ export async function runPlaybook(
       for (const [host, last] of closeAfter(st.first)) if (last <= after) pool.close(host);
     };
     closeDone(-1);
-    for (const [pi, pp] of prepared.entries()) {
+    // Journal offsets of every play, before any runs (plays may run two at a time).
+    const offsets = prepared.map((_, pi) => {
       if (pi > 0) {
         for (const p of prepared[pi - 1].items) {
           st.offsets.set(p.host.name, (st.offsets.get(p.host.name) ?? 0) + p.tasks.length);
         }
       }
-      await runPlay(pi, pp, st);
+      return new Map(st.offsets);
+    });
+    const reports: HostReport[][] = prepared.map(() => []);
+    const playAt = (pi: number) =>
+      runPlay(pi, prepared[pi], { ...st, offsets: offsets[pi], reports: reports[pi] });
+    for (let pi = 0; pi < prepared.length; pi++) {
+      if (await runsWithPrevious(prepared, pi + 1, st)) {
+        log(
+          `PLAY [${prepared[pi + 1].play.name}] runs together with [${prepared[pi].play.name}]` +
+            ` (nothing serving yet; no host has work in both)`,
+        );
+        await Promise.all([playAt(pi), playAt(pi + 1)]);
+        pi++;
+      } else await playAt(pi);
       closeDone(pi);
     }
+    st.reports.push(...reports.flat());
   } finally {
     progress.end();
     await pool.closeAll();

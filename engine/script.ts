@@ -194,6 +194,10 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     }
     out.push(`( set -e; umask "$HP_UMASK"\n${change.apply}\n) >> "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} apply $_rc; return 1; fi`);
+    if (change.satisfies?.length) {
+      const marks = change.satisfies.map((h) => `"$HP/pending/${handlerKey(h)}"`).join(" ");
+      out.push(`if [ -e "$J/satisfied" ]; then rm -f ${marks}; fi`);
+    }
     out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n' || HP_LOST=1; hp_boundary`);
   }
   // Handlers: every pending one (this run's notifications and earlier runs' leftovers).

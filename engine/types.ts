@@ -44,6 +44,13 @@ export interface PlanChange {
    * changes nothing the daemon reads).
    */
   notify?: string[];
+  /**
+   * Handlers this change makes redundant once it has run, when its apply created
+   * `$J/satisfied` (e.g. a fresh start of a stopped daemon reads every file written before
+   * it, so a reload or restart notified earlier has nothing left to do): their pending marks
+   * are removed. Handlers notified after this change still run.
+   */
+  satisfies?: string[];
 }
 
 /** One idempotent operation on one resource of a host. */
@@ -164,6 +171,14 @@ export interface Play {
   gate?: Rolling["gate"];
   /** Same as `rolling.gateScript`. */
   gateScript?: Rolling["gateScript"];
+  /**
+   * Decides from the first probe's facts (`ctx.probed`, answered by this play's `orderProbe`)
+   * whether this play may run at the same time as the play before it, instead of after it
+   * (e.g. a first install: nothing is serving yet, so nothing needs the previous play's work
+   * done first). The engine honours it only when no host has work in both plays (tasks, or
+   * pending handlers) and `--forks` does not limit the run below their hosts together.
+   */
+  withPrevious?(hosts: HostContext[], ctx: HookContext): Promise<boolean> | boolean;
 }
 
 /** What a play's `gate` found. */

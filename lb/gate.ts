@@ -91,6 +91,17 @@ export async function rollingIf(hosts: HostContext[], ctx: HookContext): Promise
   return held.some(Boolean);
 }
 
+/**
+ * Whether the load-balancer play may run at the same time as the real-server play before it:
+ * only on a first install, when no load balancer holds a VIP ({@link rollingIf} false, from the
+ * first probe, no extra exec). Nothing is serving then, so no client can be forwarded to a real
+ * server that is not ready yet; the run still ends (and verify runs) after both plays, and every
+ * load balancer is still gated.
+ */
+export async function firstInstall(hosts: HostContext[], ctx: HookContext): Promise<boolean> {
+  return !(await rollingIf(hosts, ctx));
+}
+
 /** sh: keepalived (and a child) running and the live keepalived.conf passing the validator. */
 export const GATE_SCRIPT = `${KEEPALIVED_ALIVE_FNS}
 if hp_ka_main; then echo running=1; else echo running=0; fi
@@ -122,16 +133,14 @@ const SAMPLE_GAP_S = 0.2;
 export function vipSamplesScript(host: HostContext, waitS = 0): string {
   const f = firstVip(host);
   if (!f) return "echo vip_samples=";
-  return `${
-    waitS > 0
-      ? `sleep ${waitS}
-`
-      : ""
-  }_s=; _i=0
+  const holds = `ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${q(` ${f.vip}/`)}`;
+  // VRRP settle, the whole time even once this host holds the VIP: a peer that starts later
+  // with a higher priority takes it over within that time, and a window taken before would be
+  // stale (the gate would then resample every member: one more exec each)
+  const settle = waitS > 0 ? `sleep ${waitS}\n` : "";
+  return `${settle}_s=; _i=0
 while [ "$_i" -lt ${SAMPLES} ]; do
-  if ip -o addr show dev ${q(f.dev)} 2>/dev/null | grep -qF ${
-    q(` ${f.vip}/`)
-  }; then _s="\${_s}1"; else _s="\${_s}0"; fi
+  if ${holds}; then _s="\${_s}1"; else _s="\${_s}0"; fi
   _i=$((_i + 1)); [ "$_i" -lt ${SAMPLES} ] && sleep ${SAMPLE_GAP_S}
 done
 echo "vip_samples=$_s"

@@ -14,6 +14,8 @@
  *    each changed LB is gated before the next is touched (`gateScript`: keepalived running,
  *    config test clean; `gate`: exactly one LB holds the VIP); a failing gate rolls that host
  *    back and stops the rollout with the pair still serving.
+ * On a first install (no LB holds a VIP) the two plays run at the same time ({@link firstInstall}
+ * as `withPrevious`): nothing is serving, and no host has work in both.
  * Same-box DR hosts get their real-server tasks in the LB play (before keepalived), so a run
  * applies to each host in one play only. Hosts a play has nothing for get no tasks.
  *
@@ -25,7 +27,14 @@ import type { Inventory, Issue } from "../engine/inventory.ts";
 import type { VerifyCheck, VerifyContext } from "../engine/playbook.ts";
 import type { Handler, HostContext, Play, Task } from "../engine/types.ts";
 import { lbView } from "../lb/context.ts";
-import { holdsVipScript, lbGateScript, liveOrder, rollingIf, vipGate } from "../lb/gate.ts";
+import {
+  firstInstall,
+  holdsVipScript,
+  lbGateScript,
+  liveOrder,
+  rollingIf,
+  vipGate,
+} from "../lb/gate.ts";
 import { lintLb } from "../lb/lint.ts";
 import {
   loadBalancerHandlers,
@@ -51,6 +60,7 @@ export function realServerHandlers(host: HostContext): Handler[] {
 export { loadBalancerHandlers, loadBalancerTasks, realServerRoleTasks };
 
 export {
+  firstInstall,
   GATE_SCRIPT,
   gateResult,
   holdsVipScript,
@@ -77,6 +87,7 @@ export const plays: Play[] = [
       gateScript: lbGateScript,
       gate: vipGate,
     },
+    withPrevious: firstInstall,
     tasks: loadBalancerTasks,
     handlers: loadBalancerHandlers,
   },

@@ -95,7 +95,14 @@ export function keepalivedTasks(host: HostContext): Task[] {
       ),
       r.main,
     ),
-    service({ name: "keepalived", state: "started", enabled: true, tags: TAGS }),
+    // a first start reads the config and DAEMON_ARGS just written: no reload or restart after it
+    service({
+      name: "keepalived",
+      state: "started",
+      enabled: true,
+      satisfies: [RELOAD, RESTART],
+      tags: TAGS,
+    }),
   ];
 }
 

@@ -37,6 +37,12 @@ export const ServiceArgs = z.object({
   name: serviceName,
   state: z.enum(["started", "stopped", "restarted", "reloaded"]).optional(),
   enabled: z.boolean().optional(),
+  /**
+   * Handlers (of this daemon) that a start of the stopped daemon makes redundant: it reads
+   * every file written before it, so a reload or restart notified earlier in the run is
+   * dropped (see `PlanChange.satisfies`). Only `state: started`.
+   */
+  satisfies: z.array(z.string().min(1)).optional(),
 }).extend(AliveOpts.shape).strict().refine(
   (a) => a.state !== undefined || a.enabled !== undefined,
   {
@@ -201,12 +207,21 @@ export function planServiceFact(a: z.output<typeof ServiceArgs>, f: ServiceFact)
     f.enabled === "alias";
   const todo: string[] = [];
   const sh: string[] = [];
+  const satisfies: string[] = [];
   const via = f.init === "systemd" ? "systemd" : "init.d";
   switch (a.state) {
     case "started":
       if (!running) {
         todo.push(`start ${a.name}${unit ? "" : " (not installed yet)"}`);
-        sh.push(actionSh(a, "start"));
+        // `$J/satisfied` only when this apply really started it (not found running then)
+        sh.push(
+          a.satisfies?.length
+            ? `if hpt_alive; then _hp_fresh=0; else _hp_fresh=1; fi\n${
+              actionSh(a, "start")
+            }\nif [ "$_hp_fresh" = 1 ] && [ -n "\${J:-}" ]; then : > "$J/satisfied"; fi`
+            : actionSh(a, "start"),
+        );
+        if (a.satisfies?.length) satisfies.push(...a.satisfies);
       }
       break;
     case "stopped":
@@ -247,6 +262,7 @@ export function planServiceFact(a: z.output<typeof ServiceArgs>, f: ServiceFact)
       `(${enabledProbe(a.name)}) | sed 's/^enabled=//' > "$J/svc.enabled"`,
     ].join("\n"),
     apply: [aliveFn(a), ...sh].join("\n"),
+    ...(satisfies.length ? { satisfies } : {}),
     restore: [
       aliveFn(a),
       `case $(cat "$J/svc.running" 2>/dev/null) in`,
