@@ -176,6 +176,11 @@ Deno.test("maintenance: director names, static refusals, live peer health and VI
   );
   assert.deepEqual(awayLook(moved, t.value), { done: true, detail: "VI_1: lb2" });
   assert.equal(backLook(moved, t.value).done, false, "lb1 is the configured MASTER");
+  const both = buildStatus(
+    inv.hosts,
+    new Map([["lb1", facts(undefined, vip, "BACKUP")], ["lb2", facts(undefined, vip, "MASTER")]]),
+  );
+  assert.deepEqual(awayLook(both, t.value), { done: false, detail: "VI_1: lb1+lb2" });
   const peerDown = buildStatus(
     inv.hosts,
     new Map<string, DirectorFacts | string>([
