@@ -50,7 +50,7 @@ const USAGE = `usage:
   deno task maintenance <inventory> <director> on|off [--wait SECONDS] [--check] [--diff] [--json]
 <real-server>: an inventory host balanced to by some service, or its address; <director>: a
 load balancer. drain --wait: seconds to wait for its active connections to reach 0 (default
-${60}; 0: do not wait); maintenance --wait: seconds for the VIPs to move (default 30).
+60; 0: do not wait); maintenance --wait: seconds for the VIPs to move (default 30).
 every command also takes --ssh-config FILE and --timeout SECONDS (SSH connect, default 15)`;
 
 /** Default seconds a drain waits for active connections to end. */
