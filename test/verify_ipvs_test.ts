@@ -3,9 +3,9 @@
  * data-path inventories render (NAT, DR lo, DR REDIRECT, DSR fwmark with real servers at :0,
  * same-box DR), and the judgement of a director's table: as rendered, real servers down
  * (removed, or inhibited at weight 0) and drained (drain file) reported but not failed, every
- * mismatch failed, no IPVS a note. Tables are in the kernel's own format (`ip_vs_info_seq_show`:
- * hex addresses and ports, IPv6 uncompressed); the `.proc` files of test/fixtures/ipvs are
- * recorded in the VM lab (test/verify_ipvs_record.ts) when present.
+ * mismatch failed, no IPVS a note. Tables are written in the kernel's own format
+ * (`ip_vs_info_seq_show`: hex addresses and ports, IPv6 uncompressed), not yet recorded: the VM
+ * lab did not boot under this session's load; test/verify_ipvs_record.ts records real ones.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
