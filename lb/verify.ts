@@ -1,8 +1,9 @@
 /**
  * Verification after a deploy (or, with `absent`, after a rollback), through the engine's
  * connector (SSH by default): one exec per host (up to three more for load balancers only while
- * VRRP is still settling after a fresh start), then the checks of `verify_script.ts` and
- * `verify_persist.ts`.
+ * VRRP is still settling after a fresh start, or while a director's kernel IPVS table differs
+ * from the rendered virtual servers), then the checks of `verify_script.ts`, `verify_ipvs.ts`
+ * and `verify_persist.ts`.
  * @module
  */
 import type { VerifyCheck, VerifyContext } from "../engine/playbook_types.ts";

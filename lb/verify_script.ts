@@ -5,7 +5,9 @@
  * Load balancers: keepalived and its VRRP child alive; the on-host validator passes on the live
  * keepalived.conf; addresses per interface (VRRP: exactly one holder of each instance's VIPs);
  * health-check targets answer from this LB (bash `/dev/tcp`, an HTTP status line for HTTP_GET).
- * Real servers: the VIP on lo (plus arp_ignore) or the REDIRECT rule present. Every host: each
+ * The kernel's IPVS table of every director against the rendered virtual servers (read here,
+ * judged by `verify_ipvs.ts`). Real servers: the VIP on lo (plus arp_ignore) or the REDIRECT
+ * rule present. Every host: each
  * piece also persisted for boot, or (`absent`, after a rollback) nothing of haplay's left: see
  * `verify_persist.ts`, whose lines ride in the same script.
  * @module

@@ -48,11 +48,14 @@ export function usesIpvs(host: HostContext): boolean {
 /**
  * The keepalived package, and `ipvsadm` on directors that use IPVS ({@link usesIpvs}): the
  * standard tool an operator reads the kernel's table with (verify and status read
- * /proc/net/ip_vs, which needs no tool). Rollback with `--purge-packages` removes both again.
+ * /proc/net/ip_vs, which needs no tool). Each is installed by its own task, keepalived without
+ * Recommends, so rollback with `--purge-packages` removes both again.
  */
 export function keepalivedPackageTasks(host: HostContext): Task[] {
   return [
-    apt({ name: "keepalived", state: "present", tags: TAGS }),
+    // not its Recommends (ipvsadm): a package pulled in that way is not this task's to purge
+    // on rollback, and a VRRP-only director has no use for it
+    apt({ name: "keepalived", state: "present", installRecommends: false, tags: TAGS }),
     ...(usesIpvs(host) ? [apt({ name: "ipvsadm", state: "present", tags: TAGS })] : []),
   ];
 }
