@@ -300,18 +300,23 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
     const victim = sc.victim === master ? sc.servers.find((s) => s !== master)! : sc.victim;
     const other = sc.servers.find((s) => s !== victim)!;
     const vAddr = dataIp(lab, victim);
+    // the web service's real servers only (the echo service keeps the victim in the table)
+    const webReals = async (h: string) =>
+      (await ipvsReals(lab, h)).filter((r) =>
+        !sc.longLived || !r.endsWith(`:${sc.longLived.port}`)
+      );
     await vmSh(lab, victim, "/etc/init.d/vmlab-web stop");
     const outS = await until(
       `${vAddr} removed from ${master}'s IPVS`,
       45_000,
-      async () => !hasIp(await ipvsReals(lab, master), vAddr),
+      async () => !hasIp(await webReals(master), vAddr),
     );
     const a2 = await curls(lab, sc.url, 10);
     await vmSh(lab, victim, "/etc/init.d/vmlab-web start");
     const backS = await until(
       `${vAddr} back in ${master}'s IPVS`,
       45_000,
-      async () => hasIp(await ipvsReals(lab, master), vAddr),
+      async () => hasIp(await webReals(master), vAddr),
     );
     const a3 = await curls(lab, sc.url, 6);
     row.health = `${victim} web stopped: out after ${outS} s, then ${tallyText(a2)}; ` +
