@@ -25,4 +25,7 @@ export const PACKAGES: ReadonlyArray<{ pkg: string; needs: string[] }> = [
   // the lab's default hosts boot systemd with networkd and D-Bus, like an Ubuntu server
   { pkg: "systemd", needs: ["/lib/systemd/systemd", "networkctl"] },
   { pkg: "dbus", needs: ["dbus-daemon"] },
+  // directors get ipvsadm; the lab's hosts share this machine's root, so a purging rollback
+  // only leaves them as before when the machine has it (and its libpopt0) itself
+  { pkg: "ipvsadm", needs: ["ipvsadm"] },
 ];
