@@ -107,6 +107,7 @@ function facts(ipvs: string | undefined, addrs: string[], state: string): Direct
     instances: [{ name: "VI_1", state, vrid: 1, priority: 100, effectivePriority: 100 }],
     addresses: addrs,
     ipvs: ipvs === undefined ? undefined : parseIpVs(ipvs.split("\n")),
+    drains: [],
   };
 }
 
