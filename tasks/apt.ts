@@ -49,6 +49,10 @@ export const AptArgs = z.object({
 export type AptInput = z.input<typeof AptArgs>;
 
 const APT = "apt-get -y -q -o DPkg::Lock::Timeout=60";
+/** sh listing every installed package, sorted (for the packages an install added). */
+const INSTALLED =
+  "dpkg-query -W -f='${binary:Package} ${db:Status-Abbrev}\\n' 2>/dev/null | " +
+  "awk '$2 ~ /^.i/ { print $1 }' | LC_ALL=C sort";
 
 /** sh printing `now=` and `cache_mtime=` (0 when no package lists exist); two forks. */
 export const CACHE_AGE_SH = [
@@ -257,7 +261,7 @@ export function planAptFact(a: z.output<typeof AptArgs>, fact: AptFact): Plan {
   const env = `export DEBIAN_FRONTEND=noninteractive`;
   const restoreInstalled = [
     `if [ "\${HAPLAY_PURGE_PACKAGES:-0}" = 1 ] && [ -s "$J/apt.new" ]; then`,
-    `  DEBIAN_FRONTEND=noninteractive ${APT} purge $(cat "$J/apt.new") >&2`,
+    `  DEBIAN_FRONTEND=noninteractive ${APT} purge $(sort -u "$J/apt.new") >&2`,
     `fi`,
   ].join("\n");
   if (a.state === "absent") {
@@ -333,6 +337,9 @@ export function planAptFact(a: z.output<typeof AptArgs>, fact: AptFact): Plan {
       `  _s=$(dpkg-query -W -f='\${db:Status-Abbrev}\\n' "$_p" 2>/dev/null | head -n1)`,
       `  case $_s in ?i*) ;; *) echo "$_p" >> "$J/apt.new" ;; esac`,
       `done`,
+      // what apt pulls in beside the named packages (dependencies, Recommends) is new too: a
+      // purging rollback removes it as well (the apply appends the difference)
+      `${INSTALLED} > "$J/apt.pre"`,
     ].join("\n"),
     apply: [
       env,
@@ -340,6 +347,7 @@ export function planAptFact(a: z.output<typeof AptArgs>, fact: AptFact): Plan {
       updateSh(a.updateCache, a.name),
       `${APT} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold${rec} ` +
       `install ${a.state === "latest" ? "" : "--no-upgrade "}${names} >&2`,
+      `${INSTALLED} | LC_ALL=C comm -13 "$J/apt.pre" - >> "$J/apt.new"`,
     ].filter(Boolean).join("\n"),
     restore: restoreInstalled,
   };
