@@ -50,8 +50,7 @@ export type AptInput = z.input<typeof AptArgs>;
 
 const APT = "apt-get -y -q -o DPkg::Lock::Timeout=60";
 /** sh listing every installed package, sorted (for the packages an install added). */
-const INSTALLED =
-  "dpkg-query -W -f='${binary:Package} ${db:Status-Abbrev}\\n' 2>/dev/null | " +
+const INSTALLED = "dpkg-query -W -f='${binary:Package} ${db:Status-Abbrev}\\n' 2>/dev/null | " +
   "awk '$2 ~ /^.i/ { print $1 }' | LC_ALL=C sort";
 
 /** sh printing `now=` and `cache_mtime=` (0 when no package lists exist); two forks. */
