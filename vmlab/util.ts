@@ -54,3 +54,19 @@ export const keygen: Kit["keygen"] = kit.keygen;
 export function secondsSince(t0: number): number {
   return Math.round((performance.now() - t0) / 100) / 10;
 }
+
+/**
+ * CPU seconds (user + system) process `pid` has used so far, from `/proc/PID/stat` (0 when it
+ * is gone). A guest's QEMU CPU time is what its work costs whatever the machine's load: under
+ * TCG, on an idle core, wall time is about the same.
+ */
+export async function pidCpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // fields after the command (which may hold spaces) start after the last ')'
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Math.round((Number(f[11]) + Number(f[12])) / 10) / 10; // utime, stime at 100 Hz
+  } catch {
+    return 0;
+  }
+}
