@@ -234,7 +234,18 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
   const t0 = performance.now();
   const rows: RebootRow[] = [];
   const phases: string[] = [];
-  let about = "";
+  let labInfo = "";
+  /** Writes the results section: after every step (a run killed later leaves its rows), last. */
+  const report = async (state: string) => {
+    const about = `Run ${new Date().toISOString().slice(0, 16)}Z (${state}): ${labInfo}4 guests ` +
+      `(lb1, lb2, web1, client; 256 MiB, 1 vCPU each) on a ${navigator.hardwareConcurrency}-core ` +
+      `machine; one deploy serving both modes (${INVENTORY}); ${Math.round(secs(t0))} s: ` +
+      `${phases.join(", ")}. Seconds from power-off (QEMU gone); verify: from the guest booted ` +
+      "to the start of the `deno task verify` run that exits 0.";
+    const md = rebootMarkdown(rows, about) + `\nAfter the rollback (issue #14, 5c): ${absent}.\n`;
+    await writeResultsSection(`${here}results.md`, "reboot", md);
+    return md;
+  };
   let absent = "not reached";
   let failure: unknown;
   await withVmLab({
@@ -254,6 +265,8 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
     };
     wall0 = t0;
     await phase("boot of 4 guests");
+    labInfo = `QEMU ${lab.accel.toUpperCase()}, Debian kernel ${lab.kernelVersion}, systemd as ` +
+      "PID 1, ";
     log(`4 systemd guests up in ${lab.bootSeconds} s (${lab.accel}, kernel ${lab.kernelVersion})`);
     // what a user's host runs: systemd, networkd from netplan, the packages' units
     const units = await vmSh(
@@ -365,6 +378,7 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
           row.ok = true;
         }
         await phase(`${st.host} reboot`);
+        await report("in progress");
       }
     } catch (e) {
       failure = e;
@@ -395,18 +409,10 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
     } catch (e) {
       failure ??= e;
     }
-    about = `Run ${new Date().toISOString().slice(0, 16)}Z: QEMU ${lab.accel.toUpperCase()}, ` +
-      `Debian kernel ${lab.kernelVersion}, systemd as PID 1, 4 guests (lb1, lb2, web1, client; ` +
-      `256 MiB, 1 vCPU each) on a ${navigator.hardwareConcurrency}-core machine; one deploy ` +
-      `serving both modes (${INVENTORY}); whole test ${Math.round(secs(t0))} s: ` +
-      `${phases.join(", ")}. Seconds from power-off (QEMU gone); verify: from the guest booted ` +
-      "to the start of the `deno task verify` run that exits 0.";
   }).catch((e) => {
     failure ??= e;
   });
-  const md = rebootMarkdown(rows, about) + `\nAfter the rollback (issue #14, 5c): ${absent}.\n`;
-  console.log("\n" + md);
-  await writeResultsSection(`${here}results.md`, "reboot", md);
+  console.log("\n" + await report(failure === undefined ? "complete" : "failed"));
   if (failure !== undefined) throw failure;
   assert.deepEqual(rows.filter((r) => !r.ok).map((r) => `${r.mode} ${r.host}`), [], "failed");
 });
