@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
       for (const r of res) {
         console.log(
           `${r.host.padEnd(7)} ${values.graceful ? `shut down in ${r.downMs} ms, ` : ""}` +
-            `sshd ${r.sshUpMs} ms, booted ${r.readyMs} ms after power-off`,
+            `sshd ${r.sshUpMs} ms, booted ${r.readyMs} ms after power-off (${r.bootCpuS} CPU s)`,
         );
       }
       return 0;

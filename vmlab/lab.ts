@@ -22,6 +22,7 @@ import {
   isRoot,
   keygen,
   pidAlive,
+  pidCpuSeconds,
   processIdentity,
   readIf,
   removeIf,
@@ -94,6 +95,8 @@ async function consoleTail(dir: string, guest: string): Promise<string> {
 interface GuestUp {
   readyMs: number;
   sshMs: number;
+  /** CPU seconds of the guest's QEMU when it had booted. */
+  cpuS: number;
 }
 
 /** Size of a guest's console file (a reboot's boot is what comes after it). */
@@ -131,6 +134,7 @@ async function waitGuest(
 ): Promise<GuestUp> {
   const end = Date.now() + timeoutS * 1000;
   let readyMs = -1;
+  let cpuS = 0;
   let lastError = "not booted";
   while (true) {
     if (!(await pidAlive(h.pid))) {
@@ -140,13 +144,14 @@ async function waitGuest(
     }
     if (readyMs < 0 && await consoleReady(rec.dir, h.name, from)) {
       readyMs = Math.round(performance.now() - t0);
+      cpuS = await pidCpuSeconds(h.pid);
     }
     if (readyMs >= 0 && await sshBanner(h.ip, 20_000)) {
       const r = await vmExec(publicLab(rec), h.name, "test -e /run/vmlab-ready && hostname", {
         timeoutMs: 60_000,
       });
       if (r.code === 0 && r.stdout.trim() === h.name) {
-        return { readyMs, sshMs: Math.round(performance.now() - t0) };
+        return { readyMs, sshMs: Math.round(performance.now() - t0), cpuS };
       }
       if (r.code === 0) throw new VmlabError(`guest ${h.name} says it is '${r.stdout.trim()}'`);
       lastError = `exit ${r.code} ${r.stderr.trim()}`;
@@ -408,6 +413,8 @@ export interface VmRebootResult {
   readyMs: number;
   /** From power-off to sshd accepting the lab key's login (after {@link readyMs}). */
   sshUpMs: number;
+  /** CPU seconds the guest's QEMU used to boot (to `vmlab-ready`): the boot's cost, load aside. */
+  bootCpuS: number;
 }
 
 /**
@@ -474,8 +481,10 @@ export async function vmReboot(
     h.pid = await qemuStart(qemuGuest(rec, h));
     await save();
     const up = await waitGuest(rec, h, off, timeoutS, from);
-    log(`${h.name}: booted after ${up.readyMs} ms, SSH login after ${up.sshMs} ms`);
-    return { host: h.name, downMs, sshUpMs: up.sshMs, readyMs: up.readyMs };
+    log(
+      `${h.name}: booted after ${up.readyMs} ms (${up.cpuS} CPU s), SSH login after ${up.sshMs} ms`,
+    );
+    return { host: h.name, downMs, sshUpMs: up.sshMs, readyMs: up.readyMs, bootCpuS: up.cpuS };
   }));
   await writes;
   for (const h of lab.hosts) h.pid = rec.hosts.find((x) => x.name === h.name)?.pid ?? h.pid;

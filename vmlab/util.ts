@@ -54,3 +54,18 @@ export const keygen: Kit["keygen"] = kit.keygen;
 export function secondsSince(t0: number): number {
   return Math.round((performance.now() - t0) / 100) / 10;
 }
+
+/**
+ * CPU seconds (user + system) process `pid` has used so far, from `/proc/PID/stat` (0 when it
+ * is gone). A guest's QEMU CPU time is what its work costs whatever the machine's load: under
+ * TCG, on an idle core, wall time is about the same. Read by `cat`: Deno lets only a process
+ * with every permission read `/proc/PID/*` itself.
+ */
+export async function pidCpuSeconds(pid: number): Promise<number> {
+  const r = await run("cat", [`/proc/${pid}/stat`], { allowFail: true });
+  if (r.code !== 0) return 0;
+  // fields after the command (which may hold spaces) start after the last ')'
+  const f = r.stdout.slice(r.stdout.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(f[11]) + Number(f[12]); // utime, stime at 100 Hz
+  return Number.isFinite(ticks) ? Math.round(ticks / 10) / 10 : 0;
+}

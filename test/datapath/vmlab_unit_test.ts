@@ -10,6 +10,7 @@ import { moduleLoadOrder, parseModulesDep, realIn } from "../../vmlab/initramfs.
 import { parseDeb822, parseOneLine, pickMirror } from "../../vmlab/mirror.ts";
 import { GUESTS, macFor, mgmtPrefix, netBatch, netplanGuest } from "../../vmlab/topology.ts";
 import { qemuArgs } from "../../vmlab/qemu.ts";
+import { pidCpuSeconds } from "../../vmlab/util.ts";
 import { INITRAMFS_INIT } from "../../vmlab/guest_scripts.ts";
 import { SYSTEMD_UNITS } from "../../vmlab/guest_systemd.ts";
 import { parse as parseYaml } from "yaml";
@@ -277,4 +278,20 @@ Deno.test("results: the long-lived column and the feature rows; long-lived text"
   assert.match(md, /\| NAT \| b \| h \| f \| without sync: 2 of 2 broken \| r \| 1 \| 2 \|/);
   assert.match(md, /\| DSR \| b \| h \| f \| — \| r \| 1 \| 2 \|/);
   assert.match(md, /\| NAT \| UDP service, UDP_CHECK \| 10 datagrams: web1 5 \/ web2 5 \|/);
+});
+
+Deno.test("pidCpuSeconds: a process's user + system time from /proc, 0 when it is gone", async () => {
+  // burn CPU until /proc shows it grew by 0.1 s (wall time says little on a loaded machine)
+  const a = await pidCpuSeconds(Deno.pid); // 0.1 s steps: 0 for a process just started
+  const t0 = performance.now();
+  let b = a, x = 0;
+  while (b < a + 0.1 && performance.now() - t0 < 60_000) {
+    for (let i = 0; i < 1e6; i++) x += Math.sqrt(i);
+    b = await pidCpuSeconds(Deno.pid);
+  }
+  assert.ok(x > 0 && b >= a + 0.1 && b < a + 120, `CPU ${a} s, then ${b} s`);
+  assert.ok(await pidCpuSeconds(1) > 0, "PID 1 has used CPU");
+  const child = new Deno.Command("sh", { args: ["-c", "exit 0"] }).spawn();
+  await child.status;
+  assert.equal(await pidCpuSeconds(child.pid), 0);
 });
