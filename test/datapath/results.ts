@@ -68,7 +68,7 @@ export function resultsMarkdown(rows: ModeResult[], about: string): string {
   ].join("\n");
 }
 
-/** What one guest's reboot under load showed (reboot_test.ts). */
+/** What one guest's reboot under load showed (reboot_vm_suite.ts). */
 export interface RebootRow {
   mode: string;
   /** "lb2 (BACKUP)". */
@@ -87,10 +87,10 @@ export interface RebootRow {
   ok: boolean;
 }
 
-/** The markdown section of reboot_test.ts. */
+/** The markdown section of reboot_vm_suite.ts. */
 export function rebootMarkdown(rows: RebootRow[], about: string): string {
   return [
-    "## Reboots under load (test/datapath/reboot_test.ts)",
+    "## Reboots under load (test/datapath/reboot_vm_suite.ts)",
     "",
     about,
     "",
