@@ -444,8 +444,12 @@ e2e(
           await on(lab, "test -e /etc/keepalived/keepalived.conf || echo gone"),
           "gone\n",
         );
-        // the same install again, from a host without the package, rolled back with purge
-        await on(lab, "DEBIAN_FRONTEND=noninteractive dpkg --purge keepalived >/dev/null 2>&1");
+        // the same install again, from a host without the package (nor ipvsadm, which keepalived
+        // recommends and run1 pulled in), rolled back with purge: that removes both again
+        await on(
+          lab,
+          "DEBIAN_FRONTEND=noninteractive dpkg --purge keepalived ipvsadm >/dev/null 2>&1",
+        );
         const run4 = await runPlaybook(inv, [play("lb", tasks(100), handlers)], { log });
         assert.equal(run4.ok, true, explain(run4, lines));
         assert.match(run4.hosts[0].tasks[0].summary, /^install keepalived/);
