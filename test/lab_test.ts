@@ -463,7 +463,7 @@ e2e("lab: CLI up/status/exec/ssh/down and one-line errors", async () => {
   for (
     const bad of [
       ["up", "--name", "lt9", "--subnet", "10.1.2.0/24"],
-      ["up", "--name", "lt9", "--hosts", "201", "--subnet", "198.19.209.0/24"],
+      ["up", "--name", "lt9", "--hosts", "1001", "--subnet", "198.19.209.0/24"],
       ["status", "--name", "lt9"],
       ["frobnicate"],
     ]
