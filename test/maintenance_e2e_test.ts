@@ -73,7 +73,12 @@ e2e(
           assert.deepEqual(await Promise.all([lb1, lb2].map((h) => sshdSessions(lab, h))), before);
 
           // the peer down: refused, nothing changed
-          await sh(lb2, "/etc/init.d/keepalived stop");
+          // init.d's stop returns before keepalived's processes have exited: wait for them
+          await sh(
+            lb2,
+            "/etc/init.d/keepalived stop; i=0; while pgrep -x keepalived >/dev/null; do " +
+              "i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done",
+          );
           const refused = await run("maintenance", path, "lb1", "on");
           assert.equal(refused.code, 1, refused.err);
           assert.match(
