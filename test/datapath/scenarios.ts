@@ -43,7 +43,12 @@ export interface Scenario {
    * inventory, port 7000 on the VIP) without connection sync, then again after deploying
    * `syncInventory` (the same plus connection_sync).
    */
-  longLived?: { vip: string; port: number; syncInventory: string };
+  /**
+   * Long-lived connections through the failover, without and then with connection sync;
+   * `control`: the run without sync must break at least one (measured for NAT: 4 of 4; DR with
+   * the VIP on lo kept all 4 through the failover in this lab, 2026-12-02: reported, not asserted).
+   */
+  longLived?: { vip: string; port: number; syncInventory: string; control?: boolean };
   /**
    * Data-path features proven on the sync deploy (NAT): a UDP service with UDP_CHECK, and a
    * service with quorum 2 and a sorry server (`sorry`: the sorry server's host and port).
@@ -78,7 +83,7 @@ export const SCENARIOS: Scenario[] = [
     servers: ["web1", "web2"],
     victim: "web2",
     replies: "director",
-    longLived: { vip: "198.18.11.100", port: 7000, syncInventory: "nat-sync.yaml" },
+    longLived: { vip: "198.18.11.100", port: 7000, syncInventory: "nat-sync.yaml", control: true },
     degradation: { udpPort: 5300, quorumPort: 7001, sorry: { host: "web1", port: 7002 } },
     envUp: {
       web1: "ip route replace 198.18.11.0/24 via 198.18.10.254",
