@@ -24,6 +24,7 @@ import { sshConnector } from "./ssh_connector.ts";
 import type { Connector, ConnectorFactory } from "./connector.ts";
 import type { Play } from "./types.ts";
 import { lintLb } from "../lb/lint.ts";
+import { keepalivedHandlers, RELOAD } from "../roles/keepalived.ts";
 import { buildStatus, readDirectors, type StatusReport } from "../lb/status.ts";
 import {
   type DrainCounts,
@@ -245,7 +246,7 @@ export async function opsMain(argv: string[], io: OpsIo = {}): Promise<number> {
           const problem = drainProblem(clusters.value, dt);
           if (problem) throw new BadInput(problem);
         }
-        play = drainPlay(dt, a.cmd === "drain");
+        play = drainPlay(dt, a.cmd === "drain", { reload: RELOAD, handlers: keepalivedHandlers });
       }
       const runId = newRunId();
       if (!a.check) {

@@ -13,10 +13,9 @@
  */
 import type { HostMap } from "./cluster.ts";
 import { allClusters, type Cluster } from "./cluster.ts";
-import type { Play } from "../engine/types.ts";
+import type { Handler, HostContext, Play } from "../engine/types.ts";
 import { absent, file } from "../tasks/mod.ts";
 import { drainFile } from "./paths.ts";
-import { keepalivedHandlers, RELOAD } from "../roles/keepalived.ts";
 import { GATE_SCRIPT, gateResult } from "./gate.ts";
 import type { StatusReport } from "./status.ts";
 
@@ -119,9 +118,14 @@ export function drainContent(t: DrainTarget): string {
  * The play of a drain (or undrain) on every director of `t`: the drain file written (removed),
  * keepalived reloaded by its handler (alive-checked). One director at a time, each gated on
  * keepalived running with a clean config test: one that fails is rolled back from its journal
- * at once and the rest stay untouched.
+ * at once and the rest stay untouched. `keepalived`: the keepalived role's reload handler (its
+ * name and handlers: lb/ does not import roles/).
  */
-export function drainPlay(t: DrainTarget, drain: boolean): Play {
+export function drainPlay(
+  t: DrainTarget,
+  drain: boolean,
+  keepalived: { reload: string; handlers: (host: HostContext) => Handler[] },
+): Play {
   const path = drainFile(t.address);
   const name = `${drain ? "drain" : "undrain"} ${t.host ?? t.address}`;
   return {
@@ -133,10 +137,10 @@ export function drainPlay(t: DrainTarget, drain: boolean): Play {
     },
     tasks: () => [
       drain
-        ? file({ name, path, content: drainContent(t), mode: "0644", notify: [RELOAD] })
-        : absent({ name, path, notify: [RELOAD] }),
+        ? file({ name, path, content: drainContent(t), mode: "0644", notify: [keepalived.reload] })
+        : absent({ name, path, notify: [keepalived.reload] }),
     ],
-    handlers: keepalivedHandlers,
+    handlers: keepalived.handlers,
   };
 }
 
