@@ -22,7 +22,7 @@ e2e(
   "maintenance on/off on a deployed seed 001 lab: the VIP moves to the peer and back",
   async () => {
     await withLab(
-      { name: "dm2", subnet: "198.19.131.0/24", hosts: 4, aptRepo: true },
+      { name: "dm2", subnet: "198.19.131.0/24", hosts: 4, aptRepo: true, init: "systemd" },
       async (lab) => {
         const path = await writeLabInventory(examplePath("001"), lab);
         Deno.env.set("HAPLAY_VRRP_PASS", "Dm" + crypto.randomUUID().slice(0, 6));
@@ -73,10 +73,10 @@ e2e(
           assert.deepEqual(await Promise.all([lb1, lb2].map((h) => sshdSessions(lab, h))), before);
 
           // the peer down: refused, nothing changed
-          // init.d's stop returns before keepalived's processes have exited: wait for them
+          // wait until keepalived's processes have exited
           await sh(
             lb2,
-            "/etc/init.d/keepalived stop; i=0; while pgrep -x keepalived >/dev/null; do " +
+            "systemctl stop keepalived; i=0; while pgrep -x keepalived >/dev/null; do " +
               "i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done",
           );
           const refused = await run("maintenance", path, "lb1", "on");
@@ -86,7 +86,7 @@ e2e(
             /^refused: no healthy peer to take lb1's VIPs \(lb2 keepalived not running\)/m,
           );
           assert.equal((await sh(lb1, `test -e ${MAINTENANCE_FILE}`)).code, 1, "no file written");
-          await sh(lb2, "/etc/init.d/keepalived start");
+          await sh(lb2, "systemctl start keepalived");
           await new Promise((r) => setTimeout(r, 1500));
           await settle(["lb1"]);
 
@@ -108,8 +108,10 @@ e2e(
           assert.equal(dep2.ok, true);
           assert.equal(dep2.changed, false, "the deploy after maintenance on changes nothing");
           await labReboot(lab, [lb1]);
-          // the lab's bash init starts no keepalived at boot (no systemd): start it as boot would
-          await sh(lb1, "pidof keepalived || /etc/init.d/keepalived start");
+          // systemd starts keepalived at boot (enabled by the deploy): wait for it, start nothing
+          for (let i = 0; i < 80 && (await sh(lb1, "pidof keepalived")).code !== 0; i++) {
+            await new Promise((r) => setTimeout(r, 250));
+          }
           await new Promise((r) => setTimeout(r, 5000)); // more than a preemption would take
           assert.deepEqual(await holders(), ["lb2"], "lb1 stays out after its reboot");
 
