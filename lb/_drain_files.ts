@@ -1,32 +1,25 @@
 /**
  * The drain files of `deno task drain` as verify and status see them: where they live and which
- * real server a file is for. Read only (drain/undrain write them).
+ * real server a file is for. Read only (drain/undrain write them, named by {@link drainFile}).
  * @module
  */
 
-/** Where drain files live (`deno task drain`): a directory, or files with this prefix. */
-export const DRAIN_GLOBS = ["/etc/keepalived/haplay-drain/*", "/etc/keepalived/haplay-drain-*"];
+import { DRAIN_PREFIX, drainFile } from "./paths.ts";
+
+/** The glob of every drain file: exactly the names {@link drainFile} gives. */
+export const DRAIN_GLOB = `${DRAIN_PREFIX}*.conf`;
 
 /** sh printing `KEY=NAME` for each drain file (its base name). */
 export function drainListSh(key: string): string {
-  return `for _f in ${
-    DRAIN_GLOBS.join(" ")
-  }; do [ -e "$_f" ] && echo "${key}=\${_f##*/}"; done; true`;
+  return `for _f in ${DRAIN_GLOB}; do [ -e "$_f" ] && echo "${key}=\${_f##*/}"; done; true`;
 }
 
 /**
- * Whether a drain file (base name) is a real server's: named by its address (`:` and `.` kept,
- * other characters `_`) or its inventory host, alone or as a `_`/`-`-separated part
- * (`haplay-drain-198.18.0.13.conf`, `web1`, `web_198.18.0.13`).
+ * Whether a real-server address has a drain file among `names` (base names as
+ * {@link drainListSh} prints them). Only the name drain writes counts: a file someone else put
+ * there under another name is not a drain keepalived reads (its include matches one name).
  */
-export function isDrained(names: readonly string[], address: string, host?: string): boolean {
-  const part = address.replace(/[^0-9A-Za-z.:]/g, "_");
-  const ids = [part, address, ...(host ? [host] : [])];
-  return names.some((n) => {
-    const bare = n.replace(/^haplay-drain-/, "").replace(/\.conf$/, "");
-    return ids.some((id) =>
-      bare === id || bare.split(/[_\s]+/).includes(id) || bare.endsWith(`-${id}`) ||
-      bare.startsWith(`${id}-`)
-    );
-  });
+export function isDrained(names: readonly string[], address: string): boolean {
+  const own = drainFile(address).slice(drainFile(address).lastIndexOf("/") + 1);
+  return names.includes(own);
 }

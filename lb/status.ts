@@ -205,7 +205,7 @@ function serviceStatus(
         row?.protocol === "FWM" || want === undefined || got === want;
       const realServers: RealServerStatus[] = configured.map((r) => {
         const d = row?.dests.find((x) => x.address === r.address && portOk(r.port, x.port));
-        const drained = isDrained(f.drains, r.address!, r.host) ||
+        const drained = isDrained(f.drains, r.address!) ||
           (d?.weight === 0 && r.weight > 0 && !inhibitOf(svc, r));
         return {
           address: r.address!,

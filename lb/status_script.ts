@@ -9,7 +9,7 @@
  */
 import { KEEPALIVED_ALIVE_FNS } from "./alive_sh.ts";
 import { KEEPALIVED_PIDS } from "./paths.ts";
-import { DRAIN_GLOBS } from "./_drain_files.ts";
+import { DRAIN_GLOB } from "./_drain_files.ts";
 
 /** Where keepalived writes its VRRP data dump on SIGUSR1 (2.0 … 2.3). */
 export const KEEPALIVED_DATA = "/tmp/keepalived.data";
@@ -51,7 +51,7 @@ ip -o addr show 2>/dev/null | awk '{ print $2, $4 }'
 echo "@@ ipvs"
 cat /proc/net/ip_vs 2>/dev/null || echo "none"
 echo "@@ drain"
-for f in ${DRAIN_GLOBS.join(" ")}; do [ -e "$f" ] && echo "\${f##*/}"; done
+for f in ${DRAIN_GLOB}; do [ -e "$f" ] && echo "\${f##*/}"; done
 echo "@@ end"
 `;
 }

@@ -194,7 +194,7 @@ function judgeVs(w: WantedVs, k: IpvsService, drains: readonly string[]) {
     if (!fwdOk) wrong.push(`${name} forwarding ${x.forward}, rendered ${w.forward}`);
     const conns = `${x.active}/${x.inactive} conns`;
     if (x.weight === d.weight) notes.push(`${name} up (weight ${x.weight}, ${conns})`);
-    else if (x.weight === 0 && isDrained(drains, d.address, d.host)) {
+    else if (x.weight === 0 && isDrained(drains, d.address)) {
       notes.push(`${name} drained (weight 0, configured ${d.weight}: drain file; ${conns})`);
     } else if (x.weight === 0 && d.inhibit) {
       notes.push(`${name} down (weight 0: inhibit_on_failure, its health check failed)`);
