@@ -59,7 +59,8 @@ export function aptApply(t: Task): string {
 
 /**
  * sh of one host: each task's apply (in a `set -e` subshell, as haplay's apply script runs it)
- * when one of its packages is missing; output to a temp log, its tail on stderr on failure.
+ * when one of its packages is missing; output to a temp log, its tail on stderr on failure; `$J`
+ * a temp directory (the apply writes dpkg's installed list there, as into its journal entry).
  */
 export function pkgFloorScript(tasks: Task[]): string {
   const steps = tasks.map((t) =>
@@ -78,9 +79,10 @@ export function pkgFloorScript(tasks: Task[]): string {
     "  done",
     "  return 1",
     "}",
-    "_log=$(mktemp)",
+    // the apply records dpkg's installed list before and after in its journal directory
+    "_log=$(mktemp); J=$(mktemp -d)",
     ...steps,
-    'rm -f "$_log"',
+    'rm -rf "$_log" "$J"',
     "",
   ].join("\n");
 }

@@ -17,7 +17,7 @@
  * lock after the run.
  * @module
  */
-import { PRELUDE } from "./prelude.ts";
+import { PRELUDE, PROBE_PRELUDE } from "./prelude.ts";
 import { b64, q } from "./shell.ts";
 import type { Handler, PlanChange, Task } from "./types.ts";
 import { LOCK_SH } from "./lock_wait.ts";
@@ -25,8 +25,11 @@ import { LOCK_SH } from "./lock_wait.ts";
 /** Where haplay keeps its state on a host. */
 export const STATE_DIR = "/var/lib/haplay";
 
-const HEADER = `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
-${PRELUDE}`;
+const PATH_LINE =
+  "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C";
+const HEADER = `${PATH_LINE}\n${PRELUDE}`;
+/** The probe script's header: the probe helpers only (sent to every host on every run). */
+export const PROBE_HEADER = `${PATH_LINE}\n${PROBE_PRELUDE}`;
 
 /** A random marker prefix that task output cannot collide with. */
 export function newNonce(): string {
@@ -46,7 +49,7 @@ export function handlerName(key: string): string {
 
 /** Build the probe script for `tasks`. */
 export function probeScript(tasks: Task[], nonce: string): string {
-  const parts = [HEADER, "hp_main() {"];
+  const parts = [PROBE_HEADER, "hp_main() {"];
   parts.push(`printf '@@${nonce}:engine\\n'`);
   // shell builtins only: this runs on every host of every run (no-op runs included)
   parts.push(
