@@ -121,10 +121,6 @@ export function dpkgStatusSh(names: string[]): string {
   ].join("\n");
 }
 
-/** awk turning `apt-cache policy A B ...` into `NAME|CANDIDATE` lines (its first Candidate each). */
-const POLICY_AWK = `awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1); next } ` +
-  `p != "" && /^ *Candidate:/ { c = $0; sub(/^ *Candidate: */, "", c); print p "|" c; p = "" }'`;
-
 /**
  * Probe: one `pkg=NAME|STATUS|VERSION|CANDIDATE` line per package, then the cache age (only
  * where the plan reads it: a package to install, or state "latest"). One pass over dpkg's
@@ -148,16 +144,7 @@ export function aptProbe(names: string[], candidates: "all" | "missing" = "all")
     `    *"|$_p|"*) _r=\${_all#*"|$_p|"}; _s=\${_r%%${NL}*} ;;`,
     `  esac`,
     `  _c=""`,
-    `  if ${ask}; then _age=1`,
-    // one apt-cache for every name of the task, asked once; a name its output does not head
-    // (unknown to apt, or `name:arch`) is asked alone, as before
-    `    if [ -z "\${_pol+x}" ]; then _pol="`,
-    `$(apt-cache policy ${names.map(q).join(" ")} 2>/dev/null | ${POLICY_AWK})"; fi`,
-    `    case $_pol in`,
-    `      *${NL}"$_p|"*) _c=\${_pol#*${NL}"$_p|"}; _c=\${_c%%${NL}*} ;;`,
-    `      *) _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1) ;;`,
-    `    esac`,
-    `  fi`,
+    `  if ${ask}; then _age=1; _c=$(apt-cache policy "$_p" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1); fi`,
     `  printf 'pkg=%s|%s|%s\\n' "$_p" "\${_s:-|}" "$_c"`,
     `done`,
     `if [ -n "\${_age:-}" ]; then`,
