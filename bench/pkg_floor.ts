@@ -54,13 +54,14 @@ export function aptApply(t: Task): string {
   if (p.kind !== "change" || !p.apply.includes(" install --no-upgrade ")) {
     throw new Error(`${t.name}: the package floor handles state "present" installs only`);
   }
-  return p.apply;
+  // package work only: not the journal's record of what the install pulled in (dpkg's installed
+  // list before and after, written to `$J/apt.*` for a purging rollback)
+  return p.apply.split("\n").filter((l) => !l.includes('"$J/apt.')).join("\n");
 }
 
 /**
  * sh of one host: each task's apply (in a `set -e` subshell, as haplay's apply script runs it)
- * when one of its packages is missing; output to a temp log, its tail on stderr on failure; `$J`
- * a temp directory (the apply writes dpkg's installed list there, as into its journal entry).
+ * when one of its packages is missing; output to a temp log, its tail on stderr on failure.
  */
 export function pkgFloorScript(tasks: Task[]): string {
   const steps = tasks.map((t) =>
