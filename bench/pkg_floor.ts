@@ -54,7 +54,9 @@ export function aptApply(t: Task): string {
   if (p.kind !== "change" || !p.apply.includes(" install --no-upgrade ")) {
     throw new Error(`${t.name}: the package floor handles state "present" installs only`);
   }
-  return p.apply;
+  // package work only: not the journal's record of what the install pulled in (dpkg's installed
+  // list before and after, written to `$J/apt.*` for a purging rollback)
+  return p.apply.split("\n").filter((l) => !l.includes('"$J/apt.')).join("\n");
 }
 
 /**
@@ -78,9 +80,10 @@ export function pkgFloorScript(tasks: Task[]): string {
     "  done",
     "  return 1",
     "}",
-    "_log=$(mktemp)",
+    // the apply records dpkg's installed list before and after in its journal directory
+    "_log=$(mktemp); J=$(mktemp -d)",
     ...steps,
-    'rm -f "$_log"',
+    'rm -rf "$_log" "$J"',
     "",
   ].join("\n");
 }

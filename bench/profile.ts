@@ -58,7 +58,7 @@ export async function startup() {
 }
 
 /** Every task of a host over all plays (what the engine's first probe covers). */
-function allTasks(
+export function allTasks(
   inv: Awaited<ReturnType<typeof loadInventory>>,
   plays: Awaited<ReturnType<typeof loadPlaybook>>["plays"],
 ) {

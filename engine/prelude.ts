@@ -20,9 +20,8 @@
  * @module
  */
 
-/** POSIX sh source of the helper functions. */
-export const PRELUDE = `
-HP_UMASK=$(umask); umask 077
+/** `hp_fail` and `hp_stat`: the helpers a probe may call. */
+const PROBE_FUNCTIONS = `
 hp_fail() { echo "haplay: $*" >&2; exit 1; }
 hp_stat() {
   if [ -L "$1" ]; then echo exists=1; echo type=link; echo "target=$(readlink -- "$1")"
@@ -37,7 +36,19 @@ uid=%u
 gid=%g
 size=%s' -- "$1"
 }
-hp_save_path() {
+`;
+
+/**
+ * What a probe script carries: {@link PROBE_FUNCTIONS} only, not the journal and file-writing
+ * helpers, because the probe goes to every host on every run (a no-op included) and probes
+ * never write (the umask is set, the login's is not saved: no `$(umask)` fork).
+ */
+export const PROBE_PRELUDE = `
+umask 077${PROBE_FUNCTIONS}`;
+
+/** POSIX sh source of the helper functions. */
+export const PRELUDE = `
+HP_UMASK=$(umask); umask 077${PROBE_FUNCTIONS}hp_save_path() {
   _k=\${2:-0}
   if [ -L "$1" ] || [ -f "$1" ]; then cp -a -- "$1" "$J/path.$_k" && echo file > "$J/path.$_k.state"
   elif [ -d "$1" ]; then stat -c '%u %g %a' -- "$1" > "$J/path.$_k.meta" && echo dir > "$J/path.$_k.state"

@@ -17,7 +17,7 @@
  * lock after the run.
  * @module
  */
-import { PRELUDE } from "./prelude.ts";
+import { PRELUDE, PROBE_PRELUDE } from "./prelude.ts";
 import { b64, q } from "./shell.ts";
 import type { Handler, PlanChange, Task } from "./types.ts";
 import { LOCK_SH } from "./lock_wait.ts";
@@ -25,8 +25,11 @@ import { LOCK_SH } from "./lock_wait.ts";
 /** Where haplay keeps its state on a host. */
 export const STATE_DIR = "/var/lib/haplay";
 
-const HEADER = `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
-${PRELUDE}`;
+const PATH_LINE =
+  "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C";
+const HEADER = `${PATH_LINE}\n${PRELUDE}`;
+/** The probe script's header: the probe helpers only (sent to every host on every run). */
+export const PROBE_HEADER = `${PATH_LINE}\n${PROBE_PRELUDE}`;
 
 /** A random marker prefix that task output cannot collide with. */
 export function newNonce(): string {
@@ -46,7 +49,7 @@ export function handlerName(key: string): string {
 
 /** Build the probe script for `tasks`. */
 export function probeScript(tasks: Task[], nonce: string): string {
-  const parts = [HEADER, "hp_main() {"];
+  const parts = [PROBE_HEADER, "hp_main() {"];
   parts.push(`printf '@@${nonce}:engine\\n'`);
   // shell builtins only: this runs on every host of every run (no-op runs included)
   parts.push(
@@ -136,8 +139,14 @@ export interface ApplyContext {
   journalOffset?: number;
 }
 
-function writeB64(dest: string, text: string): string {
-  return `printf '%s' ${q(b64(text))} | base64 -d > ${dest}`;
+/**
+ * sh writing `text` to `dest` byte for byte: the builtin printf with the text single-quoted (no
+ * fork; an apply writes 3-4 journal files per task), base64 only for text with a NUL (which sh
+ * strings cannot hold).
+ */
+function writeText(dest: string, text: string): string {
+  if (text.includes("\0")) return `printf '%s' ${q(b64(text))} | base64 -d > ${dest}`;
+  return `printf '%s' ${q(text)} > ${dest}`;
 }
 
 /** Build the apply script. */
@@ -162,7 +171,7 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   // Session loss: sshd gone means our stdout pipe is closed (EPIPE on the next marker) or a
   // SIGHUP; either way stop at the next task boundary with the journal consistent.
   out.push(`HP_LOST=; trap 'HP_LOST=1' HUP PIPE`);
-  out.push(`_gen=$(cat "$HP/generation" 2>/dev/null || echo 0)`);
+  out.push(`_gen=0; if [ -r "$HP/generation" ]; then read -r _gen < "$HP/generation" || :; fi`);
   out.push(
     `if [ "$_gen" != ${
       q(ctx.generation)
@@ -170,21 +179,21 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   );
   out.push(`echo $((_gen + 1)) > "$HP/generation"; echo ${q(ctx.runId)} > "$HP/last-run"`);
   out.push(`R="$HP/runs/${ctx.runId}"; mkdir -p "$R/tasks" "$R/handlers"; chmod 700 "$R"`);
-  out.push(writeB64(`"$R/meta.json"`, meta));
+  out.push(writeText(`"$R/meta.json"`, meta));
   out.push(`echo running > "$R/state"`);
   for (const h of ctx.handlers) {
-    out.push(writeB64(`"$R/handlers/${handlerKey(h.name)}"`, h.run));
+    out.push(writeText(`"$R/handlers/${handlerKey(h.name)}"`, h.run));
   }
   out.push(`printf '@@${n}:started\\n' || HP_LOST=1; hp_boundary`);
   for (const { index, task, change } of items) {
     const id = String(index + (ctx.journalOffset ?? 0)).padStart(4, "0");
     const notify = change.restoreNotify ?? change.notify ?? task.notify ?? [];
     out.push(`J="$R/tasks/${id}"; mkdir -m 700 "$J"`);
-    out.push(writeB64(`"$J/summary"`, `${task.name}: ${change.summary}\n`));
-    out.push(writeB64(`"$J/resource"`, task.resource + "\n"));
-    out.push(writeB64(`"$J/restore.sh"`, change.restore + "\n"));
+    out.push(writeText(`"$J/summary"`, `${task.name}: ${change.summary}\n`));
+    out.push(writeText(`"$J/resource"`, task.resource + "\n"));
+    out.push(writeText(`"$J/restore.sh"`, change.restore + "\n"));
     if (notify.length) {
-      out.push(writeB64(`"$J/notify"`, notify.map(handlerKey).join("\n") + "\n"));
+      out.push(writeText(`"$J/notify"`, notify.map(handlerKey).join("\n") + "\n"));
     }
     out.push(`( set -e\n${change.backup}\n) > "$J/log" 2>&1 9>&-; _rc=$?`);
     out.push(`if [ $_rc != 0 ]; then hp_task_failed ${index} backup $_rc; return 1; fi`);
@@ -201,7 +210,8 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
     out.push(`: > "$J/done"; printf '@@${n}:done:${index}\\n' || HP_LOST=1; hp_boundary`);
   }
   // Handlers: every pending one (this run's notifications and earlier runs' leftovers).
-  out.push(`for _h in $(ls "$HP/pending" 2>/dev/null); do`);
+  // builtins only (a glob sorts like ls under LC_ALL=C): this runs in every apply
+  out.push(`for _f in "$HP"/pending/*; do [ -e "$_f" ] || continue; _h=\${_f##*/}`);
   out.push(
     `  ( set -e; umask "$HP_UMASK"; . "$HP/pending/$_h" ) > "$R/handler.$_h.log" 2>&1 9>&-; _rc=$?`,
   );
@@ -212,7 +222,8 @@ export function applyScript(items: ApplyItem[], ctx: ApplyContext): string {
   out.push(`done`);
   out.push(`echo done > "$R/state"`);
   out.push(
-    `ls -1 "$HP/runs" | sort | head -n -${ctx.keepRuns} | while read -r _old; do rm -rf "$HP/runs/$_old"; done`,
+    `set -- "$HP"/runs/*; if [ $# -gt ${ctx.keepRuns} ]; then ` +
+      `ls -1 "$HP/runs" | sort | head -n -${ctx.keepRuns} | while read -r _old; do rm -rf "$HP/runs/$_old"; done; fi`,
   );
   out.push(`printf '@@${n}:finished\\n'`);
   if (ctx.gate !== undefined) {

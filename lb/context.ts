@@ -16,9 +16,15 @@ export interface LbView {
   member: LbMember;
 }
 
+/** Host variable objects already validated (a role asks for a host's view several times). */
+const validVars = new WeakSet<object>();
+
 /** The host's LB view, or undefined when it is not a load balancer. Throws on invalid vars. */
 export function lbView(host: HostContext): LbView | undefined {
-  parseLbHostVars(host.name, host.vars);
+  if (!validVars.has(host.vars)) {
+    parseLbHostVars(host.name, host.vars);
+    validVars.add(host.vars);
+  }
   const cluster = lbClusterOf(host.name, host.all);
   if (!cluster) return undefined;
   const errors = cluster.problems.filter((p) => p.severity === "error");

@@ -19,12 +19,13 @@ import { q } from "../engine/shell.ts";
  * symlink's own mode is not checked, its owner and its target are).
  */
 export const SUDO_TARGET_FNS = `hp_sudo_comp() {
-  # $1 component; prints "OWNER|MODE|WHY" when unsafe
+  # $1 component; sets _w to "OWNER|MODE|WHY" when unsafe, else to "" (no subshell per component)
+  _w=
   _st=$(stat -c '%u|%U|%a|%F' -- "$1" 2>/dev/null) || return 0
   _u=\${_st%%|*}; _r=\${_st#*|}; _n=\${_r%%|*}; _r=\${_r#*|}; _m=\${_r%%|*}; _t=\${_r#*|}
-  if [ "$_u" != 0 ]; then echo "$_n|$_m|not owned by root"; return 0; fi
+  if [ "$_u" != 0 ]; then _w="$_n|$_m|not owned by root"; return 0; fi
   if [ "$_t" != "symbolic link" ] && [ $(( 0$_m & 022 )) -ne 0 ]; then
-    echo "$_n|$_m|group- or world-writable"
+    _w="$_n|$_m|group- or world-writable"
   fi
 }
 hp_sudo_target() {
@@ -34,11 +35,12 @@ hp_sudo_target() {
     _c=$_x
     while :; do
       if [ -e "$_c" ] || [ -L "$_c" ]; then
-        _w=$(hp_sudo_comp "$_c")
+        hp_sudo_comp "$_c"
         if [ -n "$_w" ]; then echo "sudo_target=$1|bad|$_c|$_w"; return 0; fi
       fi
       [ "$_c" = / ] && break
-      _c=$(dirname -- "$_c")
+      # dirname of an absolute path by expansion (no fork per component)
+      case $_c in /*/*) _c=\${_c%/*} ;; /*) _c=/ ;; *) _c=$(dirname -- "$_c") ;; esac
     done
   done
   echo "sudo_target=$1|ok"
