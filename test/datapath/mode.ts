@@ -325,8 +325,16 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
       );
       const a2 = await curlsExplained(lab, sc.url, 10);
       // a failed request: curl's error and the MASTER's connection entries at that moment
+      // (and who holds the VIP, the other director's table: a VRRP flap would load it there)
       const why = failuresText(a2)
-        ? `; ${failuresText(a2)}; ${master}'s ipvsadm -Lnc: ${await ipvsConns(lab, master)}`
+        ? `; ${failuresText(a2)}; ${master}'s ipvsadm -Lnc: ${await ipvsConns(lab, master)}; ` +
+          `VIP on ${(await holders(lab, sc.directors, sc.vrrpVip)).join(", ") || "nobody"}; ` +
+          sc.directors.filter((d) => d !== master).map((d) => d).join(", ") + "'s reals: " +
+          (await Promise.all(
+            sc.directors.filter((d) => d !== master).map(async (d) =>
+              (await ipvsReals(lab, d)).join(" ") || "none"
+            ),
+          )).join("; ")
         : "";
       await vmSh(lab, victim, "/etc/init.d/vmlab-web start");
       const backS = await until(
@@ -344,6 +352,24 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
         [...bodies(a3)].sort(),
         [...sc.servers].sort(),
         `${victim} back: ${tallyText(a3)}`,
+      );
+    }
+
+    if (sc.drain) {
+      // before any failover: a failover leaves the old MASTER's kernel with ESTABLISHED entries
+      // for connections that ended through the other director (it never saw their FIN; 15 min
+      // timeout), which count as active connections a drain then waits for
+      phase = "drain";
+      row.features ??= [];
+      await runDrainAndMaintenance(
+        lab,
+        sc,
+        path,
+        c.password,
+        master,
+        FAILOVER_MAX_FAILED,
+        row.features,
+        c.log,
       );
     }
 
@@ -500,24 +526,10 @@ export async function runMode(lab: VmLab, sc: Scenario, c: ModeContext, row: Mod
         [],
         `with connection sync every long-lived connection survives: ${longLivedText(r.conns)}`,
       );
-      row.features = [];
+      row.features ??= [];
       if (sc.degradation) {
         phase = "degradation";
         await runDegradation(lab, sc, master, row.features, c.log);
-      }
-      if (sc.drain) {
-        phase = "drain";
-        const f = row.features;
-        await runDrainAndMaintenance(
-          lab,
-          sc,
-          s2.path,
-          c.password,
-          master,
-          FAILOVER_MAX_FAILED,
-          f,
-          c.log,
-        );
       }
     }
   } catch (e) {
