@@ -22,6 +22,7 @@ import { semanticConf } from "../lb/keepalived_conf_plan.ts";
 import { LbSection } from "../lb/schema.ts";
 import { CHECKER, KEEPALIVED_CONF } from "../lb/paths.ts";
 import { KEEPALIVED_ALIVE_FNS } from "../lb/alive_sh.ts";
+import { SYNC_DAEMONS_OFF_SH } from "../lb/sync_daemons_sh.ts";
 import { versionedConf } from "../lb/keepalived_version.ts";
 
 /** The role's variables: the `haplay_lb` section (its `ipvs` and everything rendered). */
@@ -144,12 +145,20 @@ export function keepalivedHandlers(_host: HostContext): Handler[] {
     `    if ${enabledAtBootSh("keepalived")} && [ -s ${KEEPALIVED_CONF} ]; then`,
     `      ( ${start.run}\n${KEEPALIVED_ALIVE}\n ) || exit 1`,
     `    else echo "haplay: keepalived not running and not enabled: left stopped" >&2; fi`,
+    SYNC_DAEMONS_OFF_SH,
     `    exit 0`,
     `  fi`,
     `fi`,
   ].join("\n");
   return [
-    { name: RELOAD, run: `${rollbackGuard}\n${reload.run}\n${KEEPALIVED_ALIVE}` },
-    { name: RESTART, run: `${rollbackGuard}\n${stop.run}\n${start.run}\n${KEEPALIVED_ALIVE}` },
+    {
+      name: RELOAD,
+      run: `${rollbackGuard}\n${reload.run}\n${KEEPALIVED_ALIVE}\n${SYNC_DAEMONS_OFF_SH}`,
+    },
+    {
+      name: RESTART,
+      run:
+        `${rollbackGuard}\n${stop.run}\n${start.run}\n${KEEPALIVED_ALIVE}\n${SYNC_DAEMONS_OFF_SH}`,
+    },
   ];
 }

@@ -76,10 +76,16 @@ export async function withVmLab(
   if (failure !== undefined) throw failure;
 }
 
-/** The snapshot script of test/snapshot.ts plus the IPVS table (without loading ip_vs). */
+/**
+ * The snapshot script of test/snapshot.ts plus the IPVS table (without loading ip_vs) and the
+ * kernel's IPVS sync daemon threads (`ipvs-m:*`, `ipvs-b:*`: a rollback must stop those its
+ * deploy's `connection_sync` started).
+ */
 export const VM_SNAPSHOT_SH = `${SNAPSHOT_SH}
 echo '## ipvs'
 if [ -r /proc/net/ip_vs ]; then grep -E '^(TCP|UDP|FWM) |-> [0-9A-F]{8}:' /proc/net/ip_vs; fi
+echo '## ipvs sync daemons (kernel threads)'
+cat /proc/[0-9]*/comm 2>/dev/null | grep -E '^ipvs-[mb]:' | sort
 `;
 
 /** Snapshots of every guest, by name (in parallel). */

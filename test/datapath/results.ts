@@ -47,7 +47,7 @@ export function resultsMarkdown(rows: ModeResult[], about: string): string {
   const more = features.length
     ? [
       "",
-      "Data-path features (on the mode's second deploy, with connection sync):",
+      "Data-path features (NAT: on the second deploy, with connection sync; DR: drain and maintenance on the first deploy, before the failover):",
       "",
       "| mode | feature | observed |",
       "| --- | --- | --- |",

@@ -41,12 +41,10 @@ export interface Scenario {
   /**
    * Long-lived TCP connections through a failover: the line-echo service (`echo` of the
    * inventory, port 7000 on the VIP) without connection sync, then again after deploying
-   * `syncInventory` (the same plus connection_sync).
-   */
-  /**
-   * Long-lived connections through the failover, without and then with connection sync;
-   * `control`: the run without sync must break at least one (measured for NAT: 4 of 4; DR with
-   * the VIP on lo kept all 4 through the failover in this lab, 2026-12-02: reported, not asserted).
+   * `syncInventory` (the same plus connection_sync). `control`: the run without sync must break
+   * every one (the new MASTER has no IPVS entry for them; NAT: its stack resets them, DR: it has
+   * no route to the client, so the client's read times out). DR once kept all 4: the kernel's
+   * sync daemons of the NAT mode's sync run were still running (fixed: lb/sync_daemons_sh.ts).
    */
   longLived?: { vip: string; port: number; syncInventory: string; control?: boolean };
   /**
@@ -55,8 +53,8 @@ export interface Scenario {
    */
   degradation?: { udpPort: number; quorumPort: number; sorry: { host: string; port: number } };
   /**
-   * Drain web2 and undrain it, maintenance of the MASTER on and off (on the sync deploy; DR lo
-   * with env HAPLAY_DP_DRAIN=1).
+   * Drain web2 and undrain it, maintenance of the MASTER on and off (on the sync deploy; DR lo;
+   * env HAPLAY_DP_DRAIN=0 leaves them out).
    */
   drain?: boolean;
 }
@@ -103,9 +101,14 @@ export const SCENARIOS: Scenario[] = [
     servers: ["web1", "web2"],
     victim: "web2",
     replies: "direct",
-    longLived: { vip: "198.18.10.100", port: 7000, syncInventory: "dr-lo-sync.yaml" },
-    // not yet run in the VM lab (h/dm's CLI landed too late for a run this session): opt in
-    drain: Deno.env.get("HAPLAY_DP_DRAIN") === "1",
+    longLived: {
+      vip: "198.18.10.100",
+      port: 7000,
+      syncInventory: "dr-lo-sync.yaml",
+      control: true,
+    },
+    // drain and maintenance under a request loop (HAPLAY_DP_DRAIN=0 leaves them out)
+    drain: Deno.env.get("HAPLAY_DP_DRAIN") !== "0",
     envUp: ONLINK_UP,
     envDown: ONLINK_DOWN,
   },

@@ -31,13 +31,14 @@ else:
 `;
 
 /**
- * Long-lived connections: \`dp-long.py VIP PORT N SECONDS\` opens N connections one after the
- * other, then each sends its counter as a line every 100 ms and reads the echo (15 s timeout)
- * until SECONDS passed. Prints one JSON list: per connection the server that answered, lines
+ * Long-lived connections: \`dp-long.py VIP PORT N SECONDS [STOPFILE]\` opens N connections one
+ * after the other, then each sends its counter as a line every 100 ms and reads the echo (15 s
+ * timeout) until SECONDS passed or STOPFILE exists (then each closes cleanly). Prints one JSON list: per connection the server that answered, lines
  * exchanged, the longest wait for an echo, and why it broke (null: it did not).
  */
-export const LONG_PY = `import json, socket, sys, threading, time
+export const LONG_PY = `import json, os, socket, sys, threading, time
 vip, port, n, dur = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+stop = sys.argv[5] if len(sys.argv) > 5 else None
 res = []
 def conn(i):
     r = {"id": i, "server": None, "lines": 0, "maxWaitS": 0.0, "broken": None}
@@ -53,7 +54,7 @@ def run(c, end):
     s, f, r = c
     k = 0
     try:
-        while time.time() < end:
+        while time.time() < end and not (stop and os.path.exists(stop)):
             k += 1
             t = time.time()
             s.sendall(b"%d\\n" % k)
@@ -173,17 +174,20 @@ export interface LongLived {
   broken: string | null;
 }
 
-/** Runs {@link LONG_PY} in the client (resolves when every connection ended). */
+/**
+ * Runs {@link LONG_PY} in the client (resolves when every connection ended: after `seconds`,
+ * or once the client's file `stopFile` exists).
+ */
 export async function longLived(
   lab: VmLab,
   vip: string,
   port: number,
   n: number,
   seconds: number,
+  stopFile = "",
 ): Promise<LongLived[]> {
-  const r = await vmExec(lab, "client", `python3 /tmp/dp-long.py ${vip} ${port} ${n} ${seconds}`, {
-    timeoutMs: (seconds + 60) * 1000,
-  });
+  const cmd = `python3 /tmp/dp-long.py ${vip} ${port} ${n} ${seconds} ${stopFile}`.trim();
+  const r = await vmExec(lab, "client", cmd, { timeoutMs: (seconds + 60) * 1000 });
   if (r.code !== 0) throw new Error(`long-lived client failed (${r.code}): ${r.stderr.trim()}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
