@@ -111,6 +111,9 @@ export function persistScript(p: PersistPlan): string {
     `for _k in ${requiredSysctls(p).map((s) => s.key).join(" ")} $(cat ${
       sysctlFiles(p).map(q).join(" ")
     } /dev/null 2>/dev/null | sed -n 's/^[ \\t]*\\([a-z0-9_./-]*\\)[ \\t]*=.*/\\1/p' | tr / .); do echo "sysctl_live=$_k $(sysctl -n "$_k" 2>/dev/null)"; done`,
+
+    // how this boot's systemd-sysctl ended (a failed run leaves persisted sysctls unapplied)
+    `if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl show -p ActiveState -p Result systemd-sysctl.service 2>/dev/null | sed 's/^/sysctl_unit_/'; fi`,
   ];
   const redirect = p.duties.some((d) => d.method === "redirect");
   const fw = fwmarkServices(p.cluster);
@@ -415,6 +418,27 @@ export function persistChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
   return out;
 }
 
+/**
+ * Why a persisted sysctl is not live (text to append to the failure, "" when unknown): this
+ * boot's `systemd-sysctl.service` failed (e.g. `Result: timeout`: its 90 s start limit hit, so
+ * no sysctl.d file was applied), or it ran and something set the key since.
+ */
+export function sysctlBootCause(f: Facts, s: { key: string; value: string }): string {
+  if (bootSysctl(f, s.key)?.value !== s.value) return "";
+  const state = one(f, "sysctl_unit_ActiveState");
+  const result = one(f, "sysctl_unit_Result");
+  if (state === undefined) return "";
+  if (state === "failed" || (result !== undefined && result !== "success")) {
+    return `: systemd-sysctl.service failed at this boot (${state}, Result: ${
+      result ?? "?"
+    }), so the sysctl.d files were not applied; \`systemctl restart systemd-sysctl\` applies them, \`journalctl -b -u systemd-sysctl\` says why`;
+  }
+  if (state === "active") {
+    return ": systemd-sysctl.service applied the sysctl.d files at boot, something changed it since";
+  }
+  return `: systemd-sysctl.service is ${state} at this boot`;
+}
+
 /** Live checks the persistence checks pair with that the base verify does not make. */
 export function liveExtraChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
   const out: VerifyCheck[] = [];
@@ -428,7 +452,7 @@ export function liveExtraChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
     check(
       "sysctl live",
       v === s.value,
-      `${s.key} = ${v || "?"}${v === s.value ? "" : ` (want ${s.value})`}`,
+      `${s.key} = ${v || "?"}${v === s.value ? "" : ` (want ${s.value})${sysctlBootCause(f, s)}`}`,
     );
   }
   const fw = fwmarkRules(p.cluster);

@@ -10,7 +10,13 @@ import { ScriptedConnectors } from "../engine/connector_fake.ts";
 import type { VerifyCheck } from "../engine/playbook.ts";
 import { verifyLb } from "../lb/verify.ts";
 import { parseFacts, verifyPlans } from "../lb/verify_script.ts";
-import { absentChecks, bootSysctl, persistChecks } from "../lb/verify_persist.ts";
+import {
+  absentChecks,
+  bootSysctl,
+  liveExtraChecks,
+  persistChecks,
+  persistScript,
+} from "../lb/verify_persist.ts";
 import { loadExample } from "./roles/_fixtures.ts";
 
 const FIX = fileURLToPath(new URL("./fixtures/verify/", import.meta.url));
@@ -191,4 +197,43 @@ Deno.test("verify persistence: systemd-sysctl order (same name: /etc over /run; 
     value: "0",
     file: "/run/sysctl.d/95-x.conf",
   });
+});
+
+Deno.test("verify: a persisted sysctl not live after boot names systemd-sysctl's failed run", async () => {
+  const inv = await loadExample("002");
+  const [lv] = verifyPlans(inv.hosts, ["lv1"]);
+  // the one exec asks how this boot's systemd-sysctl ended
+  assert.match(persistScript(lv), /systemctl show -p ActiveState -p Result systemd-sysctl/);
+  const base = [
+    "init=systemd",
+    "sysfile=/etc/sysctl.d/90-haplay-lb.conf",
+    "sysset=/etc/sysctl.d/90-haplay-lb.conf|net.ipv4.ip_forward|1",
+    "sysctl_live=net.ipv4.ip_forward 0",
+  ];
+  const live = (...more: string[]) =>
+    liveExtraChecks(lv, facts(...base, ...more)).filter((c) => c.check === "sysctl live");
+  // as recorded on a VM-lab director whose systemd-sysctl.service hit its 90 s start limit
+  const [timeout] = live("sysctl_unit_Result=timeout", "sysctl_unit_ActiveState=failed");
+  assert.equal(timeout.ok, false);
+  assert.equal(
+    timeout.detail,
+    "net.ipv4.ip_forward = 0 (want 1): systemd-sysctl.service failed at this boot (failed, " +
+      "Result: timeout), so the sysctl.d files were not applied; `systemctl restart " +
+      "systemd-sysctl` applies them, `journalctl -b -u systemd-sysctl` says why",
+  );
+  const [since] = live("sysctl_unit_Result=success", "sysctl_unit_ActiveState=active");
+  assert.equal(
+    since.detail,
+    "net.ipv4.ip_forward = 0 (want 1): systemd-sysctl.service applied the sysctl.d files at " +
+      "boot, something changed it since",
+  );
+  // not persisted (or no systemd): the persistence check says so; nothing about the unit
+  const [bash] = liveExtraChecks(lv, facts(...base.slice(0, 1), base[3]))
+    .filter((c) => c.check === "sysctl live");
+  assert.equal(bash.detail, "net.ipv4.ip_forward = 0 (want 1)");
+  const [ok] = liveExtraChecks(
+    lv,
+    facts(...base.slice(0, 3), "sysctl_live=net.ipv4.ip_forward 1", "sysctl_unit_Result=timeout"),
+  ).filter((c) => c.check === "sysctl live");
+  assert.deepEqual([ok.ok, ok.detail], [true, "net.ipv4.ip_forward = 1"]);
 });

@@ -17,6 +17,7 @@
 import { GUEST_INIT, SSHD_CONF, WEB_INITD } from "./guest_scripts.ts";
 import {
   MODPROBE_BLACKLIST,
+  SYSTEMD_DROPINS,
   SYSTEMD_MASKED,
   SYSTEMD_SETUP_SH,
   SYSTEMD_UNITS,
@@ -129,6 +130,7 @@ export async function imageRecipe(): Promise<string> {
     INITRAMFS_MODULES,
     GUEST_USER,
     SYSTEMD_UNITS,
+    SYSTEMD_DROPINS,
     SYSTEMD_MASKED,
     SYSTEMD_SETUP_SH,
     MODPROBE_BLACKLIST,
@@ -239,6 +241,10 @@ async function customize(root: string): Promise<[number, number]> {
   await putFile(`${root}/etc/init.d/vmlab-web`, WEB_INITD, 0o755);
   await putFile(`${root}/etc/modprobe.d/vmlab.conf`, MODPROBE_BLACKLIST);
   for (const [name, text] of Object.entries(SYSTEMD_UNITS)) {
+    await putFile(`${root}/etc/systemd/system/${name}`, text);
+  }
+  for (const [name, text] of Object.entries(SYSTEMD_DROPINS)) {
+    await Deno.mkdir(`${root}/etc/systemd/system/${name.split("/")[0]}`, { recursive: true });
     await putFile(`${root}/etc/systemd/system/${name}`, text);
   }
   await Deno.mkdir(`${root}/etc/vmlab`, { recursive: true });

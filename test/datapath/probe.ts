@@ -1,10 +1,39 @@
 /**
- * Requests from the client guest: a loop of curl runs inside the client (one SSH exec per
- * loop, timestamps taken in the guest), and what the answers say.
+ * Requests from the client: a loop of curl runs inside the client guest (one SSH exec per
+ * loop, timestamps taken in the guest), or, with {@link netnsClient}, in the lab's own network
+ * namespace (no client guest to boot or to starve the others: curl runs natively), and what
+ * the answers say.
  * @module
  */
 import { vmExec } from "../../vmlab/exec.ts";
+import { netNames } from "../../vmlab/net.ts";
 import type { VmLab } from "../../vmlab/types.ts";
+import { run, type RunResult } from "../../vmlab/util.ts";
+
+/** Where the client's sh runs: a command line (and its stdin) to a result. */
+export type ClientExec = (
+  cmd: string,
+  o: { stdin?: string; timeoutMs: number },
+) => Promise<RunResult>;
+
+/** The client guest (over SSH). */
+export function guestClient(lab: VmLab): ClientExec {
+  return (cmd, o) => vmExec(lab, "client", cmd, o);
+}
+
+/**
+ * The lab's network namespace as the client (sh on this machine inside `vmlab-NAME`, where
+ * the data bridge `brdata` is: the caller gives the bridge the client's data addresses).
+ */
+export function netnsClient(lab: VmLab): ClientExec {
+  const ns = netNames(lab.name).netns;
+  return (cmd, o) =>
+    run("ip", ["netns", "exec", ns, "sh", "-c", cmd], {
+      stdin: o.stdin,
+      allowFail: true,
+      timeoutMs: o.timeoutMs,
+    });
+}
 
 /** One request: guest time (s), answer body (the server's host name) or null on failure. */
 export interface Answer {
@@ -54,7 +83,7 @@ export function parseAnswers(out: string): Answer[] {
 }
 
 /** Runs a curl loop in the client. */
-export async function curls(
+export function curls(
   lab: VmLab,
   url: string,
   count: number,
@@ -62,7 +91,19 @@ export async function curls(
   pauseS = 0,
   connectS = 3,
 ): Promise<Answer[]> {
-  const r = await vmExec(lab, "client", curlLoop(url, count, seconds, pauseS, connectS), {
+  return curlsFrom(guestClient(lab), url, count, seconds, pauseS, connectS);
+}
+
+/** {@link curls} from any client. */
+export async function curlsFrom(
+  on: ClientExec,
+  url: string,
+  count: number,
+  seconds = 0,
+  pauseS = 0,
+  connectS = 3,
+): Promise<Answer[]> {
+  const r = await on(curlLoop(url, count, seconds, pauseS, connectS), {
     timeoutMs: (count * (2 * connectS + 2) + seconds + 60) * 1000,
   });
   if (r.code !== 0) throw new Error(`curl loop on client failed (${r.code}): ${r.stderr.trim()}`);
@@ -113,9 +154,12 @@ export function backgroundLoop(
   stop: string,
   pauseS = 0.1,
   connectS = 1,
+  maxS?: number,
 ): string {
   return [
-    `while [ ! -e ${stop} ]; do`,
+    maxS === undefined
+      ? `while [ ! -e ${stop} ]; do`
+      : `end=$(( $(date +%s) + ${maxS} )); while [ ! -e ${stop} ] && [ "$(date +%s)" -lt "$end" ]; do`,
     `  s=$(date +%s.%N)`,
     `  if b=$(curl -fsS --connect-timeout ${connectS} -m ${
       2 * connectS
@@ -137,14 +181,29 @@ export interface Prober {
 }
 
 /** Starts {@link backgroundLoop} in the client (tag: file names under /tmp). */
-export async function startProber(lab: VmLab, url: string, tag: string): Promise<Prober> {
-  const f = `/tmp/${tag}`;
+export function startProber(lab: VmLab, url: string, tag: string): Promise<Prober> {
+  return startProberOn(guestClient(lab), url, `/tmp/${tag}`);
+}
+
+/**
+ * {@link startProber} on any client, its files at `f`.* (`maxS`: the loop ends by itself after
+ * that many seconds, for a client that outlives the test, such as this machine).
+ */
+export async function startProberOn(
+  on: ClientExec,
+  url: string,
+  f: string,
+  maxS?: number,
+): Promise<Prober> {
   const sh = async (cmd: string, stdin?: string) => {
-    const r = await vmExec(lab, "client", cmd, { stdin, timeoutMs: 60_000 });
+    const r = await on(cmd, { stdin, timeoutMs: 60_000 });
     if (r.code !== 0) throw new Error(`client: ${cmd.slice(0, 60)}: ${r.stderr.trim()}`);
     return r.stdout;
   };
-  await sh(`rm -f ${f}.out ${f}.stop; cat > ${f}.sh`, backgroundLoop(url, `${f}.out`, `${f}.stop`));
+  await sh(
+    `rm -f ${f}.out ${f}.stop; cat > ${f}.sh`,
+    backgroundLoop(url, `${f}.out`, `${f}.stop`, 0.1, 1, maxS),
+  );
   await sh(`setsid sh ${f}.sh </dev/null >/dev/null 2>&1 &`);
   return {
     mark: async () => Number((await sh("date +%s.%N")).trim()),
