@@ -10,6 +10,9 @@
  * Umask: the scripts write their journal under `umask 077`; task apply/restore snippets and
  * handlers run under the login's own umask (`$HP_UMASK`), so what they create on the system
  * (directories, package files, daemons' files) keeps the host's usual modes.
+ * - `hp_write PATH TEXT` writes TEXT to PATH with the builtin printf (no fork); a failed write is
+ *   repeated through `cat`, whose error names the cause ("No space left on device"), which
+ *   dash's builtin reduces to "I/O error".
  * File helpers:
  * - `hp_stat PATH` prints `exists=`, `type=`, `owner=`, `group=`, `mode=`, `uid=`, `gid=`, `size=`
  *   and (regular files) `sha256=` lines, with two forks at most.
@@ -48,7 +51,10 @@ umask 077${PROBE_FUNCTIONS}`;
 
 /** POSIX sh source of the helper functions. */
 export const PRELUDE = `
-HP_UMASK=$(umask); umask 077${PROBE_FUNCTIONS}hp_save_path() {
+HP_UMASK=$(umask); umask 077${PROBE_FUNCTIONS}hp_write() {
+  printf '%s' "$2" > "$1" 2>/dev/null || { printf '%s' "$2" | cat > "$1"; }
+}
+hp_save_path() {
   _k=\${2:-0}
   if [ -L "$1" ] || [ -f "$1" ]; then cp -a -- "$1" "$J/path.$_k" && echo file > "$J/path.$_k.state"
   elif [ -d "$1" ]; then stat -c '%u %g %a' -- "$1" > "$J/path.$_k.meta" && echo dir > "$J/path.$_k.state"

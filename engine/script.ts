@@ -140,13 +140,13 @@ export interface ApplyContext {
 }
 
 /**
- * sh writing `text` to `dest` byte for byte: the builtin printf with the text single-quoted (no
- * fork; an apply writes 3-4 journal files per task), base64 only for text with a NUL (which sh
- * strings cannot hold).
+ * sh writing `text` to `dest` byte for byte: `hp_write` (builtin printf, no fork; an apply
+ * writes 3-4 journal files per task), base64 only for text with a NUL (which sh strings cannot
+ * hold).
  */
 function writeText(dest: string, text: string): string {
   if (text.includes("\0")) return `printf '%s' ${q(b64(text))} | base64 -d > ${dest}`;
-  return `printf '%s' ${q(text)} > ${dest}`;
+  return `hp_write ${dest} ${q(text)}`;
 }
 
 /** Build the apply script. */
