@@ -18,6 +18,7 @@ import { GUEST_INIT, SSHD_CONF, WEB_INITD } from "./guest_scripts.ts";
 import {
   MODPROBE_BLACKLIST,
   SYSTEMD_DROPINS,
+  SYSTEMD_MANAGER_CONF,
   SYSTEMD_MASKED,
   SYSTEMD_SETUP_SH,
   SYSTEMD_UNITS,
@@ -131,6 +132,7 @@ export async function imageRecipe(): Promise<string> {
     GUEST_USER,
     SYSTEMD_UNITS,
     SYSTEMD_DROPINS,
+    SYSTEMD_MANAGER_CONF,
     SYSTEMD_MASKED,
     SYSTEMD_SETUP_SH,
     MODPROBE_BLACKLIST,
@@ -243,6 +245,8 @@ async function customize(root: string): Promise<[number, number]> {
   for (const [name, text] of Object.entries(SYSTEMD_UNITS)) {
     await putFile(`${root}/etc/systemd/system/${name}`, text);
   }
+  await Deno.mkdir(`${root}/etc/systemd/system.conf.d`, { recursive: true });
+  await putFile(`${root}/etc/systemd/system.conf.d/vmlab-slow-guest.conf`, SYSTEMD_MANAGER_CONF);
   for (const [name, text] of Object.entries(SYSTEMD_DROPINS)) {
     await Deno.mkdir(`${root}/etc/systemd/system/${name.split("/")[0]}`, { recursive: true });
     await putFile(`${root}/etc/systemd/system/${name}`, text);

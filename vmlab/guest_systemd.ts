@@ -55,6 +55,17 @@ TimeoutStartSec=infinity
 };
 
 /**
+ * `/etc/systemd/system.conf.d/vmlab-slow-guest.conf`: the same for every unit and device
+ * without a limit of its own. Under load the guests' boots also hit systemd's default 90 s:
+ * "Failed to start systemd-networkd.service" (then restarted) and "Timed out waiting for
+ * device /dev/ttyS0" on a 312 s boot.
+ */
+export const SYSTEMD_MANAGER_CONF = `[Manager]
+DefaultTimeoutStartSec=10min
+DefaultDeviceTimeoutSec=10min
+`;
+
+/**
  * Units masked in the image: timers that would run apt or fs maintenance in a guest (no network
  * to fetch from), debug/hugepage/mqueue mounts, binfmt and the early modprobe@ units for DRM and
  * device-mapper: every one of them cost 14-41 s of a TCG boot on a loaded machine

@@ -478,7 +478,13 @@ export async function vmReboot(
     const off = performance.now();
     const downMs = o.graceful ? Math.round(off - t0) : 0;
     log(`${h.name}: off${o.graceful ? ` after ${downMs} ms` : ""}; starting`);
-    h.pid = await qemuStart(qemuGuest(rec, h));
+    // once more after a failed start: seen once right after a power cut (2026-12-02, web1,
+    // no message; the kernel may not have released the killed QEMU's taps or image lock yet)
+    h.pid = await qemuStart(qemuGuest(rec, h)).catch(async (e) => {
+      log(`${h.name}: ${(e as Error).message}; starting again in 2 s`);
+      await new Promise((r) => setTimeout(r, 2000));
+      return await qemuStart(qemuGuest(rec, h));
+    });
     await save();
     const up = await waitGuest(rec, h, off, timeoutS, from);
     log(

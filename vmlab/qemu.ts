@@ -98,7 +98,11 @@ export async function qemuStart(g: QemuGuest): Promise<number> {
     allowFail: true,
   });
   if (r.code !== 0) {
-    throw new VmlabError(`qemu for ${g.name} failed: ${r.stderr.trim().split("\n").pop()}`);
+    // a daemonized QEMU may say nothing on stderr: its log then has the reason
+    const why = r.stderr.trim().split("\n").pop() ||
+      (await readIf(`${g.dir}/${g.name}.qemu.log`))?.trim().split("\n").pop() ||
+      `exit ${r.code}, no message`;
+    throw new VmlabError(`qemu for ${g.name} failed: ${why}`);
   }
   const pid = Number((await readIf(`${g.dir}/${g.name}.pid`))?.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new VmlabError(`qemu for ${g.name}: no pid file`);
