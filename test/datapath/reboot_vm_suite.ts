@@ -11,7 +11,7 @@
  * VIPs held once, the lo VIP on web1), the preempting MASTER holds every VIP again, both VIPs
  * answer; then a deploy changes nothing (1 exec per host). The failed requests and every
  * outage's gap are counted per mode, and bounded for the directors (web1 is the only real
- * server: its reboot is an outage, reported). Last (issue item 5c): a rollback, then a power
+ * server: its reboot is an outage, reported). Last (issue item 5c): a rollback with --purge-packages, then a power
  * cut of lb1 and web1 at once, and nothing haplay made comes back (`verify --absent`, and each
  * host's snapshot equal to the one before the deploy). Writes its section of `results.md`.
  *
@@ -410,7 +410,13 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
     }
     // (c) rollback, then a power cut: nothing haplay made may come back from the boot
     try {
-      const rb = await rollbackHosts(inv, { log: (l) => lines.push(l), timeoutMs: 180_000 });
+      // --purge-packages, as a user undoing the whole deploy: keepalived installed by the deploy
+      // stays enabled at boot otherwise, and verify --absent rightly reports it
+      const rb = await rollbackHosts(inv, {
+        log: (l) => lines.push(l),
+        timeoutMs: 180_000,
+        purgePackages: true,
+      });
       assert.deepEqual(rb.filter((r) => !r.ok).map((r) => `${r.host}: ${r.error}`), [], "rollback");
       await runEach(lab, { lb1: "sync", lb2: "sync", web1: "sync" });
       if (failure === undefined) {
