@@ -505,10 +505,19 @@ export function absentChecks(p: PersistPlan, f: Facts): VerifyCheck[] {
   const exists = new Set(f.get("exists") ?? []);
   if (p.cluster) {
     const ka: string[] = [];
-    if (one(f, "running") === "1") ka.push("keepalived running");
-    if (one(f, "ka_enabled") === "1") ka.push("keepalived enabled at boot");
-    if (one(f, "ka_dir") === "1") ka.push(HAPLAY_KEEPALIVED_DIR);
+    const running = one(f, "running") === "1", haplayDir = one(f, "ka_dir") === "1";
+    const enabled = one(f, "ka_enabled") === "1";
+    if (running) ka.push("keepalived running");
+    // an enabled unit alone is the package's own state (Debian enables keepalived on install;
+    // a host that had keepalived before haplay keeps it after a rollback): it counts as left
+    // only beside something of haplay's that it would start
+    if (enabled && (running || haplayDir)) ka.push("keepalived enabled at boot");
+    if (haplayDir) ka.push(HAPLAY_KEEPALIVED_DIR);
     left("keepalived absent", ka);
+    if (!ka.length && enabled) {
+      out[out.length - 1].detail = "nothing left (keepalived's unit is enabled, with no haplay " +
+        "config: the package's own state)";
+    }
   }
   const files = [...sysctlFiles(p), PR_SCRIPT, PR_UNIT, NETPLAN_LO].filter((x) => exists.has(x));
   left("haplay files absent", files);

@@ -411,7 +411,7 @@ vmTest("data path across real reboots (systemd guests): DR with the lo VIP and N
     // (c) rollback, then a power cut: nothing haplay made may come back from the boot
     try {
       // --purge-packages, as a user undoing the whole deploy: keepalived installed by the deploy
-      // stays enabled at boot otherwise, and verify --absent rightly reports it
+      // stays installed otherwise (the image's own keepalived, enabled by its package, stays)
       const rb = await rollbackHosts(inv, {
         log: (l) => lines.push(l),
         timeoutMs: 180_000,
