@@ -16,15 +16,15 @@
 import { loadInventory } from "../engine/inventory.ts";
 import { loadPlaybook } from "../engine/playbook.ts";
 import { selectHosts } from "../engine/patterns.ts";
-import { prepare, targetOf } from "../engine/run.ts";
+import { prepare } from "../engine/run.ts";
 import { newRunId } from "../engine/run.ts";
 import { applyScript, newNonce, parseApply, parseProbe, probeScript } from "../engine/script.ts";
-import { SshSession } from "../engine/ssh.ts";
 import { labLoad } from "../lab/lab.ts";
 import { hostCpuMs } from "./host_cpu.ts";
 import { writeInventories } from "./inventories.ts";
 import { freshLab, makeBaseline } from "./lab_env.ts";
 import { REPO, VRRP_PASS } from "./tools.ts";
+import { openLabHost } from "./_lab_host.ts";
 
 const HANDLER_LOOP = `for _f in "$HP"/pending/*; do`;
 const NO_LOOP = "for _f in; do";
@@ -55,11 +55,7 @@ export async function applyCpu(inventory: string, labName: string, hosts: string
   const pb = await loadPlaybook(`${REPO}/playbooks/site.ts`);
   const rows: TaskApplyCpu[] = [];
   for (const name of hosts) {
-    const h = inv.hosts.get(name);
-    const ip = String(h?.vars.ansible_host ?? "");
-    const labHost = lab.hosts.find((x) => x.ip === ip)?.name;
-    if (!h || !labHost) throw new Error(`${name}: not a host of lab ${labName}`);
-    const s = await SshSession.open(targetOf(h));
+    const { labHost, session: s } = await openLabHost(lab, inv, name);
     const cpu = async (script: string) => {
       const a = (await hostCpuMs(lab))[labHost];
       const r = await s.runScript(script);

@@ -16,12 +16,12 @@ import { loadInventory } from "../engine/inventory.ts";
 import { loadPlaybook } from "../engine/playbook.ts";
 import { PRELUDE, PROBE_PRELUDE } from "../engine/prelude.ts";
 import { newNonce, probeScript } from "../engine/script.ts";
-import { targetOf } from "../engine/run.ts";
-import { SshSession } from "../engine/ssh.ts";
 import { labLoad } from "../lab/lab.ts";
 import { hostCpuMs } from "./host_cpu.ts";
 import { allTasks } from "./profile.ts";
 import { REPO, VRRP_PASS } from "./tools.ts";
+import { openLabHost } from "./_lab_host.ts";
+import type { SshSession } from "../engine/ssh.ts";
 
 const REPEAT = 20;
 
@@ -84,11 +84,7 @@ export async function probeCost(
   const tasks = allTasks(inv, pb.plays);
   const out: Array<{ host: string; tasks: number; variant: string } & ScriptCost> = [];
   for (const name of hosts) {
-    const h = inv.hosts.get(name);
-    const ip = String(h?.vars.ansible_host ?? "");
-    const labHost = lab.hosts.find((x) => x.ip === ip)?.name;
-    if (!h || !labHost) throw new Error(`${name}: not a host of lab ${labName}`);
-    const s = await SshSession.open(targetOf(h));
+    const { labHost, session: s } = await openLabHost(lab, inv, name);
     const cpuOf = async () => (await hostCpuMs(lab))[labHost];
     const ts = tasks.get(name) ?? [];
     const after = probeScript(ts, newNonce());
